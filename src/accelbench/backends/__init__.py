@@ -1,0 +1,1 @@
+"""Runtimes behind one interface (base.Backend). Each module imports its runtime lazily."""

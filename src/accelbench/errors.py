@@ -1,0 +1,26 @@
+"""Error types. The CLI maps them to exit codes in one place (accelbench.cli.main)."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input from the user: printed as one line on stderr, exit code 2, no traceback.
+
+    Messages name what was wrong, what is allowed, and the value received.
+    """
+
+    exit_code = 2
+
+
+class ModelError(UserError):
+    """A model file or zoo name that cannot be loaded, checked or shaped."""
+
+
+class BackendUnavailable(UserError):
+    """A backend, device or precision that is not installed or not supported here."""
+
+
+def choice_error(field: str, value: object, allowed) -> UserError:
+    """The standard message for a value outside a fixed set."""
+    allowed_text = ", ".join(str(a) for a in allowed)
+    return UserError(f"{field}: {value!r} is not allowed; choose one of: {allowed_text}")

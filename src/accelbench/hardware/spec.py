@@ -1,0 +1,48 @@
+"""A device's datasheet figures, each with its source. Pure data (no runtime imports).
+
+Catalog files live in ``hardware/catalog/<id>.toml`` (loaded by accelbench.hardware.catalog).
+Peak ops count 2 ops per MAC: peak_ops_per_s = MACs per clock x clock_hz x 2
+(1K MACs at 1 GHz = 2 TOPS). Dense figures only (no structured-sparsity doubling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    id: str  # short key used on the CLI: "t4", "a100", "host"
+    name: str
+    vendor: str
+    kind: str  # GPU, NPU, CPU, FPGA, VPU, TPU
+    # precision -> dense peak ops/s (2 ops per MAC); absent precisions are not supported
+    peak_ops_per_s: dict[str, float]
+    # precision -> MACs per clock for the whole device, where known (peak = macs*clock*2)
+    macs_per_clock: dict[str, int] = field(default_factory=dict)
+    clock_hz: float | None = None
+    onchip_sram_bytes: int | None = None
+    onchip_sram_bw_bytes_per_s: float | None = None
+    dram_bw_bytes_per_s: float | None = None
+    dram_capacity_bytes: int | None = None
+    tdp_w: float | None = None
+    price_usd: float | None = None
+    price_per_hour_usd: float | None = None
+    # how the MACs are organised, e.g. "systolic 4x(32x32)", "tensor cores 456 x 4th gen", "2x AVX-512 FMA"
+    mac_organization: str = ""
+    # field name -> where the figure comes from (URL or document); "derived: ..." for computed ones
+    sources: dict[str, str] = field(default_factory=dict)
+    # names of figures that were derived or assumed rather than vendor-published
+    derived: tuple[str, ...] = ()
+    notes: str = ""
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        return tuple(self.peak_ops_per_s)
+
+    def peak_macs_per_s(self, precision: str) -> float | None:
+        ops = self.peak_ops_per_s.get(precision)
+        return None if ops is None else ops / 2.0
+
+    def is_derived(self, field_name: str) -> bool:
+        return field_name in self.derived

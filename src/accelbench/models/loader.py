@@ -1,0 +1,173 @@
+"""Turn a MODEL argument (zoo name or .onnx path) into an ONNX graph with every input dim fixed."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+
+from accelbench.errors import ModelError, UserError
+from accelbench.models.registry import find_zoo_model, zoo_models
+from accelbench.shapes import Resolution, parse_resolution
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to profile or run: every graph input has a static shape."""
+
+    name: str
+    proto: onnx.ModelProto
+    input_shapes: dict[str, tuple[int, ...]]
+    source: str  # "zoo" or "file"
+    batch: int
+    resolution: Resolution | None = None
+    path: str | None = None
+    task: str = "unknown"
+    notes: list[str] = field(default_factory=list)
+
+
+def graph_inputs(proto: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
+    """Real inputs: graph inputs that are not initializers (old exporters list weights as inputs)."""
+    init_names = {t.name for t in proto.graph.initializer}
+    return [i for i in proto.graph.input if i.name not in init_names]
+
+
+def load_model(
+    spec: str,
+    *,
+    resolution: str | Resolution | None = None,
+    batch: int | None = None,
+    input_shapes: dict[str, tuple[int, ...]] | None = None,
+    with_weights: bool = True,
+    seed: int = 0,
+) -> LoadedModel:
+    """Load a zoo model by name or a user's ONNX file, with dynamic dims fixed.
+
+    ``with_weights=False`` skips weight data (zoo: not materialized; files: external data not read),
+    which is all the static profiler needs.
+    """
+    zoo = find_zoo_model(spec)
+    if zoo is not None and not os.path.exists(spec):
+        if input_shapes:
+            raise UserError("input-shape: applies to ONNX files only; for zoo models use --resolution and --batch")
+        res = parse_resolution(resolution if resolution is not None else zoo.default_resolution)
+        proto = zoo.build(res, batch or 1, with_weights=with_weights, seed=seed)
+        shapes = {i.name: _static_dims(i) for i in graph_inputs(proto)}
+        return LoadedModel(zoo.name, proto, shapes, "zoo", batch or 1, res, task=zoo.task)
+    return _load_file(spec, resolution, batch, input_shapes or {}, with_weights)
+
+
+def _load_file(spec, resolution, batch, input_shapes, with_weights) -> LoadedModel:
+    path = Path(spec)
+    if not path.exists():
+        names = ", ".join(m.name for m in zoo_models())
+        raise ModelError(f"model: {spec!r} is neither a zoo model ({names}) nor an existing file")
+    if path.is_dir():
+        raise ModelError(f"model: {spec!r} is a directory; give an .onnx file or a zoo model name")
+    try:
+        proto = onnx.load(str(path), load_external_data=with_weights)
+    except Exception as exc:  # protobuf DecodeError, truncated file, missing external data
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"model: {spec!r} is not a readable ONNX file ({detail[:160]})") from None
+    if not proto.graph.node:
+        raise ModelError(f"model: {spec!r} is not an ONNX model (no graph nodes found)")
+    try:
+        onnx.checker.check_model(proto, full_check=False)
+    except Exception as exc:
+        detail = " ".join(str(exc).split())
+        raise ModelError(f"model: {spec!r} fails the ONNX checker: {detail[:200]}") from None
+    res = parse_resolution(resolution) if resolution is not None else None
+    shapes, notes = fix_input_shapes(proto, res, batch, input_shapes)
+    name = path.stem
+    return LoadedModel(name, proto, shapes, "file", batch or _batch_of(shapes), res, str(path), notes=notes)
+
+
+def _dims(value_info: onnx.ValueInfoProto) -> list[int | str | None]:
+    dims = []
+    for d in value_info.type.tensor_type.shape.dim:
+        if d.HasField("dim_value") and d.dim_value > 0:
+            dims.append(d.dim_value)
+        elif d.HasField("dim_param") and d.dim_param:
+            dims.append(d.dim_param)
+        else:
+            dims.append(None)
+    return dims
+
+
+def _static_dims(value_info: onnx.ValueInfoProto) -> tuple[int, ...]:
+    return tuple(int(d) for d in _dims(value_info))
+
+
+def _batch_of(shapes: dict[str, tuple[int, ...]]) -> int:
+    first = next(iter(shapes.values()), ())
+    return int(first[0]) if first else 1
+
+
+def fix_input_shapes(
+    proto: onnx.ModelProto,
+    resolution: Resolution | None,
+    batch: int | None,
+    explicit: dict[str, tuple[int, ...]],
+) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    """Write static dims into the graph inputs (in place); return them and notes on what was fixed.
+
+    Rules: an explicit ``--input-shape name=...`` wins; otherwise a dynamic first dim is the batch,
+    the last two dims of a rank-4 input are height and width from ``--resolution``, and the second
+    dim of a rank-2 input is the sequence length (``--resolution`` as an integer).
+    """
+    inputs = graph_inputs(proto)
+    known = {i.name for i in inputs}
+    for name in explicit:
+        if name not in known:
+            raise UserError(f"input-shape: model has no input {name!r}; its inputs are: {', '.join(sorted(known))}")
+    shapes: dict[str, tuple[int, ...]] = {}
+    notes: list[str] = []
+    for value_info in inputs:
+        dims = _dims(value_info)
+        if value_info.name in explicit:
+            new = list(explicit[value_info.name])
+            if len(new) != len(dims):
+                raise UserError(
+                    f"input-shape: input {value_info.name!r} has rank {len(dims)} ({_fmt(dims)}); got {len(new)} dims"
+                )
+            for old, want in zip(dims, new):
+                if isinstance(old, int) and old != want:
+                    raise UserError(
+                        f"input-shape: input {value_info.name!r} has fixed dims {_fmt(dims)}; {_fmt(new)} does not match"
+                    )
+        else:
+            new = list(dims)
+            if new and not isinstance(new[0], int):
+                new[0] = batch or 1
+            elif new and batch is not None and new[0] != batch:
+                raise UserError(
+                    f"batch: input {value_info.name!r} has a fixed batch of {new[0]}; got --batch {batch}"
+                    " (re-export the model with a dynamic batch dimension)"
+                )
+            if resolution is not None and len(new) == 4:
+                for axis, size in ((2, resolution.height), (3, resolution.width)):
+                    if not isinstance(new[axis], int):
+                        new[axis] = size
+            if resolution is not None and len(new) == 2 and not isinstance(new[1], int):
+                new[1] = resolution.width
+            unresolved = [i for i, d in enumerate(new) if not isinstance(d, int)]
+            if unresolved:
+                raise UserError(
+                    f"input-shape: input {value_info.name!r} has dynamic dims {_fmt(dims)} that --resolution/--batch"
+                    f" cannot fix; pass --input-shape {value_info.name}=" + "x".join(
+                        str(d) if isinstance(d, int) else "N" for d in new)
+                )
+            if new != dims:
+                notes.append(f"input {value_info.name}: {_fmt(dims)} -> {_fmt(new)}")
+        shape = value_info.type.tensor_type.shape
+        del shape.dim[:]
+        for d in new:
+            shape.dim.add().dim_value = int(d)
+        shapes[value_info.name] = tuple(int(d) for d in new)
+    return shapes, notes
+
+
+def _fmt(dims) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"

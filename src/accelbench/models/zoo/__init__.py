@@ -1,0 +1,1 @@
+"""Zoo architectures: each module registers itself with accelbench.models.registry.register_model."""

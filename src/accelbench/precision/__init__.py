@@ -1,0 +1,23 @@
+"""Numeric precisions: names and sizes. Pure (no runtime imports); conversion and quantization
+live in sibling modules that import their runtime only when used."""
+
+from __future__ import annotations
+
+from accelbench.errors import choice_error
+
+# Storage bytes per element of weights and activations at each precision.
+BYTES_PER_ELEMENT: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2, "int16": 2, "int8": 1}
+PRECISIONS: tuple[str, ...] = tuple(BYTES_PER_ELEMENT)
+
+
+def parse_precision(value: str) -> str:
+    key = str(value).strip().lower()
+    aliases = {"float32": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16", "i8": "int8"}
+    key = aliases.get(key, key)
+    if key not in BYTES_PER_ELEMENT:
+        raise choice_error("precision", value, PRECISIONS)
+    return key
+
+
+def bytes_per_element(precision: str) -> int:
+    return BYTES_PER_ELEMENT[parse_precision(precision)]

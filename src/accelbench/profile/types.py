@@ -1,0 +1,124 @@
+"""Typed results of static profiling. Pure data: no onnx, no runtime.
+
+Conventions (docs/profiling.md): one MAC = one multiply-accumulate = 2 ops. MACs count only
+Conv, ConvTranspose, Gemm, MatMul, Einsum-as-matmul, attention matmuls and RNN gate matmuls;
+elementwise, normalisation and pooling work is counted separately as ``other_ops``.
+Bytes are at the profile's precision (activations and weights alike).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class GemmDims:
+    """A layer seen as ``groups`` independent matrix products of (M x K) @ (K x N).
+
+    Conv: M = batch*H_out*W_out, K = C_in/groups*kH*kW, N = C_out/groups. Projection uses these to
+    compute how well a layer fills a MAC array (a depthwise conv has K = kH*kW and N = 1).
+    """
+
+    m: int
+    n: int
+    k: int
+    groups: int = 1
+
+    @property
+    def macs(self) -> int:
+        return self.m * self.n * self.k * self.groups
+
+
+@dataclass(frozen=True)
+class LayerProfile:
+    """One fused layer: what a runtime executes as one kernel (e.g. Conv+BatchNorm+ReLU)."""
+
+    name: str
+    op: str  # the anchor op: Conv, Gemm, MatMul, ... or the op itself for a stand-alone layer
+    fused_ops: tuple[str, ...]  # every ONNX op folded into this layer, anchor first
+    macs: int
+    other_ops: int  # elementwise/pooling/normalisation ops (not MACs)
+    params: int
+    weight_bytes: int
+    input_bytes: int  # activation bytes read (graph weights excluded)
+    output_bytes: int  # activation bytes written
+    output_shape: tuple[int, ...]
+    gemm: GemmDims | None = None  # None for layers with no MACs
+    unknown_op: bool = False  # True when the profiler does not know the op: counted as 0 MACs
+
+    @property
+    def bytes_moved(self) -> int:
+        """Bytes moved if nothing is cached: weights + input + output activations."""
+        return self.weight_bytes + self.input_bytes + self.output_bytes
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        """MACs per byte moved if nothing is cached."""
+        moved = self.bytes_moved
+        return self.macs / moved if moved else 0.0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["fused_ops"] = list(self.fused_ops)
+        data["output_shape"] = list(self.output_shape)
+        data["arithmetic_intensity"] = self.arithmetic_intensity
+        return data
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """Whole-model figures derived from the layers, plus liveness over the execution order."""
+
+    model: str
+    input_shapes: dict[str, tuple[int, ...]]
+    precision: str
+    batch: int
+    layers: tuple[LayerProfile, ...]
+    largest_activation_elements: int
+    largest_activation_bytes: int
+    peak_live_activation_bytes: int
+    input_bytes: int = 0  # the graph inputs, at the profile's precision
+    output_bytes: int = 0  # the graph outputs
+    unknown_ops: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+    @property
+    def other_ops(self) -> int:
+        return sum(layer.other_ops for layer in self.layers)
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(layer.weight_bytes for layer in self.layers)
+
+    @property
+    def layer_count(self) -> int:
+        return len(self.layers)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
+            "precision": self.precision,
+            "batch": self.batch,
+            "macs": self.macs,
+            "other_ops": self.other_ops,
+            "params": self.params,
+            "weight_bytes": self.weight_bytes,
+            "layer_count": self.layer_count,
+            "largest_activation_elements": self.largest_activation_elements,
+            "largest_activation_bytes": self.largest_activation_bytes,
+            "peak_live_activation_bytes": self.peak_live_activation_bytes,
+            "input_bytes": self.input_bytes,
+            "output_bytes": self.output_bytes,
+            "unknown_ops": list(self.unknown_ops),
+            "warnings": list(self.warnings),
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
