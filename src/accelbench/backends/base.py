@@ -126,7 +126,7 @@ def backend_names() -> list[str]:
 def get_backend(name: str) -> type[Backend]:
     _load_all()
     if name not in _BACKENDS:
-        raise choice_error("backend", name, sorted(_BACKENDS) + ["auto"])
+        raise choice_error("backend", name, sorted(set(_BACKENDS) | {"auto"}))
     cls = _BACKENDS[name]
     if not cls.is_available():
         raise BackendUnavailable(

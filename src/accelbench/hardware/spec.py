@@ -35,6 +35,8 @@ class DeviceSpec:
     # names of figures that were derived or assumed rather than vendor-published
     derived: tuple[str, ...] = ()
     notes: str = ""
+    # other names the device goes by, e.g. what NVML reports ("Tesla T4"); matched case-insensitively
+    aliases: tuple[str, ...] = ()
 
     @property
     def precisions(self) -> tuple[str, ...]:
@@ -46,3 +48,9 @@ class DeviceSpec:
 
     def is_derived(self, field_name: str) -> bool:
         return field_name in self.derived
+
+    def is_figure_derived(self, field_name: str, precision: str | None = None) -> bool:
+        """True when the figure (or, per precision, ``field.precision``) is derived, not vendor-published."""
+        if field_name in self.derived:
+            return True
+        return precision is not None and f"{field_name}.{precision}" in self.derived

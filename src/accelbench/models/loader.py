@@ -48,6 +48,11 @@ def load_model(
     ``with_weights=False`` skips weight data (zoo: not materialized; files: external data not read),
     which is all the static profiler needs.
     """
+    if isinstance(spec, str) and spec.startswith("torch:"):
+        # A user's torch.nn.Module (torch:package.module:factory[@state_dict.pt]), exported to ONNX.
+        from accelbench.backends.torch import load_torch_model
+
+        return load_torch_model(spec, resolution=resolution, batch=batch, input_shapes=input_shapes, seed=seed)
     zoo = find_zoo_model(spec)
     if zoo is not None and not os.path.exists(spec):
         if input_shapes:
@@ -66,22 +71,46 @@ def _load_file(spec, resolution, batch, input_shapes, with_weights) -> LoadedMod
         raise ModelError(f"model: {spec!r} is neither a zoo model ({names}) nor an existing file")
     if path.is_dir():
         raise ModelError(f"model: {spec!r} is a directory; give an .onnx file or a zoo model name")
+    if path.stat().st_size == 0:
+        raise ModelError(f"model: {spec!r} is an empty file, not an ONNX model")
     try:
         proto = onnx.load(str(path), load_external_data=with_weights)
     except Exception as exc:  # protobuf DecodeError, truncated file, missing external data
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelError(f"model: {spec!r} is not a readable ONNX file ({detail[:160]})") from None
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ModelError(f"model: {spec!r} {_unreadable_kind(path)} ({detail[:160]})") from None
     if not proto.graph.node:
         raise ModelError(f"model: {spec!r} is not an ONNX model (no graph nodes found)")
     try:
-        onnx.checker.check_model(proto, full_check=False)
+        if proto.ByteSize() > _PROTOBUF_LIMIT_BYTES:
+            onnx.checker.check_model(str(path), full_check=False)  # the path form handles > 2 GB
+        else:
+            onnx.checker.check_model(proto, full_check=False)
     except Exception as exc:
-        detail = " ".join(str(exc).split())
+        detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelError(f"model: {spec!r} fails the ONNX checker: {detail[:200]}") from None
     res = parse_resolution(resolution) if resolution is not None else None
     shapes, notes = fix_input_shapes(proto, res, batch, input_shapes)
     name = path.stem
     return LoadedModel(name, proto, shapes, "file", batch or _batch_of(shapes), res, str(path), notes=notes)
+
+
+_PROTOBUF_LIMIT_BYTES = 2**31 - 1
+
+
+def _unreadable_kind(path: Path) -> str:
+    """Why onnx.load failed, in words: a text file, or a binary file that is cut short or corrupt."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    try:
+        text = head.decode("utf-8")
+        if text and all(c.isprintable() or c in "\r\n\t" for c in text):
+            return "is not an ONNX file (it looks like text)"
+    except UnicodeDecodeError:
+        pass
+    # A serialized ModelProto starts with field 1 (ir_version, varint): byte 0x08.
+    if head[:1] == b"\x08":
+        return "is a truncated or corrupt ONNX file"
+    return "is not a readable ONNX file"
 
 
 def _dims(value_info: onnx.ValueInfoProto) -> list[int | str | None]:
@@ -125,8 +154,19 @@ def fix_input_shapes(
     shapes: dict[str, tuple[int, ...]] = {}
     notes: list[str] = []
     for value_info in inputs:
+        if not value_info.type.HasField("tensor_type"):
+            raise UserError(
+                f"model: input {value_info.name!r} is not a tensor (sequence/map/optional inputs are not supported)"
+            )
+        if not value_info.type.tensor_type.HasField("shape") and value_info.name not in explicit:
+            raise UserError(
+                f"input-shape: input {value_info.name!r} has no shape (unknown rank); pass"
+                f" --input-shape {value_info.name}=1x3x224x224 (its full shape)"
+            )
         dims = _dims(value_info)
         if value_info.name in explicit:
+            if not value_info.type.tensor_type.HasField("shape"):
+                dims = [None] * len(explicit[value_info.name])
             new = list(explicit[value_info.name])
             if len(new) != len(dims):
                 raise UserError(
@@ -146,18 +186,29 @@ def fix_input_shapes(
                     f"batch: input {value_info.name!r} has a fixed batch of {new[0]}; got --batch {batch}"
                     " (re-export the model with a dynamic batch dimension)"
                 )
+            # NCHW: H, W at axes 2, 3; channels-last NHWC (fixed small last dim, dynamic 1 and 2): axes 1, 2.
+            nhwc = (len(new) == 4 and isinstance(new[3], int) and new[3] <= 4
+                    and not isinstance(new[1], int) and not isinstance(new[2], int))
+            spatial = (1, 2) if nhwc else (2, 3)
             if resolution is not None and len(new) == 4:
-                for axis, size in ((2, resolution.height), (3, resolution.width)):
+                for axis, size in zip(spatial, (resolution.height, resolution.width)):
                     if not isinstance(new[axis], int):
                         new[axis] = size
+                if all(isinstance(dims[a], int) for a in spatial) and \
+                        (dims[spatial[0]], dims[spatial[1]]) != (resolution.height, resolution.width):
+                    notes.append(
+                        f"input {value_info.name}: fixed size {_fmt(dims)}; --resolution {resolution} not applied"
+                    )
             if resolution is not None and len(new) == 2 and not isinstance(new[1], int):
                 new[1] = resolution.width
             unresolved = [i for i, d in enumerate(new) if not isinstance(d, int)]
             if unresolved:
+                names = ", ".join(f"{'?' if dims[i] is None else dims[i]} (axis {i})" for i in unresolved)
+                hint = "--resolution WxH or " if len(new) == 4 and set(unresolved) <= set(spatial) else ""
                 raise UserError(
-                    f"input-shape: input {value_info.name!r} has dynamic dims {_fmt(dims)} that --resolution/--batch"
-                    f" cannot fix; pass --input-shape {value_info.name}=" + "x".join(
-                        str(d) if isinstance(d, int) else "N" for d in new)
+                    f"input-shape: input {value_info.name!r} {_fmt(dims)} has dynamic dims {names} that"
+                    f" --resolution/--batch cannot fix; pass {hint}--input-shape {value_info.name}="
+                    + "x".join(str(d) if isinstance(d, int) else f"<{dims[i] or '?'}>" for i, d in enumerate(new))
                 )
             if new != dims:
                 notes.append(f"input {value_info.name}: {_fmt(dims)} -> {_fmt(new)}")

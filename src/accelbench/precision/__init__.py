@@ -21,3 +21,20 @@ def parse_precision(value: str) -> str:
 
 def bytes_per_element(precision: str) -> int:
     return BYTES_PER_ELEMENT[parse_precision(precision)]
+
+
+def prepare_model(proto, backend: str, device: str, precision: str, calibration_inputs=None, **kwargs):
+    """What ``backend`` should load for ``precision`` on ``device`` (see accelbench.precision.prepare).
+
+    Imported lazily so this module stays free of runtime imports.
+    """
+    from accelbench.precision.prepare import prepare_model as _prepare
+
+    return _prepare(proto, backend, device, precision, calibration_inputs, **kwargs)
+
+
+def numeric_deviation(reference_outputs, outputs, task: str = "unknown", **kwargs):
+    """Deviation of ``outputs`` from FP32 ``reference_outputs`` (see accelbench.precision.deviation)."""
+    from accelbench.precision.deviation import numeric_deviation as _deviation
+
+    return _deviation(reference_outputs, outputs, task, **kwargs)

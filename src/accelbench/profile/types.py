@@ -45,6 +45,7 @@ class LayerProfile:
     output_shape: tuple[int, ...]
     gemm: GemmDims | None = None  # None for layers with no MACs
     unknown_op: bool = False  # True when the profiler does not know the op: counted as 0 MACs
+    shape_unknown: bool = False  # True when a tensor shape could not be inferred: its bytes count as 0
 
     @property
     def bytes_moved(self) -> int:

@@ -1,0 +1,279 @@
+"""ONNX Runtime backend: CPU execution provider always; CUDA and TensorRT with onnxruntime-gpu.
+
+Devices: ``cpu`` (CPUExecutionProvider), ``cuda`` (CUDAExecutionProvider), ``tensorrt``
+(TensorrtExecutionProvider, with CUDA as fallback for nodes TensorRT does not take).
+``onnxruntime-gpu`` replaces the plain ``onnxruntime`` wheel (they share the module name):
+``pip uninstall -y onnxruntime && pip install 'accelbench[gpu]'``.
+
+Session: graph optimizations ORT_ENABLE_ALL, intra-op threads = config.threads or the physical
+cores (psutil.cpu_count(logical=False)), inter-op threads 1, sequential execution.
+
+Precisions (prepared by accelbench.precision.prepare_model):
+
+* cpu: fp32; int8 as a static QDQ graph (per-channel weights, calibrated on seeded synthetic
+  inputs). fp16 is refused: the CPU provider has few fp16 kernels and inserts casts, so it
+  would compute in fp32 and report fp16.
+* cuda: fp32; fp16 as a graph converted to fp16. (No int8: CUDA EP has no int8 conv kernels;
+  a QDQ graph there runs dequantized.)
+* tensorrt: fp32; fp16 via ``trt_fp16_enable``; int8 via the QDQ graph + ``trt_int8_enable``.
+
+What ran: ORT cannot report per-kernel precision, so ``describe()`` inspects the *optimized*
+graph ORT writes out (``SessionOptions.optimized_model_filepath`` to a temp file):
+precision_executed is "int8" when every MAC op (Conv/MatMul/Gemm family) became an integer
+kernel (QLinearConv, ConvInteger, MatMulInteger, QLinearMatMul, QGemm, ...), "fp32" when none
+did, and "int8+fp32" when some did (counts in ``extra``). For float graphs on the CPU provider
+precision_executed is "fp32" (provider-implied). On GPU providers the optimized graph is not
+written (compiled TensorRT nodes cannot be serialized); the precision is the one the provider
+was configured for ("provider-configured"). Fused layers: op-type counts of the optimized graph
+(e.g. "FusedConv x53").
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import onnx
+
+from accelbench.backends.base import Backend, BackendConfig, RunInfo, register_backend
+from accelbench.errors import BackendUnavailable, ModelError, UserError
+
+DEVICE_PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+INT8_MAC_OPS = frozenset({"QLinearConv", "ConvInteger", "MatMulInteger", "QLinearMatMul", "QGemm",
+                          "QAttention", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "QLinearConvTranspose",
+                          "NhwcQLinearConv"})
+FLOAT_MAC_OPS = frozenset({"Conv", "FusedConv", "NchwcConv", "MatMul", "Gemm", "FusedMatMul", "FusedGemm",
+                           "ConvTranspose", "Attention", "MultiHeadAttention"})
+# Skip writing the optimized graph for models this large: protobuf cannot hold > 2 GB in one file.
+INSPECT_MAX_BYTES = 1_500_000_000
+
+
+def _physical_cores() -> int:
+    import psutil
+
+    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+
+
+@register_backend
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+
+    def __init__(self, config: BackendConfig):
+        super().__init__(config)
+        self.device = config.device.lower()
+        self._session = None
+        self._inputs_meta: list[tuple[str, tuple[int, ...], str]] = []
+        self._op_counts: Counter | None = None
+        self._prepared_method = "none"
+        self._prepared_notes: tuple[str, ...] = ()
+        self._binding = None
+
+    @classmethod
+    def is_available(cls) -> bool:
+        return importlib.util.find_spec("onnxruntime") is not None
+
+    @classmethod
+    def supported(cls) -> dict[str, tuple[str, ...]]:
+        if not cls.is_available():
+            return {}
+        import onnxruntime as ort
+
+        providers = set(ort.get_available_providers())
+        out: dict[str, tuple[str, ...]] = {"cpu": ("fp32", "int8")}
+        if "CUDAExecutionProvider" in providers:
+            out["cuda"] = ("fp32", "fp16")
+        if "TensorrtExecutionProvider" in providers:
+            out["tensorrt"] = ("fp32", "fp16", "int8")
+        return out
+
+    def _check_supported(self) -> None:
+        supported = self.supported()
+        if self.device not in supported:
+            hint = " (install onnxruntime-gpu for cuda/tensorrt: see docs/measurement.md)" \
+                if self.device in DEVICE_PROVIDERS else ""
+            raise BackendUnavailable(
+                f"device: onnxruntime cannot run on {self.device!r} here; available: "
+                f"{', '.join(sorted(supported))}{hint}"
+            )
+        if self.config.precision not in supported[self.device]:
+            why = " (the CPU provider would insert casts and compute in fp32)" \
+                if self.device == "cpu" and self.config.precision == "fp16" else ""
+            raise BackendUnavailable(
+                f"precision: onnxruntime on {self.device} cannot run {self.config.precision!r}{why}; "
+                f"it can run: {', '.join(supported[self.device])}"
+            )
+
+    @property
+    def threads(self) -> int:
+        return self.config.threads or _physical_cores()
+
+    def _providers(self) -> list:
+        opts = dict(self.config.options)
+        if self.device == "cpu":
+            return ["CPUExecutionProvider"]
+        cuda = ("CUDAExecutionProvider", {"device_id": int(opts.get("device_id", 0))})
+        if self.device == "cuda":
+            return [cuda]
+        trt = {"device_id": int(opts.get("device_id", 0)),
+               "trt_fp16_enable": self.config.precision == "fp16",
+               "trt_int8_enable": self.config.precision == "int8",
+               "trt_engine_cache_enable": bool(opts.get("trt_engine_cache_path")),
+               }
+        if opts.get("trt_engine_cache_path"):
+            trt["trt_engine_cache_path"] = str(opts["trt_engine_cache_path"])
+        return [("TensorrtExecutionProvider", trt), cuda]
+
+    def load(self, model) -> None:
+        import onnxruntime as ort
+
+        from accelbench.precision import prepare_model
+
+        self._check_supported()
+        proto = model if isinstance(model, onnx.ModelProto) else getattr(model, "proto", None)
+        if proto is None:
+            proto = onnx.load(str(model))
+        if self.config.precision != "fp32" and _has_qdq(proto) and self.config.precision == "int8":
+            prepared_proto, self._prepared_method = proto, "given-qdq"
+        else:
+            prepared = prepare_model(proto, "onnxruntime", self.device, self.config.precision, check=False)
+            prepared_proto, self._prepared_method = prepared.model, prepared.method
+            self._prepared_notes = tuple(prepared.notes)
+
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.log_severity_level = 3
+        serialized = prepared_proto.SerializeToString()
+        inspect = self.device == "cpu" and len(serialized) < INSPECT_MAX_BYTES
+        with tempfile.TemporaryDirectory(prefix="accelbench-ort-") as tmp:
+            optimized_path = os.path.join(tmp, "optimized.onnx")
+            if inspect:
+                so.optimized_model_filepath = optimized_path
+            try:
+                self._session = ort.InferenceSession(serialized, sess_options=so, providers=self._providers())
+            except Exception as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelError(f"model: onnxruntime could not load it on {self.device}: {first[:200]}") from None
+            if inspect and os.path.exists(optimized_path):
+                optimized = onnx.load(optimized_path, load_external_data=False)
+                self._op_counts = Counter(node.op_type for node in optimized.graph.node)
+        self._inputs_meta = [(i.name, tuple(int(d) for d in i.shape), i.type) for i in self._session.get_inputs()]
+        for name, shape, _ in self._inputs_meta:
+            if any(d < 1 for d in shape):
+                raise ModelError(f"model: input {name!r} still has a dynamic dim {shape}; fix it with --input-shape")
+        if self.device != "cpu":
+            self._binding = self._session.io_binding()
+
+    def prepare_inputs(self, seed: int = 0) -> Any:
+        """Seeded synthetic inputs (accelbench.precision.calibration conventions), name -> array.
+
+        On GPU providers the inputs are copied to the device once here and bound, so the timed
+        run() measures inference, not host-to-device copies of the inputs.
+        """
+        from accelbench.precision.calibration import InputSpec, synthetic_inputs
+
+        self._require_loaded()
+        specs = [InputSpec(name, shape, _ORT_TYPES.get(type_, "float32")) for name, shape, type_ in self._inputs_meta]
+        arrays = synthetic_inputs(specs, seed)
+        if self._binding is None:
+            return arrays
+        import onnxruntime as ort
+
+        binding = self._session.io_binding()
+        device_id = int(dict(self.config.options).get("device_id", 0))
+        for name, array in arrays.items():
+            binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(array, "cuda", device_id))
+        for out in self._session.get_outputs():
+            binding.bind_output(out.name, "cuda", device_id)
+        return binding
+
+    def run(self, inputs: Any) -> Any:
+        if self._binding is not None and not isinstance(inputs, dict):
+            self._session.run_with_iobinding(inputs)
+            return inputs
+        return self._session.run(None, inputs)
+
+    def outputs_as_numpy(self, outputs: Any) -> list[np.ndarray]:
+        if hasattr(outputs, "copy_outputs_to_cpu"):
+            outputs = outputs.copy_outputs_to_cpu()
+        return [np.asarray(o, dtype=np.float32) for o in outputs]
+
+    def describe(self) -> RunInfo:
+        import onnxruntime as ort
+
+        self._require_loaded()
+        providers = self._session.get_providers()
+        extra: dict[str, Any] = {
+            "providers": providers,
+            "graph_optimization_level": "ORT_ENABLE_ALL",
+            "inter_op_threads": 1,
+            "execution_mode": "sequential",
+            "model_preparation": self._prepared_method,
+        }
+        if self._prepared_notes:
+            extra["preparation_notes"] = list(self._prepared_notes)
+        fused = None
+        if self._op_counts is not None:
+            executed, source, detail = _precision_from_ops(self._op_counts, self.config.precision)
+            extra.update(detail)
+            extra["optimized_op_counts"] = dict(sorted(self._op_counts.items()))
+            fused = tuple(f"{op} x{n}" for op, n in sorted(self._op_counts.items()) if op not in _PLAIN_OPS)
+        else:
+            executed, source = self.config.precision, "provider-configured"
+        return RunInfo(
+            runtime="onnxruntime",
+            runtime_version=ort.__version__,
+            device=self.device if self.device == "cpu" else f"{self.device}:{dict(self.config.options).get('device_id', 0)}",
+            execution_provider=providers[0],
+            threads=self.threads if self.device == "cpu" else None,
+            precision_requested=self.config.precision,
+            precision_executed=executed,
+            precision_source=source,
+            fused_layers=fused,
+            extra=extra,
+        )
+
+    def close(self) -> None:
+        self._session = None
+        self._binding = None
+
+    def _require_loaded(self) -> None:
+        if self._session is None:
+            raise UserError("onnxruntime backend: call load(model) first")
+
+
+_ORT_TYPES = {
+    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+    "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
+}
+# Ops that are not interesting as "fused layers" (kept in op counts).
+_PLAIN_OPS = frozenset({"Reshape", "Flatten", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Identity",
+                        "Transpose", "Constant"})
+
+
+def _has_qdq(proto: onnx.ModelProto) -> bool:
+    return any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in proto.graph.node)
+
+
+def _precision_from_ops(op_counts: Counter, requested: str) -> tuple[str, str, dict]:
+    """(precision_executed, precision_source, detail) from the optimized graph's op counts."""
+    int8_ops = sum(n for op, n in op_counts.items() if op in INT8_MAC_OPS)
+    float_ops = sum(n for op, n in op_counts.items() if op in FLOAT_MAC_OPS)
+    detail = {"int8_mac_ops": int8_ops, "float_mac_ops": float_ops}
+    if int8_ops and not float_ops:
+        return "int8", "graph-inspection", detail
+    if int8_ops:
+        return "int8+fp32", "graph-inspection", detail
+    # A float graph on the CPU provider computes in fp32 (the only float precision it runs).
+    return "fp32", "graph-inspection" if requested == "int8" else "provider-implied", detail

@@ -1,0 +1,111 @@
+"""`accelbench run`: the four-stage main job, ending with a ranked answer and an HTML report."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from accelbench.cli import app
+from accelbench.cli.common import check_format, echo_json
+
+
+@app.command("run")
+@click.option("--model", "-m", default=None, help="Stage 4: your model, an .onnx path or a zoo name.")
+@click.option("--resolution", "-r", default=None, help="Input size of --model (224, WxH, 1mp/2mp/4mp; seq length).")
+@click.option("--full", is_flag=True, help="The complete matrix (YOLOv3 at 1, 2 and 4 MP); shows its duration first.")
+@click.option("--objective", default="latency", show_default=True,
+              help="Rank by: latency, throughput, per-watt or per-dollar.")
+@click.option("--backend", default="auto", show_default=True,
+              help="onnxruntime, openvino, torch, or auto (a short trial picks the fastest).")
+@click.option("--precision", "precisions", multiple=True,
+              help="Precisions to measure (repeatable); default: fp32 and this host's best reduced precision.")
+@click.option("--time-limit", type=float, default=None, help="Seconds of measurement per configuration.")
+@click.option("--db", default=None, help="Results database (default ./accelbench.db or $ACCELBENCH_DB).")
+@click.option("--report", "report_path", default=None,
+              help="Where to write the HTML report (default accelbench-out/report-<run>.html).")
+@click.option("--no-report", is_flag=True, help="Do not write the HTML report.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the lessons, the ranking and the report path.")
+@click.option("--yes", "-y", is_flag=True, help="With --full: do not ask before a long run.")
+@click.option("--format", "-f", "output_format", default="table", show_default=True, help="table or json.")
+def run_command(model, resolution, full, objective, backend, precisions, time_limit, db, report_path, no_report,
+                quiet, yes, output_format):
+    """Walk the four stages of inference benchmarking on this machine and end with an answer.
+
+    \b
+    1. peak TOPS: this host's theoretical and measured peak beside the catalog's devices;
+    2. ResNet-50 at 224 with a batch (how datasheets quote it) versus 2 MP at batch 1;
+    3. a real-world model: YOLOv3 at 1 MP (--full: 1, 2 and 4 MP);
+    4. your model (--model).
+    Each at FP32 and at the best reduced precision this host supports.
+    """
+    from accelbench.fourstage import Progress, execute, make_plan
+    from accelbench.precision import parse_precision
+    from accelbench.results.store import default_db_path
+
+    fmt = check_format(output_format, ("table", "json"))
+    plan = make_plan(model=model, resolution=resolution, full=full, objective=objective.strip().lower(),
+                     backend=backend.strip().lower(),
+                     precisions=tuple(parse_precision(p) for p in precisions) or None, time_limit_s=time_limit)
+    db_path = db or default_db_path()
+    estimate = plan.estimated_duration_s()
+    quiet = quiet or fmt == "json"
+    progress = Progress(estimate, quiet=quiet)
+    mode = "full matrix" if full else ("tiny sizes (ACCELBENCH_TINY=1)" if plan.tiny else "default sizes")
+    progress.say(f"accelbench run: the four stages of inference benchmarking, {mode}: {plan.measurements} "
+                 f"measurements at {', '.join(plan.precisions)}; estimated {estimate / 60:.1f} min on this machine")
+    if full and not yes and sys.stdin.isatty():
+        click.confirm(f"The full matrix takes about {estimate / 60:.0f} minutes. Start?", abort=True)
+    with progress:
+        outcome = execute(plan, db_path=db_path, progress=progress, command="accelbench " + " ".join(sys.argv[1:]))
+    summary = outcome.summary
+    if not no_report:
+        outcome.report_path = _write_report(db_path, summary.run_id, report_path)
+    if fmt == "json":
+        echo_json({**summary.to_dict(), "db": db_path, "report": outcome.report_path})
+        return
+    _render_ranking(summary, progress.console)
+    progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db_path} (run {summary.run_id}).", always=True)
+    if outcome.report_path:
+        progress.say(f"HTML report: {outcome.report_path}", always=True)
+
+
+def _write_report(db_path: str, run_id: str, report_path: str | None) -> str:
+    from accelbench.report.html import write_report
+
+    path = report_path or os.path.join("accelbench-out", f"report-{run_id}.html")
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    write_report(db_path, run_id=run_id, output=path)
+    return path
+
+
+def _render_ranking(summary, console) -> None:
+    """The answer: measured configurations and projected devices ranked by the objective."""
+    from rich.table import Table
+
+    metric_names = {"latency_s": "latency", "throughput_per_s": "inferences/s", "per_w": "inf/s per W",
+                    "per_usd": "inf/s per $"}
+    entries = list(summary.ranking)
+    if not entries:
+        console.print("No configuration could be ranked (every measurement failed).")
+        return
+    metric = entries[0]["metric"]
+    table = Table(title=f"Ranking by {summary.objective} ({metric_names.get(metric, metric)}), "
+                        f"{entries[0].get('model')}", title_justify="left")
+    for name, justify in (("#", "right"), ("configuration", "left"), ("kind", "left"), ("latency", "right"),
+                          ("inf/s", "right"), ("inf/s per W", "right"), ("inf/s per $", "right")):
+        table.add_column(name, justify=justify)
+    for e in entries[:15]:
+        latency = e.get("latency_s")
+        per_w = e.get("per_w")
+        table.add_row(
+            str(e["rank"] or "-"), e["label"], e["kind"],
+            "n/a" if latency is None else f"{latency * 1e3:,.2f} ms",
+            "n/a" if e.get("throughput_per_s") is None else f"{e['throughput_per_s']:,.1f}",
+            "n/a" if per_w is None else f"{per_w:,.3g}" + (" (est.)" if e.get("per_w_source") == "estimated" else ""),
+            "n/a" if e.get("per_usd") is None else f"{e['per_usd']:,.3g}",
+        )
+    console.print(table)
+    console.print("measured = run on this machine; projected = estimated from the device's datasheet figures "
+                  "(accelbench project); power-based figures marked (est.) are estimates.")

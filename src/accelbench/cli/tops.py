@@ -1,0 +1,230 @@
+"""`accelbench devices` and `accelbench tops DEVICE|host`: the catalog and stage 1 (peak TOPS)."""
+
+from __future__ import annotations
+
+import click
+
+from accelbench.cli import app
+from accelbench.cli.common import check_format, echo_json, format_option
+from accelbench.errors import UserError, choice_error
+from accelbench.hardware.peak import format_ops, mac_arithmetic
+from accelbench.hardware.spec import DeviceSpec
+
+TOPS_FORMATS = ("table", "json")
+DERIVED_MARK = "~"
+
+
+def _mark(spec: DeviceSpec, field: str, text: str, precision: str | None = None) -> str:
+    return f"{DERIVED_MARK}{text}" if spec.is_figure_derived(field, precision) else text
+
+
+def _bytes_text(n: int | None) -> str:
+    if not n:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale or unit == "KiB":
+            if unit == "GB" and n < 1e10:
+                continue
+            return f"{n / scale:,.4g} {unit}"
+    return f"{n} B"
+
+
+def _console():
+    import sys
+
+    from rich.console import Console
+
+    # piped output: wide enough that tables do not fold every cell
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _device_row(spec: DeviceSpec) -> dict:
+    return {
+        "id": spec.id, "name": spec.name, "vendor": spec.vendor, "kind": spec.kind,
+        "peak_ops_per_s": dict(spec.peak_ops_per_s), "macs_per_clock": dict(spec.macs_per_clock),
+        "clock_hz": spec.clock_hz, "onchip_sram_bytes": spec.onchip_sram_bytes,
+        "dram_bw_bytes_per_s": spec.dram_bw_bytes_per_s, "dram_capacity_bytes": spec.dram_capacity_bytes,
+        "tdp_w": spec.tdp_w, "price_usd": spec.price_usd, "mac_organization": spec.mac_organization,
+        "derived": list(spec.derived), "sources": dict(spec.sources), "notes": spec.notes,
+    }
+
+
+@app.command("devices")
+@format_option(TOPS_FORMATS)
+def devices_command(output_format: str) -> None:
+    """List the device catalog: peaks per precision, on-chip SRAM, DRAM bandwidth, TDP, price.
+
+    Figures marked ~ are derived or assumed, not vendor-published (`accelbench tops DEVICE` shows how).
+    """
+    from accelbench.hardware.catalog import load_catalog
+
+    output_format = check_format(output_format, TOPS_FORMATS)
+    catalog = load_catalog()
+    if output_format == "json":
+        echo_json([_device_row(spec) for spec in catalog.values()])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="accelbench device catalog (dense peaks, 2 ops per MAC)")
+    for column in ("id", "name", "kind", "peak per precision", "on-chip SRAM", "DRAM BW", "TDP", "price"):
+        table.add_column(column, overflow="fold")
+    for spec in catalog.values():
+        peaks = "\n".join(_mark(spec, "peak_ops_per_s", f"{p} {format_ops(v, p)}", p)
+                          for p, v in spec.peak_ops_per_s.items())
+        bw = f"{spec.dram_bw_bytes_per_s / 1e9:,.4g} GB/s" if spec.dram_bw_bytes_per_s else "-"
+        table.add_row(
+            spec.id, spec.name, spec.kind, peaks,
+            _mark(spec, "onchip_sram_bytes", _bytes_text(spec.onchip_sram_bytes)) if spec.onchip_sram_bytes else "-",
+            _mark(spec, "dram_bw_bytes_per_s", bw) if spec.dram_bw_bytes_per_s else "-",
+            _mark(spec, "tdp_w", f"{spec.tdp_w:g} W") if spec.tdp_w else "-",
+            _mark(spec, "price_usd", f"${spec.price_usd:,.0f}" if spec.price_usd == int(spec.price_usd) else f"${spec.price_usd:,.2f}") if spec.price_usd else "-",
+        )
+    console = _console()
+    console.print(table)
+    console.print(f"{DERIVED_MARK} derived or assumed, not vendor-published. On-chip SRAM: L2 for GPUs, "
+                  "L2+L3 for CPUs. Sources: accelbench devices --format json.")
+
+
+def _catalog_rows(spec: DeviceSpec, precisions: list[str]) -> list[dict]:
+    rows = []
+    for precision in precisions:
+        ops = spec.peak_ops_per_s[precision]
+        derived = spec.is_figure_derived("peak_ops_per_s", precision)
+        macs = spec.macs_per_clock.get(precision)
+        if macs and spec.clock_hz:
+            arithmetic = mac_arithmetic(macs, spec.clock_hz, precision)
+            if not derived:
+                arithmetic += f" (vendor-published: {format_ops(ops, precision)})"
+        elif derived:
+            arithmetic = f"derived: {format_ops(ops, precision)} ({spec.sources.get('peak_ops_per_s', '')})"
+        else:
+            arithmetic = f"vendor-published: {format_ops(ops, precision)}"
+        rows.append({"device": spec.id, "precision": precision, "peak_ops_per_s": ops, "source": "catalog",
+                     "arithmetic": arithmetic, "derived": derived})
+    return rows
+
+
+def _select_precisions(spec: DeviceSpec, precision: str | None) -> list[str]:
+    if precision is None:
+        return list(spec.peak_ops_per_s)
+    from accelbench.precision import parse_precision
+
+    key = parse_precision(precision)
+    if key not in spec.peak_ops_per_s:
+        raise choice_error(f"precision for {spec.id}", precision, spec.peak_ops_per_s or ["(none known)"])
+    return [key]
+
+
+def _host_rows(precision: str | None, measure: bool, size: int, budget_s: float) -> tuple[list[dict], object]:
+    from accelbench.hardware.host import detect_host, host_device_spec, theoretical_peaks
+
+    info = detect_host()
+    peaks = {p.precision: p for p in theoretical_peaks(info)}
+    spec = host_device_spec(info)
+    wanted = _select_precisions(spec, precision) if precision else list(peaks)
+    rows = [{"device": "host", "precision": p, "peak_ops_per_s": peaks[p].ops_per_s, "source": "theoretical",
+             "arithmetic": peaks[p].arithmetic, "derived": True, "via": peaks[p].via} for p in wanted]
+    if measure:
+        from accelbench.backends.gemm_peak import measure_host_gemm
+
+        for m in measure_host_gemm(size, budget_s, tuple(p for p in wanted if p in ("fp32", "bf16", "int8"))):
+            theoretical = peaks[m.precision].ops_per_s if m.precision in peaks else None
+            row = {"device": "host", "precision": m.precision, "peak_ops_per_s": m.ops_per_s,
+                   "source": "measured", "runtime": m.runtime, "precision_executed": m.precision_executed,
+                   "matrix_size": m.n, "runs": len(m.run_times_ns), "run_times_ns": list(m.run_times_ns),
+                   "note": m.note}
+            if m.ops_per_s and theoretical:
+                row["utilization"] = m.ops_per_s / theoretical
+            rows.append(row)
+    return rows, info
+
+
+def _print_host(rows: list[dict], info) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console()
+    console.print(f"host: {info.cpu_model} ({info.vendor_id} family {info.cpu_family} "
+                  f"model {info.cpu_model_number}), {info.physical_cores} physical / {info.logical_cores} "
+                  f"logical cores, {info.sockets} socket(s)", markup=False)
+    clock = f"{info.clock_hz / 1e9:.3f} GHz" if info.clock_hz else "unknown"
+    console.print(f"clock: {clock}  ({info.clock_source})", markup=False)
+    console.print(f"ISA: {' '.join(info.isa_flags) or 'none of AVX2/AVX-512/VNNI/AMX'}"
+                  + ("" if info.has("amx_tile") else "  (no AMX)"), markup=False)
+    for gpu in info.gpus:
+        console.print(f"gpu{gpu.index}: {gpu.name} (NVML)  -> accelbench tops gpu{gpu.index}", markup=False)
+    table = Table(title="peak per precision (2 ops per MAC)")
+    for column in ("precision", "theoretical", "arithmetic", "measured", "utilization", "how measured"):
+        table.add_column(column, overflow="fold")
+    measured = {r["precision"]: r for r in rows if r["source"] == "measured"}
+    over = False
+    for row in (r for r in rows if r["source"] == "theoretical"):
+        p = row["precision"]
+        m = measured.get(p)
+        if m is None:
+            got, util, how = "-", "-", "not measured" if p not in ("fp32", "bf16", "int8") else "--no-measure"
+        elif m["peak_ops_per_s"] is None:
+            got, util, how = "-", "-", m["note"]
+        else:
+            got = format_ops(m["peak_ops_per_s"], p, prefix="G")
+            util = f"{m['utilization']:.0%}" if "utilization" in m else "-"
+            over = over or m.get("utilization", 0) > 1
+            how = (f"{m['runtime']} {m['matrix_size']}^3 GEMM, best of {m['runs']}, ran as "
+                   f"{m['precision_executed']}")
+        table.add_row(*(escape(c) for c in (p, format_ops(row["peak_ops_per_s"], p, prefix="G"), row["arithmetic"], got, util, how)))
+    console.print(table)
+    if over:
+        console.print("note: measured above theoretical means the clock used (see 'clock') is below the real "
+                      "(turbo) clock, or the FMA-unit assumption is too low.")
+    console.print("Measurements on a shared machine are noisy; theoretical figures are derived, not vendor-published.")
+
+
+@app.command("tops")
+@click.argument("device", metavar="DEVICE")
+@click.option("--precision", "-p", default=None, help="One precision (fp32, fp16, bf16, int16, int8); default all.")
+@format_option(TOPS_FORMATS)
+@click.option("--no-measure", is_flag=True, help="host: skip the GEMM measurement (theoretical peaks only).")
+@click.option("--size", default=2048, show_default=True, type=int, help="host: side of the square GEMM measured.")
+@click.option("--budget", "budget_s", default=2.0, show_default=True, type=float,
+              help="host: seconds of timed runs per precision (after one warm-up).")
+def tops_command(device: str, precision: str | None, output_format: str, no_measure: bool, size: int,
+                 budget_s: float) -> None:
+    """Peak TOPS of DEVICE per precision, with the arithmetic (MACs x GHz x 2; 1K MACs at 1 GHz = 2 TOPS).
+
+    DEVICE is a catalog id (accelbench devices), "host" (this machine: detected, theoretical and measured
+    GEMM peak side by side) or gpu0, gpu1... (NVIDIA GPUs found through NVML).
+    """
+    output_format = check_format(output_format, TOPS_FORMATS)
+    if size < 1 or size > 16384:
+        raise UserError(f"--size: must be an integer from 1 to 16384; got {size}")
+    if budget_s <= 0 or budget_s > 60:
+        raise UserError(f"--budget: must be a number of seconds above 0 and at most 60; got {budget_s}")
+    if device.strip().lower() == "host":
+        rows, info = _host_rows(precision, not no_measure, size, budget_s)
+        if output_format == "json":
+            echo_json([r for r in rows if r["peak_ops_per_s"] is not None])
+            for r in rows:
+                if r["peak_ops_per_s"] is None:
+                    click.echo(f"warning: {r['precision']} {r['note']}", err=True)
+        else:
+            _print_host(rows, info)
+        return
+    from accelbench.hardware.catalog import get_device
+
+    spec = get_device(device)
+    if not spec.peak_ops_per_s:
+        raise UserError(f"device {spec.id}: no peak figures known ({spec.notes})")
+    rows = _catalog_rows(spec, _select_precisions(spec, precision))
+    if output_format == "json":
+        echo_json(rows)
+        return
+    click.echo(f"{spec.id}: {spec.name} ({spec.vendor} {spec.kind})"
+               + (f"; {spec.mac_organization}" if spec.mac_organization else ""))
+    width = max(len(r["precision"]) for r in rows)
+    for row in rows:
+        click.echo(f"  {row['precision']:<{width}}  {row['arithmetic']}"
+                   + ("  [derived]" if row["derived"] else ""))
+    if spec.notes:
+        click.echo(f"notes: {spec.notes}")

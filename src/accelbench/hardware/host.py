@@ -1,0 +1,279 @@
+"""Detect this machine's CPU (model, cores, ISA flags, clock, caches) and its theoretical peaks.
+
+Pure: reads /proc and /sys only (stdlib); NVIDIA GPUs come from accelbench.hardware.nvml.
+
+Theoretical peak per precision = physical cores x clock x MACs per cycle per core x 2 ops per MAC.
+MACs per cycle per core (Intel optimization manual; AMD Zen 4/5 software optimization guides):
+- fp32: FMA units x fp32 lanes (16 for AVX-512, 8 for AVX2). FMA units: 2 on Intel AVX-512 server
+  parts (Xeon Gold/Platinum; some older Silver/Bronze have 1) and on AVX2 parts; AMD Zen 4 executes
+  512-bit FMAs on two 256-bit pipes, i.e. 1 x 512-bit per cycle; Zen 5 (family 0x1A) has 2 x 512-bit.
+- bf16: AMX-BF16 1,024 per core (TMUL); else AVX512_BF16 VDPBF16PS = 2 x fp32 lanes per FMA unit.
+- fp16: AMX-FP16 1,024; else AVX512_FP16 = 2 x fp32 lanes per FMA unit.
+- int8: AMX-INT8 2,048 per core; else AVX512_VNNI VPDPBUSD = 4 x fp32 lanes per FMA unit;
+  else AVX-VNNI (256-bit) = 4 x 8 lanes per FMA unit. Without VNNI int8 is not listed.
+- int16: AVX512_VNNI / AVX-VNNI VPDPWSSD = 2 x fp32 lanes per FMA unit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from accelbench.hardware.peak import format_hz, format_ops, peak_ops_per_s
+from accelbench.hardware.spec import DeviceSpec
+
+# /proc/cpuinfo flag -> display name, in display order
+ISA_FLAGS: dict[str, str] = {
+    "avx2": "AVX2",
+    "fma": "FMA",
+    "avx512f": "AVX-512F",
+    "avx512_vnni": "AVX512_VNNI",
+    "avx512_bf16": "AVX512_BF16",
+    "avx512_fp16": "AVX512_FP16",
+    "avx_vnni": "AVX-VNNI",
+    "amx_tile": "AMX-TILE",
+    "amx_bf16": "AMX-BF16",
+    "amx_int8": "AMX-INT8",
+    "amx_fp16": "AMX-FP16",
+}
+
+INTEL_OPT_MANUAL = ("Intel 64 and IA-32 Architectures Optimization Reference Manual, "
+                    "https://www.intel.com/content/www/us/en/content-details/671488/")
+AMD_ZEN_GUIDE = "AMD Software Optimization Guide for the Zen 4 / Zen 5 microarchitecture (developer.amd.com)"
+
+
+@dataclass(frozen=True)
+class CpuPeak:
+    """One precision's theoretical peak: ops_per_s (2 ops per MAC) and how it was computed."""
+
+    precision: str
+    ops_per_s: float
+    macs_per_cycle_per_core: int
+    arithmetic: str  # "2 cores x 2.6 GHz x 32 MACs/cycle (2 FMA x 16 lanes) x 2 = 332 GFLOPS"
+    via: str  # instruction set used: "AVX-512 FMA", "AMX-BF16", ...
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """What this machine is. Clock in Hz; cache and memory sizes in bytes (None when unknown)."""
+
+    cpu_model: str
+    vendor_id: str  # GenuineIntel, AuthenticAMD, ...
+    cpu_family: int | None
+    cpu_model_number: int | None
+    physical_cores: int
+    logical_cores: int
+    sockets: int
+    flags: frozenset[str]  # every /proc/cpuinfo flag
+    clock_hz: float | None
+    clock_source: str  # where clock_hz came from, and what it means
+    l2_bytes: int | None = None
+    l3_bytes: int | None = None
+    memory_bytes: int | None = None
+    gpus: tuple = field(default_factory=tuple)  # accelbench.hardware.nvml.GpuInfo
+
+    def __post_init__(self) -> None:
+        if self.physical_cores < 1 or self.logical_cores < self.physical_cores:
+            raise ValueError(f"host cores: physical {self.physical_cores}, logical {self.logical_cores}")
+
+    @property
+    def isa_flags(self) -> tuple[str, ...]:
+        """Display names of the ISA extensions (of ISA_FLAGS) this CPU has."""
+        return tuple(name for flag, name in ISA_FLAGS.items() if flag in self.flags)
+
+    def has(self, flag: str) -> bool:
+        return flag in self.flags
+
+
+def _read(path: str | Path) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def parse_cpuinfo(text: str) -> list[dict[str, str]]:
+    """/proc/cpuinfo as one dict per logical processor."""
+    blocks = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        entry = {}
+        for line in block.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                entry[key.strip()] = value.strip()
+        if entry:
+            blocks.append(entry)
+    return blocks
+
+
+def _int(value: str | None, base: int = 10) -> int | None:
+    try:
+        return int(value, base) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _cache_bytes(sys_cpu: Path) -> tuple[int | None, int | None]:
+    """Total L2 and L3 bytes: each cache instance counted once (deduplicated by shared_cpu_list)."""
+    seen: dict[int, dict[str, int]] = {2: {}, 3: {}}
+    for index in sorted(sys_cpu.glob("cpu[0-9]*/cache/index[0-9]*")):
+        level = _int((_read(index / "level") or "").strip())
+        kind = (_read(index / "type") or "").strip()
+        size = (_read(index / "size") or "").strip()
+        shared = (_read(index / "shared_cpu_list") or "").strip()
+        if level not in seen or kind == "Instruction":
+            continue
+        match = re.fullmatch(r"(\d+)([KMG]?)", size)
+        if not match:
+            continue
+        scale = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[match.group(2)]
+        seen[level][shared] = int(match.group(1)) * scale
+    totals = tuple(sum(v.values()) or None for v in (seen[2], seen[3]))
+    return totals[0], totals[1]
+
+
+def _clock(sys_cpu: Path, cpus: list[dict[str, str]]) -> tuple[float | None, str]:
+    max_khz = _int((_read(sys_cpu / "cpu0/cpufreq/cpuinfo_max_freq") or "").strip())
+    if max_khz:
+        return max_khz * 1e3, "max clock from /sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"
+    mhz = [float(c["cpu MHz"]) for c in cpus if re.fullmatch(r"[\d.]+", c.get("cpu MHz", ""))]
+    if mhz:
+        return max(mhz) * 1e6, ('/proc/cpuinfo "cpu MHz" (current clock, highest over cores; no cpufreq '
+                                "here, so turbo may be higher)")
+    match = re.search(r"@\s*([\d.]+)\s*GHz", cpus[0].get("model name", "") if cpus else "")
+    if match:
+        return float(match.group(1)) * 1e9, "nominal clock from the model name"
+    return None, "unknown (no cpufreq, no cpu MHz)"
+
+
+def detect_host(proc_cpuinfo: str | None = None, sys_cpu: str | Path = "/sys/devices/system/cpu",
+                meminfo: str | None = None, with_gpus: bool = True) -> HostInfo:
+    """Detect the CPU from /proc/cpuinfo and /sys (paths/text overridable for tests).
+
+    NVIDIA GPUs are added from NVML when ``with_gpus`` and pynvml is installed; otherwise none.
+    """
+    text = proc_cpuinfo if proc_cpuinfo is not None else (_read("/proc/cpuinfo") or "")
+    cpus = parse_cpuinfo(text)
+    first = cpus[0] if cpus else {}
+    logical = len(cpus) or os.cpu_count() or 1
+    cores = {(c.get("physical id", "0"), c["core id"]) for c in cpus if "core id" in c}
+    sockets = len({c.get("physical id", "0") for c in cpus}) or 1
+    if cores:
+        physical = len(cores)
+    elif _int(first.get("cpu cores")):
+        physical = min(logical, _int(first["cpu cores"]) * sockets)
+    else:
+        physical = logical
+    sys_path = Path(sys_cpu)
+    clock_hz, clock_source = _clock(sys_path, cpus)
+    l2, l3 = _cache_bytes(sys_path)
+    mem_text = meminfo if meminfo is not None else (_read("/proc/meminfo") or "")
+    mem_kb = re.search(r"MemTotal:\s*(\d+)\s*kB", mem_text)
+    gpus: tuple = ()
+    if with_gpus:
+        from accelbench.hardware.nvml import detect_nvidia_gpus
+
+        gpus = detect_nvidia_gpus()
+    return HostInfo(
+        cpu_model=first.get("model name", "unknown CPU"),
+        vendor_id=first.get("vendor_id", "unknown"),
+        cpu_family=_int(first.get("cpu family")),
+        cpu_model_number=_int(first.get("model")),
+        physical_cores=physical,
+        logical_cores=max(logical, physical),
+        sockets=sockets,
+        flags=frozenset(first.get("flags", "").split()),
+        clock_hz=clock_hz,
+        clock_source=clock_source,
+        l2_bytes=l2,
+        l3_bytes=l3,
+        memory_bytes=int(mem_kb.group(1)) * 1024 if mem_kb else None,
+        gpus=gpus,
+    )
+
+
+def vector_units(info: HostInfo) -> tuple[int, int, str]:
+    """(FMA units per core, fp32 lanes per unit, the assumption in words)."""
+    if info.has("avx512f"):
+        if info.vendor_id == "AuthenticAMD" and info.cpu_family == 0x19:
+            return 1, 16, "Zen 4: 512-bit FMA on two 256-bit pipes = 1 x 16 lanes per cycle (AMD Zen 4 guide)"
+        if info.vendor_id == "AuthenticAMD":
+            return 2, 16, "AMD Zen 5+: 2 x 512-bit FMA pipes (AMD Zen 5 guide)"
+        return 2, 16, "2 AVX-512 FMA units per core (Xeon Gold/Platinum; Intel optimization manual)"
+    if info.has("avx2") or info.has("avx"):
+        units = 2 if info.has("fma") else 1
+        return units, 8, f"{units} x 256-bit {'FMA' if units == 2 else 'mul+add'} per core"
+    return 1, 4, "SSE: 1 x 128-bit per core (assumed)"
+
+
+def theoretical_peaks(info: HostInfo) -> list[CpuPeak]:
+    """Theoretical dense peaks of the whole CPU from cores, clock and ISA (see module docstring)."""
+    if info.clock_hz is None:
+        return []
+    units, lanes, _ = vector_units(info)
+    cores, clock = info.physical_cores, info.clock_hz
+    width = "AVX-512" if lanes == 16 else "AVX2" if lanes == 8 else "SSE"
+    vnni_lanes = 16 if info.has("avx512_vnni") else 8 if info.has("avx_vnni") else 0
+    vnni = "AVX512_VNNI" if info.has("avx512_vnni") else "AVX-VNNI"
+    rows: list[tuple[str, int, str, str]] = [
+        ("fp32", units * lanes, f"{units} FMA x {lanes} lanes", f"{width} FMA"),
+    ]
+    if info.has("amx_fp16"):
+        rows.append(("fp16", 1024, "AMX TMUL 1,024 FP16", "AMX-FP16"))
+    elif info.has("avx512_fp16"):
+        rows.append(("fp16", units * 32, f"{units} FMA x 32 FP16 lanes", "AVX512_FP16"))
+    if info.has("amx_bf16"):
+        rows.append(("bf16", 1024, "AMX TMUL 1,024 BF16", "AMX-BF16"))
+    elif info.has("avx512_bf16"):
+        rows.append(("bf16", units * 32, f"{units} FMA x 32 BF16 pairs (VDPBF16PS)", "AVX512_BF16"))
+    if vnni_lanes:
+        rows.append(("int16", units * vnni_lanes * 2, f"{units} FMA x {vnni_lanes * 2} INT16 (VPDPWSSD)", vnni))
+    if info.has("amx_int8"):
+        rows.append(("int8", 2048, "AMX TMUL 2,048 INT8", "AMX-INT8"))
+    elif vnni_lanes:
+        rows.append(("int8", units * vnni_lanes * 4, f"{units} FMA x {vnni_lanes * 4} INT8 (VPDPBUSD)", vnni))
+    peaks = []
+    for precision, macs, how, via in rows:
+        ops = peak_ops_per_s(cores * macs, clock)
+        arithmetic = (f"{cores} cores x {format_hz(clock)} x {macs:,} MACs/cycle ({how}) x 2 = "
+                      f"{format_ops(ops, precision)}")
+        peaks.append(CpuPeak(precision, ops, macs, arithmetic, via))
+    return peaks
+
+
+def host_device_spec(info: HostInfo | None = None) -> DeviceSpec:
+    """This machine's CPU as a DeviceSpec (id "host"); every peak is derived (theoretical)."""
+    info = detect_host(with_gpus=False) if info is None else info
+    peaks = theoretical_peaks(info)
+    _, _, assumption = vector_units(info)
+    sram = (info.l2_bytes or 0) + (info.l3_bytes or 0) or None
+    manual = AMD_ZEN_GUIDE if info.vendor_id == "AuthenticAMD" else INTEL_OPT_MANUAL
+    sources = {"peak_ops_per_s": f"derived: cores x clock x MACs/cycle ({assumption}; {manual})"}
+    kwargs = {}
+    if info.clock_hz is not None:
+        kwargs["clock_hz"] = info.clock_hz
+        sources["clock_hz"] = info.clock_source
+    if peaks:
+        sources["macs_per_clock"] = sources["peak_ops_per_s"]
+    if sram:
+        kwargs["onchip_sram_bytes"] = sram
+        sources["onchip_sram_bytes"] = "/sys/devices/system/cpu/cpu*/cache (L2 + L3 totals)"
+    if info.memory_bytes:
+        kwargs["dram_capacity_bytes"] = info.memory_bytes
+        sources["dram_capacity_bytes"] = "/proc/meminfo MemTotal"
+    return DeviceSpec(
+        id="host",
+        name=info.cpu_model,
+        vendor=info.vendor_id,
+        kind="CPU",
+        peak_ops_per_s={p.precision: p.ops_per_s for p in peaks},
+        macs_per_clock={p.precision: p.macs_per_cycle_per_core * info.physical_cores for p in peaks},
+        mac_organization=f"{info.physical_cores} cores; {assumption}",
+        sources=sources,
+        derived=("peak_ops_per_s", "macs_per_clock"),
+        notes=(f"{info.physical_cores} physical / {info.logical_cores} logical cores; ISA: "
+               f"{' '.join(info.isa_flags) or 'none of note'}; clock: {info.clock_source}"),
+        **kwargs,
+    )

@@ -1,0 +1,339 @@
+"""Measure one configuration: model -> backend -> timing (or LoadGen) -> power -> a BenchRecord.
+
+``run_config`` is what callers use: it validates the config in this process (cheap checks,
+UserError before anything runs), then measures it in a child process (accelbench.measure.isolation)
+so that a crash, an out-of-memory kill or a hang becomes a failed record and the caller carries
+on. ``measure_config`` is the in-process measurement the child runs.
+
+Which loop runs:
+
+* ``--mode quick`` with ``single-stream`` or ``offline``: accelbench's own timing loop
+  (accelbench.measure.timing) on the model built at ``batch``; offline's throughput is then
+  batch x queries / sum of query latencies.
+* ``--mode mlperf``, or the ``multi-stream`` / ``server`` scenarios: MLPerf LoadGen
+  (accelbench.measure.loadgen), its logs kept under ``log_root/<run_id>/<record_id>``.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+from typing import Callable
+
+from accelbench.errors import BackendUnavailable, ModelError, UserError
+from accelbench.results.records import BenchConfig, BenchRecord
+
+IMAGE_TASKS = ("image-classification", "object-detection", "segmentation")
+OWN_LOOP_SCENARIOS = ("single-stream", "offline")
+DEFAULT_LOG_ROOT = "accelbench-logs"
+
+
+def default_timeout_s(config: BenchConfig) -> float:
+    """Child-process timeout: generous room for model build, INT8 calibration and the run."""
+    if config.mode == "mlperf":
+        return 2 * 3600.0
+    return max(180.0, 3 * config.time_limit_s + 240.0)
+
+
+def validate_config(config: BenchConfig) -> None:
+    """Cheap checks in the calling process: model name/file, backend installed, device/precision."""
+    from accelbench.backends.base import get_backend
+    from accelbench.models.registry import find_zoo_model
+    from accelbench.shapes import parse_resolution
+
+    if config.source == "zoo":
+        zoo = find_zoo_model(config.model)
+        if zoo is None:
+            from accelbench.models.registry import get_zoo_model
+
+            get_zoo_model(config.model)  # raises the standard "not a zoo model" UserError
+        elif zoo.validate is not None:
+            zoo.validate(parse_resolution(config.resolution or zoo.default_resolution))
+    elif not os.path.isfile(config.model):
+        raise ModelError(f"model: {config.model!r} is not an existing file")
+    cls = get_backend(config.backend)
+    supported = cls.supported()
+    if supported and config.device not in supported:
+        raise BackendUnavailable(
+            f"device: {config.backend} cannot run on {config.device!r} here; available: {', '.join(sorted(supported))}"
+        )
+    if supported and config.precision not in supported.get(config.device, ()):
+        can = supported.get(config.device, ())
+        why = " (its CPU provider would insert casts and compute in fp32)" \
+            if config.backend == "onnxruntime" and config.device == "cpu" and config.precision == "fp16" else ""
+        raise BackendUnavailable(
+            f"precision: {config.backend} on {config.device} cannot run {config.precision!r}{why}; "
+            f"it can run: {', '.join(can)}"
+        )
+    if config.mode == "quick" and config.scenario == "single-stream" and config.batch != 1:
+        raise UserError(f"batch: single-stream runs one sample per query (batch 1); got --batch {config.batch}"
+                        " (use --scenario offline for batched throughput)")
+
+
+def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeout_s: float | None = None,
+               log_root: str | os.PathLike = DEFAULT_LOG_ROOT) -> BenchRecord:
+    """Validate, then measure ``config``; failures other than UserErrors come back as failed records."""
+    validate_config(config)
+    if not isolate:
+        try:
+            return measure_config(config, run_id=run_id, log_root=log_root)
+        except UserError:
+            raise
+        except Exception as exc:  # the caller carries on with a failed record
+            message = str(exc).splitlines()[0] if str(exc) else ""
+            return BenchRecord.failed(config, run_id, f"{type(exc).__name__}: {message}"[:1000], "exception")
+    from accelbench.measure.isolation import run_isolated
+
+    timeout = timeout_s if timeout_s is not None else default_timeout_s(config)
+    payload = {"config": config.to_dict(), "run_id": run_id, "log_root": str(log_root)}
+    outcome = run_isolated("accelbench.measure.runner:measure_payload", payload, timeout_s=timeout)
+    if outcome.ok:
+        return BenchRecord.from_dict(outcome.result)
+    if outcome.kind == "user-error":
+        raise UserError(_strip_type(outcome.error or "invalid configuration"))
+    from accelbench.measure.environment import collect_environment
+
+    return BenchRecord.failed(config, run_id, outcome.error or "unknown failure", outcome.kind or "crash",
+                              environment=collect_environment(config.device),
+                              notes=(f"stderr tail: {outcome.stderr_tail[-500:]}",) if outcome.stderr_tail else ())
+
+
+def _strip_type(message: str) -> str:
+    for prefix in ("UserError: ", "ModelError: ", "BackendUnavailable: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
+
+
+def measure_payload(payload: dict) -> dict:
+    """Worker entry point (JSON in, JSON out)."""
+    config = BenchConfig.from_dict(payload["config"])
+    record = measure_config(config, run_id=payload["run_id"], log_root=payload.get("log_root", DEFAULT_LOG_ROOT))
+    return record.to_dict()
+
+
+def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathLike = DEFAULT_LOG_ROOT,
+                   clock: Callable[[], int] = time.perf_counter_ns) -> BenchRecord:
+    """Measure in this process and return an ok record (exceptions propagate)."""
+    from accelbench.backends.base import BackendConfig, get_backend
+    from accelbench.measure.environment import collect_environment
+    from accelbench.measure.power import PowerMeter
+    from accelbench.models.loader import load_model
+
+    notes: list[str] = []
+    environment = collect_environment(config.device)
+    loaded = load_model(config.model, resolution=config.resolution, batch=config.batch,
+                        input_shapes=dict(config.input_shapes) or None, seed=config.seed)
+    backend = get_backend(config.backend)(BackendConfig(device=config.device, precision=config.precision,
+                                                        threads=config.threads, batch=config.batch))
+    backend.load(loaded.proto)
+    inputs = backend.prepare_inputs(config.seed)
+    info = backend.describe()
+    run_info = _run_info_dict(info)
+
+    tdp_w, tdp_cores, host_spec = _host_tdp(config.device)
+    if config.tdp_w is not None:
+        import psutil
+
+        tdp_w, tdp_cores = config.tdp_w, config.tdp_cores or psutil.cpu_count(logical=False)
+    meter = PowerMeter(config.device, tdp_w=tdp_w, tdp_cores=tdp_cores)
+    meter.measure_idle()
+
+    loadgen_info = None
+    loadgen_tput = None
+    samples_per_query = config.batch
+    record_id = os.urandom(16).hex()
+    if config.mode == "quick" and config.scenario in OWN_LOOP_SCENARIOS:
+        from accelbench.measure.timing import TimingConfig, time_queries
+
+        timing_cfg = TimingConfig(mode="quick", time_limit_s=config.time_limit_s, target_rel_ci=config.target_rel_ci)
+        meter.start()
+        timing = time_queries(lambda: backend.run(inputs), timing_cfg, clock=clock)
+        power = meter.stop()
+        latency_ns, warmup, wall_ns = timing.latency_ns, len(timing.warmup_latency_ns), timing.measure_wall_ns
+        target_met, stop_reason = timing.target_met, timing.stop_reason
+        if not timing.warmup_converged:
+            notes.append("warm-up did not converge within its cap: latency was still drifting")
+    else:
+        from accelbench.measure.loadgen import run_scenario
+
+        log_dir = Path(log_root, run_id, record_id)
+        meter.start()
+        result = run_scenario(lambda n: backend.run(inputs), scenario=config.scenario, mode=config.mode,
+                              batch=config.batch, target_qps=config.target_qps,
+                              latency_bound_ns=config.latency_bound_ns, log_dir=log_dir,
+                              max_duration_s=config.time_limit_s if config.mode == "quick" else None,
+                              mlperf_model=loaded.name if config.mode == "mlperf" else None)
+        power = meter.stop()
+        loadgen_info = {k: v for k, v in result.to_dict().items()
+                        if k not in ("sample_latencies_ns", "query_latencies_ns", "run_batch_ns")}
+        loadgen_tput = result.samples_per_s
+        if config.scenario == "offline":
+            # The single offline query spans the whole run: per-batch inference times are the latencies.
+            latency_ns, samples_per_query = result.run_batch_ns, config.batch
+        else:
+            latency_ns = result.query_latencies_ns or result.run_batch_ns
+            samples_per_query = result.samples_per_query
+        warmup, wall_ns = 0, None
+        target_met, stop_reason = result.valid, "loadgen-" + ("valid" if result.valid else "invalid")
+        if not result.valid:
+            notes.append("LoadGen result INVALID: " + "; ".join(result.invalid_reasons))
+
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    device_memory = None
+    if hasattr(meter.counter, "memory_used_bytes"):
+        device_memory = meter.counter.memory_used_bytes()
+        notes.append("device_memory_bytes: GPU memory in use (whole device, NVML) after the run")
+
+    macs, macs_source = _macs_per_inference(loaded, notes)
+    executed = info.precision_executed or config.precision
+    peak, peak_source, measured_peak, measured_source, device_spec = _peaks(config.device, executed, host_spec)
+    price, price_hour, price_source = _prices(config, device_spec)
+
+    deviation = None
+    if config.precision != "fp32":
+        try:
+            from accelbench.precision.deviation import deviation_vs_fp32
+
+            dev = deviation_vs_fp32(backend, loaded.proto, loaded.task)
+            deviation = dev.to_dict() if dev is not None else None
+        except ImportError:
+            notes.append("numeric deviation not recorded: accelbench.precision.deviation is missing")
+    backend.close()
+
+    return BenchRecord(
+        config=config,
+        run_id=run_id,
+        record_id=record_id,
+        run_info=run_info,
+        latency_ns=tuple(int(x) for x in latency_ns),
+        samples_per_query=samples_per_query,
+        warmup_queries=warmup,
+        measure_wall_ns=wall_ns,
+        target_met=target_met,
+        stop_reason=stop_reason,
+        loadgen_throughput_per_s=loadgen_tput,
+        pixels_per_inference=_pixels(loaded),
+        macs_per_inference=macs,
+        macs_source=macs_source,
+        peak_macs_per_s=peak,
+        peak_source=peak_source,
+        measured_peak_macs_per_s=measured_peak,
+        measured_peak_source=measured_source,
+        peak_rss_bytes=peak_rss,
+        device_memory_bytes=device_memory,
+        power=power,
+        price_usd=price,
+        price_per_hour_usd=price_hour,
+        price_source=price_source,
+        deviation=deviation,
+        environment=environment,
+        loadgen=loadgen_info,
+        notes=tuple(notes + list(loaded.notes)),
+    )
+
+
+def _run_info_dict(info) -> dict:
+    from dataclasses import asdict
+
+    data = asdict(info)
+    data["fused_layers"] = list(info.fused_layers) if info.fused_layers is not None else None
+    return data
+
+
+def _pixels(loaded) -> int | None:
+    if loaded.task not in IMAGE_TASKS and loaded.source == "zoo":
+        return None
+    if loaded.resolution is not None and loaded.task in IMAGE_TASKS:
+        return loaded.resolution.width * loaded.resolution.height
+    # A user file: the first rank-4 input with 1 or 3 channels is an image (NCHW).
+    for shape in loaded.input_shapes.values():
+        if len(shape) == 4 and shape[1] in (1, 3):
+            return shape[2] * shape[3]
+    return None
+
+
+def _macs_per_inference(loaded, notes: list[str]) -> tuple[int | None, str | None]:
+    try:
+        from accelbench.profile import profile_model
+    except ImportError:
+        notes.append("MACs not recorded: the profiler (accelbench.profile.profile_model) is not installed")
+        return None, None
+    profile = profile_model(loaded, "fp32")
+    # The profile covers the whole batch; records count per inference (one sample).
+    return int(round(profile.macs / max(loaded.batch, 1))), "static profile (accelbench.profile), per sample"
+
+
+def _peak_precision(executed: str) -> str:
+    # Mixed int8+fp32 graphs are judged against the int8 peak (the lower utilization, not the flattering one).
+    return "int8" if executed.startswith("int8") else executed
+
+
+def _host_tdp(device: str):
+    """(tdp_w, cores the TDP covers, host spec) for the TDP-share estimate on CPUs, where known."""
+    if device != "cpu":
+        return None, None, None
+    try:
+        from accelbench.hardware.host import host_device_spec
+
+        spec = host_device_spec()
+    except Exception:  # hardware/host not installed yet or detection failed: no estimate
+        return None, None, None
+    import psutil
+
+    cores = getattr(spec, "cores", None) or psutil.cpu_count(logical=False)
+    return spec.tdp_w, cores, spec
+
+
+def _peaks(device: str, executed: str, host_spec):
+    """(peak MAC/s, source, measured peak MAC/s, source, device spec) for the precision that ran."""
+    precision = _peak_precision(executed)
+    spec = host_spec
+    source_kind = "host theoretical (accelbench.hardware.host)"
+    if device != "cpu":
+        spec, source_kind = _gpu_catalog_spec(), "catalog"
+    if spec is None:
+        return None, None, None, None, None
+    peak = spec.peak_macs_per_s(precision)
+    source = f"{source_kind}: {spec.name} {precision}" if peak else None
+    measured, measured_source = None, None
+    measured_ops = getattr(spec, "measured_peak_ops_per_s", None)
+    if isinstance(measured_ops, dict) and measured_ops.get(precision):
+        measured, measured_source = measured_ops[precision] / 2.0, f"measured GEMM peak: {spec.name} {precision}"
+    return peak, source, measured, measured_source, spec
+
+
+def _gpu_catalog_spec():
+    try:
+        import pynvml
+
+        from accelbench.hardware.catalog import load_catalog
+
+        pynvml.nvmlInit()
+        name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(0))
+        name = (name.decode() if isinstance(name, bytes) else name).lower()
+        for spec in load_catalog().values():
+            names = [spec.name.lower(), *(a.lower() for a in getattr(spec, "aliases", ()))]
+            if any(n and (n in name or name in n) for n in names):
+                return spec
+    except Exception:
+        return None
+    return None
+
+
+def _prices(config: BenchConfig, spec) -> tuple[float | None, float | None, str | None]:
+    price = config.price_usd
+    hour = config.price_per_hour_usd
+    sources = []
+    if price is not None or hour is not None:
+        sources.append("user (--price/--price-per-hour)")
+    if spec is not None:
+        if price is None and getattr(spec, "price_usd", None):
+            price = spec.price_usd
+            sources.append(f"catalog price of {spec.name}")
+        if hour is None and getattr(spec, "price_per_hour_usd", None):
+            hour = spec.price_per_hour_usd
+            sources.append(f"catalog $/hour of {spec.name}")
+    return price, hour, "; ".join(sources) or None

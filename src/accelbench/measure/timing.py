@@ -1,0 +1,182 @@
+"""The timing loop: warm up until latency stops drifting, then measure until the CI is tight.
+
+The clock is injectable (a callable returning integer nanoseconds; default
+``time.perf_counter_ns``) so tests drive the loop with a fake clock. Each query is timed on
+its own: ``t0 = clock(); run_once(); t1 = clock()``, and ``t1 - t0`` is stored raw in ns.
+
+quick mode (docs/measurement.md):
+
+1. Warm-up in windows of ``warmup_window`` queries. Warm-up ends when the medians of the
+   last ``warmup_stable_windows`` windows are within ``warmup_tolerance`` (5 %) of each other
+   (max/min - 1), or when ``warmup_max_s`` (capped at a third of the time limit) has passed.
+2. Measure. After ``min_queries`` and then every time the sample grows by ~10 %, compute the
+   relative half-widths of the 95 % CI of the median latency and of the mean latency (whose
+   reciprocal is throughput for a sequential loop). Stop when both are within
+   ``target_rel_ci`` ("ci-target", target met), or when the total wall time (warm-up +
+   measure) reaches ``time_limit_s`` ("time-limit", target not met), or at ``max_queries``.
+
+fixed mode runs exactly ``warmup_queries`` then ``max_queries`` queries (no stopping rule).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from accelbench.errors import UserError, choice_error
+from accelbench.measure.stats import ci_half_widths
+
+Clock = Callable[[], int]
+TIMING_MODES = ("quick", "fixed")
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """How long and how precisely to time. Durations in seconds, fractions as 0.02 = 2 %."""
+
+    mode: str = "quick"
+    time_limit_s: float = 10.0  # cap on warm-up + measurement wall time
+    target_rel_ci: float = 0.02
+    confidence: float = 0.95
+    min_queries: int = 50  # no stop on the CI before this many (a 20-sample CI is fragile)
+    max_queries: int | None = None  # required in fixed mode
+    warmup_window: int = 5
+    warmup_stable_windows: int = 3
+    warmup_tolerance: float = 0.05
+    warmup_max_s: float = 3.0
+    warmup_queries: int = 1  # fixed mode only
+    check_growth: float = 0.10  # re-test the stopping rule when the sample grew by this fraction
+
+    def __post_init__(self) -> None:
+        if self.mode not in TIMING_MODES:
+            raise choice_error("timing mode", self.mode, TIMING_MODES)
+        if not self.time_limit_s > 0:
+            raise UserError(f"time-limit: must be a positive number of seconds; got {self.time_limit_s}")
+        if not 0 < self.target_rel_ci < 1:
+            raise UserError(f"target CI: must be a fraction in (0, 1) such as 0.02; got {self.target_rel_ci}")
+        if not 0 < self.confidence < 1:
+            raise UserError(f"confidence: must be in (0, 1) such as 0.95; got {self.confidence}")
+        for name in ("min_queries", "warmup_window", "warmup_stable_windows"):
+            if getattr(self, name) < 1:
+                raise UserError(f"{name}: must be a positive integer; got {getattr(self, name)}")
+        if self.max_queries is not None and self.max_queries < 1:
+            raise UserError(f"max_queries: must be a positive integer; got {self.max_queries}")
+        if self.mode == "fixed" and self.max_queries is None:
+            raise UserError("max_queries: fixed timing mode needs a query count")
+        if self.warmup_queries < 0 or self.warmup_max_s < 0:
+            raise UserError("warm-up: counts and durations must not be negative")
+
+
+@dataclass(frozen=True)
+class TimingResult:
+    """Raw figures of one timing run. Latencies in ns, in run order."""
+
+    latency_ns: tuple[int, ...]
+    warmup_latency_ns: tuple[int, ...]
+    measure_wall_ns: int  # first query start to last query end of the measured phase
+    warmup_wall_ns: int
+    target_met: bool
+    stop_reason: str  # "ci-target", "time-limit", "max-queries", "fixed"
+    warmup_converged: bool
+    median_ci_rel: float  # at stop time
+    mean_ci_rel: float
+
+    @property
+    def queries(self) -> int:
+        return len(self.latency_ns)
+
+    def throughput_per_s(self, batch: int = 1) -> float:
+        """Inferences per second = batch x queries / sum of query latencies (= batch / mean latency).
+
+        The sum of latencies, not the wall time, so the loop's own bookkeeping (the stopping-rule
+        checks) is not charged to the model; for a sequential loop the two differ by well under 1 %.
+        """
+        total_ns = sum(self.latency_ns)
+        return self.queries * batch * 1e9 / total_ns if total_ns else float("nan")
+
+
+def _stable(window_medians: list[float], k: int, tolerance: float) -> bool:
+    if len(window_medians) < k:
+        return False
+    last = window_medians[-k:]
+    return min(last) > 0 and max(last) / min(last) - 1.0 <= tolerance
+
+
+def time_queries(run_once: Callable[[], Any], config: TimingConfig, clock: Clock = time.perf_counter_ns) -> TimingResult:
+    """Run ``run_once`` repeatedly under ``config``; return raw latencies and the stop reason."""
+    start = clock()
+    limit_ns = int(config.time_limit_s * 1e9)
+    warm: list[int] = []
+    converged = False
+    if config.mode == "fixed":
+        for _ in range(config.warmup_queries):
+            t0 = clock()
+            run_once()
+            warm.append(clock() - t0)
+        converged = True
+    else:
+        warm_cap_ns = int(min(config.warmup_max_s, config.time_limit_s / 3.0) * 1e9)
+        medians: list[float] = []
+        while True:
+            window = []
+            for _ in range(config.warmup_window):
+                t0 = clock()
+                run_once()
+                window.append(clock() - t0)
+            warm.extend(window)
+            medians.append(float(np.median(window)))
+            if _stable(medians, config.warmup_stable_windows, config.warmup_tolerance):
+                converged = True
+                break
+            if clock() - start >= warm_cap_ns:
+                break
+    warm_end = clock()
+
+    samples: list[int] = []
+    append = samples.append
+    stop_reason = "fixed"
+    target_met = False
+    med_rel = mean_rel = float("inf")
+    if config.mode == "fixed":
+        for _ in range(config.max_queries or 0):
+            t0 = clock()
+            run_once()
+            append(clock() - t0)
+    else:
+        next_check = config.min_queries
+        max_queries = config.max_queries
+        while True:
+            t0 = clock()
+            run_once()
+            t1 = clock()
+            append(t1 - t0)
+            n = len(samples)
+            if n >= next_check:
+                med_rel, mean_rel = ci_half_widths(samples, config.confidence)
+                if med_rel <= config.target_rel_ci and mean_rel <= config.target_rel_ci:
+                    stop_reason, target_met = "ci-target", True
+                    break
+                next_check = n + max(1, int(n * config.check_growth))
+            if max_queries is not None and n >= max_queries:
+                stop_reason = "max-queries"
+                break
+            if t1 - start >= limit_ns:
+                stop_reason = "time-limit"
+                break
+    end = clock()
+    if config.mode == "quick" and not target_met:
+        med_rel, mean_rel = ci_half_widths(samples, config.confidence)
+    return TimingResult(
+        latency_ns=tuple(int(x) for x in samples),
+        warmup_latency_ns=tuple(int(x) for x in warm),
+        measure_wall_ns=int(end - warm_end),
+        warmup_wall_ns=int(warm_end - start),
+        target_met=target_met,
+        stop_reason=stop_reason,
+        warmup_converged=converged,
+        median_ci_rel=med_rel,
+        mean_ci_rel=mean_rel,
+    )

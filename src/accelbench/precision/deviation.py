@@ -1,0 +1,148 @@
+"""Numeric deviation of a reduced-precision run from the FP32 reference on the same inputs.
+
+Definitions (all computed in float64 over every output value, outputs flattened and concatenated):
+- ``cosine_similarity`` = <y, r> / (|y| |r|); 1.0 is identical direction.
+- ``max_abs_error`` = max |y_i - r_i|.
+- ``max_relative_error`` = max |y_i - r_i| / max |r_i|: the worst error relative to the reference's
+  largest magnitude (element-wise |y-r|/|r| explodes near zero, so it is not used).
+- ``relative_l2_error`` = |y - r| / |r|.
+- ``top1_agreement`` (classifiers only): fraction of rows of the first output, viewed as
+  [rows, classes], whose argmax is the same in both runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from accelbench.errors import UserError
+
+CLASSIFIER_TASKS = ("image-classification", "classification", "text-classification")
+
+
+@dataclass(frozen=True)
+class NumericDeviation:
+    """How far a run's outputs are from the FP32 reference (definitions in the module docstring)."""
+
+    cosine_similarity: float
+    max_abs_error: float
+    max_relative_error: float
+    relative_l2_error: float
+    top1_agreement: float | None  # None: not a classifier
+    values_compared: int
+    rows_compared: int | None = None  # classifier rows behind top1_agreement
+    reference_precision: str = "fp32"
+    reference: str = ""  # what produced the reference, e.g. "openvino CPU fp32"
+
+    def __post_init__(self) -> None:
+        if self.values_compared < 1:
+            raise UserError(f"values_compared: must be >= 1, got {self.values_compared}")
+        if self.top1_agreement is not None and not 0.0 <= self.top1_agreement <= 1.0:
+            raise UserError(f"top1_agreement: must be in [0, 1], got {self.top1_agreement}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "NumericDeviation":
+        return cls(**data)
+
+
+def _as_runs(outputs) -> list[list[np.ndarray]]:
+    """Accept one array, a list of arrays (one run's outputs) or a list of such lists (several runs)."""
+    if isinstance(outputs, np.ndarray):
+        return [[outputs]]
+    outputs = list(outputs)
+    if outputs and isinstance(outputs[0], (list, tuple)):
+        return [[np.asarray(o) for o in run] for run in outputs]
+    return [[np.asarray(o) for o in outputs]]
+
+
+def numeric_deviation(
+    reference_outputs: Sequence[Any] | np.ndarray,
+    outputs: Sequence[Any] | np.ndarray,
+    task: str = "unknown",
+    *,
+    reference: str = "",
+) -> NumericDeviation:
+    """Compare ``outputs`` with ``reference_outputs`` (same inputs, same output order).
+
+    Either argument is one array, a list of arrays (the outputs of one run), or a list of runs
+    (each a list of arrays). ``task`` decides whether top-1 agreement is computed.
+    """
+    ref_runs, out_runs = _as_runs(reference_outputs), _as_runs(outputs)
+    if len(ref_runs) != len(out_runs) or any(len(a) != len(b) for a, b in zip(ref_runs, out_runs)):
+        raise UserError("numeric deviation: reference and outputs differ in number of runs or outputs")
+    ref_flat, out_flat = [], []
+    for ref_run, out_run in zip(ref_runs, out_runs):
+        for r, o in zip(ref_run, out_run):
+            if r.size != o.size:
+                raise UserError(f"numeric deviation: output sizes differ ({r.shape} vs {o.shape})")
+            ref_flat.append(r.astype(np.float64).ravel())
+            out_flat.append(o.astype(np.float64).ravel())
+    r = np.concatenate(ref_flat) if ref_flat else np.zeros(0)
+    y = np.concatenate(out_flat) if out_flat else np.zeros(0)
+    if r.size == 0:
+        raise UserError("numeric deviation: no output values to compare")
+    diff = np.abs(y - r)
+    norm_r, norm_y = float(np.linalg.norm(r)), float(np.linalg.norm(y))
+    if norm_r == 0.0 and norm_y == 0.0:
+        cosine = 1.0
+    elif norm_r == 0.0 or norm_y == 0.0:
+        cosine = 0.0
+    else:
+        cosine = float(np.dot(r, y) / (norm_r * norm_y))
+    max_ref = float(np.max(np.abs(r)))
+    max_abs = float(np.max(diff))
+    max_rel = max_abs / max_ref if max_ref > 0 else (0.0 if max_abs == 0 else math.inf)
+    rel_l2 = float(np.linalg.norm(y - r)) / norm_r if norm_r > 0 else (0.0 if norm_y == 0 else math.inf)
+
+    top1, rows = None, None
+    if task in CLASSIFIER_TASKS:
+        agree = total = 0
+        for ref_run, out_run in zip(ref_runs, out_runs):
+            a, b = ref_run[0], out_run[0]
+            a2 = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1)
+            b2 = b.reshape(a2.shape)
+            agree += int(np.sum(np.argmax(a2, axis=1) == np.argmax(b2, axis=1)))
+            total += a2.shape[0]
+        top1, rows = agree / total, total
+    return NumericDeviation(cosine, max_abs, max_rel, rel_l2, top1, int(r.size), rows, "fp32", reference)
+
+
+def deviation_vs_fp32(backend, model, task: str = "unknown", *, runs: int = 2, seed: int | None = None):
+    """Numeric deviation of a loaded ``backend`` from FP32 on the same inputs.
+
+    The reference is the same backend class at fp32 (on CPU when that backend runs there, else on
+    the same device), so only the precision differs. ``backend`` must already be loaded with
+    ``model``; ``runs`` seeded input sets are compared (seeds from calibration.DEVIATION_SEED).
+    Returns None when the backend itself runs fp32.
+    """
+    from dataclasses import replace
+
+    from accelbench.precision.calibration import DEVIATION_SEED
+
+    # auto delegates to the backend it picked; the reference must come from that one.
+    backend = getattr(backend, "chosen", None) or backend
+    if backend.config.precision == "fp32":
+        return None
+    base_seed = DEVIATION_SEED if seed is None else seed
+    ref_device = "cpu" if "fp32" in type(backend).supported().get("cpu", ()) else backend.config.device
+    ref_config = replace(backend.config, precision="fp32", device=ref_device)
+    reference_backend = type(backend)(ref_config)
+    try:
+        reference_backend.load(model)
+        ref_runs, out_runs = [], []
+        for i in range(runs):
+            ref_in = reference_backend.prepare_inputs(base_seed + i)
+            out_in = backend.prepare_inputs(base_seed + i)
+            ref_runs.append(reference_backend.outputs_as_numpy(reference_backend.run(ref_in)))
+            out_runs.append(backend.outputs_as_numpy(backend.run(out_in)))
+        info = reference_backend.describe()
+    finally:
+        reference_backend.close()
+    label = f"{info.runtime} {info.device} {info.precision_executed}"
+    return numeric_deviation(ref_runs, out_runs, task, reference=label)

@@ -1,0 +1,106 @@
+"""Glue between the catalog, the device parameters, calibration and the profiler.
+
+``device_params(device)`` gives the DeviceParams for a DeviceSpec (catalog id, or the detected
+host), with a saved calibration applied when one exists; ``project_devices`` projects one model
+onto several devices, skipping those that cannot run the precision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from accelbench.errors import UserError
+from accelbench.hardware.spec import DeviceSpec
+from accelbench.profile.types import ModelProfile
+from accelbench.projection.model import DeviceProjection, project
+from accelbench.projection.params import DeviceParams, ParamsFile, load_params_file, with_overrides
+
+HOST_L2_BYTES_PER_CLOCK_PER_CORE = 64  # one 64-byte cache line per clock per core from L2
+
+
+@dataclass(frozen=True)
+class Skipped:
+    device: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "skipped": True, "reason": self.reason}
+
+
+def device_params(device: DeviceSpec, *, params_file: ParamsFile | None = None,
+                  use_calibration: bool = True) -> tuple[DeviceParams, bool]:
+    """(params, calibrated) for ``device``; the host's unit count and bandwidths come from detection."""
+    pf = params_file or load_params_file()
+    params = pf.params_for(device.id, device.kind)
+    if device.id == "host":
+        params = _host_params(params, device)
+    if use_calibration:
+        from accelbench.projection.calibrate import calibration_for, calibration_path
+
+        table = calibration_for(device)
+        if table:
+            from accelbench.projection.params import FITTED_FIELDS
+
+            values = {k: float(table[k]) for k in FITTED_FIELDS if k in table}
+            origin = f"calibrated {table.get('fitted_at', '')} from {table.get('points', '?')} measurement(s), {calibration_path()}"
+            return with_overrides(params, values, origin), True
+    return params, False
+
+
+def _host_params(params: DeviceParams, device: DeviceSpec) -> DeviceParams:
+    from accelbench.hardware.host import detect_host
+
+    info = detect_host(with_gpus=False)
+    assumptions = dict(params.assumptions)
+    assumptions["units"] = f"detected: {info.physical_cores} physical cores"
+    changes: dict = {"units": info.physical_cores}
+    if params.sram_bw_bytes_per_s is None and device.clock_hz:
+        changes["sram_bw_bytes_per_s"] = HOST_L2_BYTES_PER_CLOCK_PER_CORE * info.physical_cores * device.clock_hz
+        assumptions["sram_bw_bytes_per_s"] = (
+            f"{HOST_L2_BYTES_PER_CLOCK_PER_CORE} B/clock/core from L2 x {info.physical_cores} cores x detected clock")
+    return replace(params, assumptions=assumptions, **changes)
+
+
+def resolve_devices(spec: str | None) -> list[DeviceSpec]:
+    """``None``/"all" -> every catalog device; else comma-separated ids (catalog, "host", "gpuN")."""
+    from accelbench.hardware.catalog import get_device, load_catalog
+
+    if spec is None or spec.strip().lower() == "all":
+        return list(load_catalog().values())
+    ids = [s.strip() for s in spec.split(",") if s.strip()]
+    if not ids:
+        raise UserError(f"device: {spec!r} names no device; give ids like t4,l4 or 'all'")
+    catalog = load_catalog()
+    return [get_device(i, catalog) for i in ids]
+
+
+def project_devices(profile: ModelProfile, devices: list[DeviceSpec], *, scenario: str = "offline",
+                    batch: int | None = None, use_calibration: bool = True
+                    ) -> tuple[list[DeviceProjection], list[Skipped]]:
+    """Project onto each device; devices without the precision (or figures) are skipped with a reason.
+
+    When only one device is asked for, its problem is raised as a UserError instead.
+    """
+    pf = load_params_file()
+    done: list[DeviceProjection] = []
+    skipped: list[Skipped] = []
+    for device in devices:
+        try:
+            params, calibrated = device_params(device, params_file=pf, use_calibration=use_calibration)
+            done.append(project(profile, device, params, scenario=scenario, batch=batch, calibrated=calibrated))
+        except UserError as exc:
+            if len(devices) == 1:
+                raise
+            skipped.append(Skipped(device.id, str(exc)))
+    return done, skipped
+
+
+def load_profile(model: str, *, resolution: str | None = None, batch: int = 1,
+                 input_shapes: dict | None = None, precision: str = "int8") -> ModelProfile:
+    """Profile ``model`` (zoo name or .onnx) weightless at batch ``batch`` and ``precision``."""
+    from accelbench.models.loader import load_model
+    from accelbench.profile import profile_model
+
+    loaded = load_model(model, resolution=resolution, batch=batch, input_shapes=input_shapes or None,
+                        with_weights=False)
+    return profile_model(loaded, precision)

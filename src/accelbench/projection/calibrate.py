@@ -1,0 +1,227 @@
+"""Fit a device's efficiency figures to measured latencies, and keep the fit in a user file.
+
+The fit: for each measurement (profile, batch, measured latency_s) the projection splits every layer
+into compute_s (at compute efficiency 1), sram_s, dram_s (at DRAM efficiency 1); the projected latency
+with efficiencies (ce, de) and overhead o is  sum_l max(compute_l / ce, sram_l, dram_l / de) + L x o.
+We search a log-spaced grid for the figures that minimise the mean squared log error (so 2x too
+slow and 2x too fast weigh the same), plus a small pull (weight 0.01) towards the uncalibrated
+figures so that a fit from few points stays put where the data say nothing. With one measurement
+only compute_efficiency is fitted; with two, compute_efficiency and layer_overhead_s; with three or
+more, all three.
+
+Calibration file: $ACCELBENCH_CALIBRATION, else $XDG_CONFIG_HOME/accelbench/calibration.toml
+(default ~/.config/accelbench/calibration.toml); one [device_id] table per calibrated device.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from accelbench.errors import UserError
+from accelbench.hardware.spec import DeviceSpec
+from accelbench.profile.types import ModelProfile
+from accelbench.projection.model import _context, _project_batch
+from accelbench.projection.params import FITTED_FIELDS, DeviceParams
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CALIBRATION_ENV = "ACCELBENCH_CALIBRATION"
+PRIOR_WEIGHT = 0.01
+CE_GRID = np.geomspace(0.01, 1.0, 81)
+DE_GRID = np.geomspace(0.05, 1.0, 31)
+OVERHEAD_GRID = np.concatenate([[0.0], np.geomspace(1e-7, 2e-3, 61)])
+
+
+@dataclass(frozen=True)
+class CalibrationPoint:
+    """One measurement: a profile (any batch), the batch that ran, and its measured latency in s."""
+
+    profile: ModelProfile
+    batch: int
+    latency_s: float
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.latency_s, (int, float)) and self.latency_s > 0 and math.isfinite(self.latency_s)):
+            raise UserError(f"calibration: measured latency must be a positive number of seconds; got {self.latency_s!r}")
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
+            raise UserError(f"calibration: batch must be a positive integer; got {self.batch!r}")
+
+
+@dataclass(frozen=True)
+class CalibrationFit:
+    """Fitted figures and the errors (projected / measured - 1) before and after, per point."""
+
+    device: str
+    values: dict[str, float]  # the fitted figures (a subset of FITTED_FIELDS)
+    fitted_fields: tuple[str, ...]
+    labels: tuple[str, ...]
+    measured_s: tuple[float, ...]
+    projected_before_s: tuple[float, ...]
+    projected_after_s: tuple[float, ...]
+
+    @property
+    def errors_before(self) -> tuple[float, ...]:
+        return tuple(p / m - 1 for p, m in zip(self.projected_before_s, self.measured_s))
+
+    @property
+    def errors_after(self) -> tuple[float, ...]:
+        return tuple(p / m - 1 for p, m in zip(self.projected_after_s, self.measured_s))
+
+    @property
+    def median_abs_error_before(self) -> float:
+        return float(np.median(np.abs(self.errors_before)))
+
+    @property
+    def median_abs_error_after(self) -> float:
+        return float(np.median(np.abs(self.errors_after)))
+
+    def to_dict(self) -> dict:
+        return {
+            "device": self.device, "values": dict(self.values), "fitted_fields": list(self.fitted_fields),
+            "median_abs_error_before": self.median_abs_error_before,
+            "median_abs_error_after": self.median_abs_error_after,
+            "points": [
+                {"label": lab, "measured_s": m, "projected_before_s": b, "projected_after_s": a,
+                 "error_before": b / m - 1, "error_after": a / m - 1}
+                for lab, m, b, a in zip(self.labels, self.measured_s, self.projected_before_s,
+                                        self.projected_after_s)
+            ],
+        }
+
+
+def _split_terms(point: CalibrationPoint, device: DeviceSpec, params: DeviceParams):
+    """Per-layer compute (at eff 1), sram, dram (at eff 1) seconds for one point, and its layer count."""
+    unit = replace(params, compute_efficiency=1.0, dram_efficiency=1.0, layer_overhead_s=0.0)
+    ctx = _context(point.profile, device, unit)
+    batch = _project_batch(point.profile, ctx, point.batch)
+    compute = np.array([layer.compute_s for layer in batch.layers])
+    sram = np.array([layer.sram_s for layer in batch.layers])
+    dram = np.array([layer.dram_s for layer in batch.layers])
+    return compute, sram, dram, len(batch.layers)
+
+
+def fit_params(points: list[CalibrationPoint], device: DeviceSpec, params: DeviceParams) -> CalibrationFit:
+    """Fit compute_efficiency, dram_efficiency and layer_overhead_s (as many as the points allow)."""
+    if not points:
+        raise UserError(f"calibration: no measurements for device {device.id!r} to fit")
+    fitted = ("compute_efficiency",) if len(points) == 1 else (
+        ("compute_efficiency", "layer_overhead_s") if len(points) == 2 else FITTED_FIELDS)
+    ce_grid = CE_GRID if "compute_efficiency" in fitted else np.array([params.compute_efficiency])
+    de_grid = DE_GRID if "dram_efficiency" in fitted else np.array([params.dram_efficiency])
+    o_grid = OVERHEAD_GRID if "layer_overhead_s" in fitted else np.array([params.layer_overhead_s])
+    loss = np.zeros((ce_grid.size, de_grid.size, o_grid.size))
+    terms = [_split_terms(p, device, params) for p in points]
+    for point, (compute, sram, dram, count) in zip(points, terms):
+        # (ce, de, layer) -> layer time without overhead, summed over layers
+        body = np.maximum(np.maximum(compute[None, None, :] / ce_grid[:, None, None], sram[None, None, :]),
+                          dram[None, None, :] / de_grid[None, :, None]).sum(axis=2)
+        total = body[:, :, None] + count * o_grid[None, None, :]
+        loss += np.log(total / point.latency_s) ** 2
+    loss /= len(points)
+    floor = 1e-6  # overhead prior in log space needs a floor at 0 s
+    loss += PRIOR_WEIGHT * (
+        np.log(ce_grid / params.compute_efficiency)[:, None, None] ** 2
+        + np.log(de_grid / params.dram_efficiency)[None, :, None] ** 2
+        + np.log((o_grid + floor) / (params.layer_overhead_s + floor))[None, None, :] ** 2)
+    i, j, k = np.unravel_index(int(np.argmin(loss)), loss.shape)
+    values = {"compute_efficiency": float(ce_grid[i]), "dram_efficiency": float(de_grid[j]),
+              "layer_overhead_s": float(o_grid[k])}
+    values = {key: values[key] for key in fitted}
+
+    def latency(p: DeviceParams, point: CalibrationPoint) -> float:
+        return _project_batch(point.profile, _context(point.profile, device, p), point.batch).time_s
+
+    after = replace(params, **values)
+    return CalibrationFit(
+        device=device.id, values=values, fitted_fields=fitted,
+        labels=tuple(p.label or f"{p.profile.model} b{p.batch}" for p in points),
+        measured_s=tuple(p.latency_s for p in points),
+        projected_before_s=tuple(latency(params, p) for p in points),
+        projected_after_s=tuple(latency(after, p) for p in points),
+    )
+
+
+# -- the calibration file -----------------------------------------------------------------------
+
+def calibration_path() -> Path:
+    """Where calibrated figures are saved and read (see the module docstring)."""
+    env = os.environ.get(CALIBRATION_ENV)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "accelbench" / "calibration.toml"
+
+
+def read_calibration(path: Path | None = None) -> dict[str, dict]:
+    """All calibrated devices in the file ({} when there is none). A broken file is a UserError."""
+    file = path or calibration_path()
+    if not file.exists():
+        return {}
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"calibration: cannot read {str(file)!r} ({exc}); fix or delete it") from None
+    for device, table in data.items():
+        if not isinstance(table, dict):
+            raise UserError(f"calibration: {str(file)!r} key {device!r} must be a [device] table")
+        for key in FITTED_FIELDS:
+            if key in table and not (isinstance(table[key], (int, float)) and table[key] >= 0):
+                raise UserError(f"calibration: {str(file)!r} [{device}] {key} must be a non-negative number; got {table[key]!r}")
+    return data
+
+
+def calibration_for(device: DeviceSpec, path: Path | None = None) -> dict | None:
+    """The calibrated table for ``device`` (None when absent or fitted on a different device name)."""
+    table = read_calibration(path).get(device.id)
+    if table is None or table.get("device_name", device.name) != device.name:
+        return None
+    return table
+
+
+def save_calibration(fit: CalibrationFit, device: DeviceSpec, *, source: str, fitted_at: str,
+                     path: Path | None = None) -> Path:
+    """Write (or replace) the device's table in the calibration file; returns the path."""
+    file = path or calibration_path()
+    data = read_calibration(file)
+    data[device.id] = {
+        **fit.values,
+        "device_name": device.name,
+        "points": len(fit.measured_s),
+        "median_abs_error_before": round(fit.median_abs_error_before, 4),
+        "median_abs_error_after": round(fit.median_abs_error_after, 4),
+        "source": source,
+        "fitted_at": fitted_at,
+    }
+    file.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# accelbench calibration: figures fitted by `accelbench calibrate`; used by `accelbench project`."]
+    for dev, table in sorted(data.items()):
+        lines.append("")
+        lines.append(f"[{_toml_key(dev)}]")
+        for key, value in table.items():
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    tmp = file.with_suffix(file.suffix + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, file)  # never leave a half-written file
+    return file
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else '"' + key.replace('"', '\\"') + '"'
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

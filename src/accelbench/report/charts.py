@@ -1,0 +1,362 @@
+"""Charts as plain data (no plotting library here): html.py draws them with plotly.js, png.py with
+matplotlib. Each chart and each series says where its numbers come from: ``measured`` (timed on
+this host), ``derived`` (computed from measured figures and a static profile), ``estimated``
+(a model stands in for a missing counter, e.g. power from TDP), ``projected`` (the analytical
+device model), ``datasheet`` (a vendor figure from the catalog).
+
+Axis values are already scaled to the display unit named in the axis title (units.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from accelbench.report.data import ReportData
+from accelbench.report.units import select_bytes_unit, select_time_unit
+
+PROVENANCES = ("measured", "derived", "estimated", "projected", "datasheet")
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    x: tuple
+    y: tuple
+    kind: str = "line"  # line | markers | bar | hbar
+    text: tuple = ()  # per-point hover text (plain text; renderers escape it)
+    provenance: str = "measured"
+    dash: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.x) != len(self.y):
+            raise ValueError(f"series {self.name!r}: {len(self.x)} x values but {len(self.y)} y values")
+        if self.provenance not in PROVENANCES:
+            raise ValueError(f"series {self.name!r}: provenance {self.provenance!r} not in {PROVENANCES}")
+
+
+@dataclass(frozen=True)
+class RefLine:
+    """A horizontal reference line (e.g. a device's on-chip SRAM) at ``y`` in axis units."""
+
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str  # stable, file-name safe: the PNG is <id>.png
+    title: str
+    x_title: str
+    y_title: str
+    series: tuple[Series, ...]
+    caption: str = ""
+    log_x: bool = False
+    log_y: bool = False
+    categorical_x: bool = False
+    hlines: tuple[RefLine, ...] = ()
+    barmode: str = "group"
+    height_px: int = 380
+
+    @property
+    def provenances(self) -> tuple[str, ...]:
+        seen = []
+        for s in self.series:
+            if s.provenance not in seen:
+                seen.append(s.provenance)
+        return tuple(seen)
+
+
+def _label(rec) -> str:
+    cfg = rec.config
+    prec = rec.precision_executed or cfg.precision
+    if rec.precision_executed and rec.precision_executed != cfg.precision:
+        prec = f"{cfg.precision}→{rec.precision_executed}"
+    backend = (rec.run_info or {}).get("runtime", cfg.backend)
+    return f"{cfg.model} · {prec} · {backend} · batch {cfg.batch}"
+
+
+def _curves(data: ReportData):
+    """Records with an image size, grouped into curves over input size: (label -> [records by pixels])."""
+    groups: dict[str, list] = defaultdict(list)
+    for rec in data.ok_records:
+        if rec.pixels_per_inference:
+            groups[_label(rec)].append(rec)
+    return {k: sorted(v, key=lambda r: r.pixels_per_inference) for k, v in groups.items()}
+
+
+def latency_vs_resolution(data: ReportData) -> Chart | None:
+    curves = _curves(data)
+    if not curves:
+        return None
+    unit = select_time_unit([r.stats.p50_ns / 1e9 for recs in curves.values() for r in recs])
+    series = []
+    for name, recs in curves.items():
+        series.append(Series(
+            name=name,
+            x=tuple(r.pixels_per_inference / 1e6 for r in recs),
+            y=tuple(r.stats.p50_ns / 1e9 / unit[1] for r in recs),
+            text=tuple(f"{r.config.resolution or 'default'}: p50 {r.stats.p50_ns / 1e9 / unit[1]:.3g} {unit[0]},"
+                       f" p99 {r.stats.p99_ns / 1e9 / unit[1]:.3g} {unit[0]}, n={r.stats.n}" for r in recs),
+            kind="line", provenance="measured"))
+    return Chart("latency_vs_resolution", "Latency vs input size", "input size (megapixels)",
+                 f"latency p50 per query ({unit[0]})", tuple(series), log_y=True,
+                 caption="Median latency of one query (one batch); measured with perf_counter_ns around each run.")
+
+
+def throughput_vs_resolution(data: ReportData) -> Chart | None:
+    curves = _curves(data)
+    if not curves:
+        return None
+    series = tuple(Series(
+        name=name,
+        x=tuple(r.pixels_per_inference / 1e6 for r in recs),
+        y=tuple(r.throughput_per_s for r in recs),
+        text=tuple(f"{r.config.resolution or 'default'}: {r.throughput_per_s:.3g} inferences/s" for r in recs),
+        kind="line", provenance="derived") for name, recs in curves.items())
+    return Chart("throughput_vs_resolution", "Throughput vs input size", "input size (megapixels)",
+                 "inferences/s", series, log_y=True,
+                 caption="Inferences (images) per second = batch / mean query latency (derived from measured latencies).")
+
+
+def mac_utilization_vs_resolution(data: ReportData) -> Chart | None:
+    curves = {k: [r for r in v if r.mac_utilization is not None] for k, v in _curves(data).items()}
+    curves = {k: v for k, v in curves.items() if v}
+    if not curves:
+        return None
+    series = tuple(Series(
+        name=name,
+        x=tuple(r.pixels_per_inference / 1e6 for r in recs),
+        y=tuple(r.mac_utilization * 100 for r in recs),
+        text=tuple(f"{r.config.resolution or 'default'}: {r.macs_per_s / 1e9:.3g} GMAC/s of"
+                   f" {r.peak_macs_per_s / 1e9:.3g} peak" for r in recs),
+        kind="line", provenance="derived") for name, recs in curves.items())
+    return Chart("mac_utilization", "Keeping the MACs fed: MAC utilization vs input size",
+                 "input size (megapixels)", "MAC utilization (% of theoretical peak)", series,
+                 caption="Achieved MAC/s (throughput x MACs per inference from the static profile) divided by"
+                         " the host's theoretical peak MAC/s at the precision that ran.")
+
+
+def peaks_chart(data: ReportData) -> Chart | None:
+    stage = data.stage(1)
+    peaks = list((stage.data or {}).get("peaks") or []) if stage else []
+    if not any(p.get("source") == "catalog" for p in peaks):
+        peaks += list(data.catalog_peaks)  # the catalog's devices beside the host
+    peaks = [p for p in peaks if p.get("peak_ops_per_s")]
+    if not peaks:
+        return None
+    prov_of = {"measured": "measured", "theoretical": "derived", "catalog": "datasheet"}
+
+    def col(p):
+        src = p.get("source", "catalog")
+        name = str(p.get("name") or p.get("device"))
+        return name if src == "catalog" else f"{name} ({src})"
+
+    columns = []
+    for p in peaks:
+        if col(p) not in columns:
+            columns.append(col(p))
+    by_prec: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for p in peaks:
+        by_prec[(str(p.get("precision")), prov_of.get(p.get("source"), "datasheet"))][col(p)] = p["peak_ops_per_s"] / 1e12
+    order = {"fp32": 0, "tf32": 1, "bf16": 2, "fp16": 3, "int16": 4, "int8": 5}
+    series = []
+    for (prec, prov), vals in sorted(by_prec.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
+        xs = [c for c in columns if c in vals]
+        label = prec.upper() if prov == "datasheet" else f"{prec.upper()} ({prov})"
+        series.append(Series(label, tuple(xs), tuple(vals[c] for c in xs), kind="bar", provenance=prov,
+                             text=tuple(f"{c}: {vals[c]:.3g} TOPS {prec}" for c in xs)))
+    return Chart("peak_tops", "Peak TOPS per precision: this host beside the catalog", "",
+                 "dense peak (TOPS, 2 ops per MAC)", tuple(series), log_y=True, categorical_x=True,
+                 caption="Catalog figures are vendor datasheet peaks; the host's theoretical peak is derived from"
+                         " cores x SIMD width x clock; the host's measured peak is a timed GEMM.")
+
+
+def activation_vs_sram(data: ReportData) -> Chart | None:
+    rows, sram = [], []
+    for n in (2, 3, 4):
+        st = data.stage(n)
+        if st is None or st.skipped:
+            continue
+        model = (st.data or {}).get("model") or st.title
+        for a in (st.data or {}).get("activations") or []:
+            rows.append((str(model), a))
+        sram.extend((st.data or {}).get("sram") or [])
+    if not rows:
+        return None
+    if not sram:
+        sram = list(data.catalog_sram)
+    seen, refs = set(), []
+    for s in sorted(sram, key=lambda s: s.get("onchip_sram_bytes") or 0):
+        if s.get("onchip_sram_bytes") and s.get("device") not in seen:
+            seen.add(s.get("device"))
+            refs.append(s)
+    unit = ("MiB", 1024**2)
+    xs = tuple(f"{m} @ {a.get('resolution')} {a.get('precision') or ''}".strip() for m, a in rows)
+    peak = tuple((a.get("peak_live_activation_bytes") or 0) / unit[1] for _, a in rows)
+    largest = tuple((a.get("largest_activation_bytes") or 0) / unit[1] for _, a in rows)
+    series = (
+        Series("peak live activations", xs, peak, kind="bar", provenance="derived",
+               text=tuple(f"{x}: {v:.3g} MiB live at the peak" for x, v in zip(xs, peak))),
+        Series("largest single activation", xs, largest, kind="bar", provenance="derived",
+               text=tuple(f"{x}: {v:.3g} MiB" for x, v in zip(xs, largest))),
+    )
+    hlines = tuple(RefLine(s["onchip_sram_bytes"] / unit[1], f"{s.get('name') or s.get('device')}"
+                           f" on-chip {s['onchip_sram_bytes'] / unit[1]:.3g} MiB") for s in refs)
+    return Chart("activation_vs_sram", "Activation memory vs on-chip SRAM", "", f"bytes ({unit[0]}, log scale)",
+                 series, log_y=True, categorical_x=True, hlines=hlines,
+                 caption="Peak live activation memory (static liveness analysis of the graph) against the on-chip"
+                         " SRAM of catalog devices: above a line, activations spill to DRAM on that device.")
+
+
+def layers_chart(data: ReportData, stage_number: int) -> Chart | None:
+    st = data.stage(stage_number)
+    layers = list((st.data or {}).get("layers") or []) if st and not st.skipped else []
+    layers = [la for la in layers if la.get("time_s") is not None]
+    if not layers:
+        return None
+    layers.sort(key=lambda la: la["time_s"])  # hbar draws bottom-up: slowest on top
+    unit = select_time_unit([la["time_s"] for la in layers])
+    sources = {str(la.get("time_source") or "measured") for la in layers}
+    prov = "projected" if all(s.startswith("projected") for s in sources) else "measured"
+    names = tuple(f"{la.get('name')} ({la.get('op')})" for la in layers)
+    series = (Series(
+        "time per layer", tuple(la["time_s"] / unit[1] for la in layers), names, kind="hbar", provenance=prov,
+        text=tuple(f"{la.get('name')}: {la['time_s'] / unit[1]:.3g} {unit[0]},"
+                   f" {(la.get('macs') or 0) / 1e9:.3g} GMAC, source {la.get('time_source') or 'measured'}"
+                   for la in layers)),)
+    model = (st.data or {}).get("model") or st.title
+    return Chart(f"layers_stage{stage_number}", f"Slowest layers of {model}", f"time ({unit[0]})", "",
+                 series, categorical_x=False, height_px=max(300, 28 * len(layers) + 120),
+                 caption="Per-layer time ({}), MACs in the hover text; the layers that dominate the run.".format(
+                     ", ".join(sorted(sources))))
+
+
+@dataclass(frozen=True)
+class ParetoPoint:
+    label: str
+    per_w: float
+    per_usd: float
+    kind: str  # measured | projected
+    note: str = ""
+
+
+def pareto_points(data: ReportData) -> tuple[list[ParetoPoint], list[str]]:
+    """Points with both inferences/s per W and per $; plus the names left out (and why)."""
+    points, missing, seen = [], [], set()
+    ranking = data.summary.ranking if data.summary else ()
+    for e in ranking:
+        key = e.get("record_id") or (e.get("device"), e.get("model"), e.get("precision"))
+        seen.add(key if isinstance(key, str) else tuple(key))
+        label = e.get("label") or f"{e.get('device')} {e.get('model')} {e.get('precision')}"
+        if e.get("per_w") and e.get("per_usd"):
+            points.append(ParetoPoint(str(label), float(e["per_w"]), float(e["per_usd"]),
+                                      "projected" if e.get("kind") == "projected" else "measured"))
+        else:
+            missing.append(str(label))
+    projections = data.summary.projections if data.summary else ()
+    for p in projections:
+        key = (p.get("device"), p.get("model"), p.get("precision"))
+        if key in seen:
+            continue
+        seen.add(key)
+        label = f"{p.get('device_name') or p.get('device')} · {p.get('model')} · {p.get('precision')}"
+        if p.get("throughput_per_w") and p.get("throughput_per_usd"):
+            points.append(ParetoPoint(label, float(p["throughput_per_w"]), float(p["throughput_per_usd"]), "projected"))
+        else:
+            missing.append(label)
+    for rec in data.ok_records:
+        if rec.record_id in seen:
+            continue
+        if rec.inferences_per_s_per_w and rec.inferences_per_s_per_usd:
+            points.append(ParetoPoint(_label(rec), rec.inferences_per_s_per_w, rec.inferences_per_s_per_usd,
+                                      "measured", "power " + rec.power.power_source))
+        else:
+            missing.append(_label(rec))
+    return points, missing
+
+
+def pareto_front(points: list[ParetoPoint]) -> list[ParetoPoint]:
+    """Points no other point beats on both axes (higher is better on both), by per-W ascending."""
+    front = [p for p in points
+             if not any(q.per_w >= p.per_w and q.per_usd >= p.per_usd and (q.per_w > p.per_w or q.per_usd > p.per_usd)
+                        for q in points)]
+    return sorted(front, key=lambda p: p.per_w)
+
+
+def pareto_chart(data: ReportData) -> Chart | None:
+    points, missing = pareto_points(data)
+    if not points:
+        return None
+    series = []
+    for kind in ("measured", "projected"):
+        pts = [p for p in points if p.kind == kind]
+        if pts:
+            series.append(Series(f"{kind}", tuple(p.per_w for p in pts), tuple(p.per_usd for p in pts), kind="markers",
+                                 provenance="projected" if kind == "projected" else "estimated",
+                                 text=tuple(f"{p.label}: {p.per_w:.3g} inf/s per W, {p.per_usd:.3g} inf/s per $"
+                                            for p in pts)))
+    front = pareto_front(points)
+    if len(front) > 1:
+        series.append(Series("Pareto front", tuple(p.per_w for p in front), tuple(p.per_usd for p in front),
+                             kind="line", dash=True, provenance="derived",
+                             text=tuple(p.label for p in front)))
+    caption = ("Up and to the right is better. Measured points use the host's power (an estimate from TDP unless a"
+               " counter was readable) and its price; projected points use the device model, TDP and list price.")
+    if missing:
+        caption += f" Not shown (no power or price): {len(missing)} configuration(s)."
+    return Chart("pareto", "Efficiency: inferences/s per W vs inferences/s per $", "inferences/s per W",
+                 "inferences/s per $", tuple(series), log_x=True, log_y=True, caption=caption)
+
+
+def precision_groups(data: ReportData) -> dict[str, list]:
+    """Records of the same model, size, batch and backend at more than one precision."""
+    groups: dict[str, list] = defaultdict(list)
+    for rec in data.ok_records:
+        cfg = rec.config
+        backend = (rec.run_info or {}).get("runtime", cfg.backend)
+        groups[f"{cfg.model} @ {cfg.resolution or 'default'} · batch {cfg.batch} · {backend}"].append(rec)
+    return {k: sorted(v, key=lambda r: (r.config.precision != "fp32", r.config.precision))
+            for k, v in groups.items() if len({r.config.precision for r in v}) > 1}
+
+
+def precision_chart(data: ReportData) -> Chart | None:
+    groups = precision_groups(data)
+    if not groups:
+        return None
+    unit = select_time_unit([r.stats.p50_ns / 1e9 for recs in groups.values() for r in recs])
+    precisions = []
+    for recs in groups.values():
+        for r in recs:
+            if r.config.precision not in precisions:
+                precisions.append(r.config.precision)
+    series = []
+    for prec in precisions:
+        xs, ys, texts = [], [], []
+        for group, recs in groups.items():
+            for r in recs:
+                if r.config.precision == prec:
+                    xs.append(group)
+                    ys.append(r.stats.p50_ns / 1e9 / unit[1])
+                    ran = r.precision_executed or "?"
+                    texts.append(f"{group}: {prec} (ran {ran}) p50 {ys[-1]:.3g} {unit[0]}")
+        series.append(Series(prec.upper(), tuple(xs), tuple(ys), kind="bar", provenance="measured", text=tuple(texts)))
+    return Chart("precision", "FP32 vs reduced precision: latency", "", f"latency p50 ({unit[0]})", tuple(series),
+                 categorical_x=True, caption="Same model, input size, batch and backend; numeric deviation in the table below.")
+
+
+def all_charts(data: ReportData) -> dict[str, Chart]:
+    """Every chart that has data, by id (the order the report shows them in)."""
+    charts = {}
+    for build in (peaks_chart, activation_vs_sram, lambda d: layers_chart(d, 2), lambda d: layers_chart(d, 3),
+                  lambda d: layers_chart(d, 4), latency_vs_resolution, throughput_vs_resolution,
+                  mac_utilization_vs_resolution, pareto_chart, precision_chart):
+        chart = build(data)
+        if chart is not None:
+            charts[chart.id] = chart
+    return charts
+
+
+def finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -1,0 +1,118 @@
+"""The summary of one `accelbench run`: the four stages, their lessons, the ranking, projections.
+
+Records (results/records.py) hold what was measured; a RunSummary holds what the four-stage run
+*concluded* from them, with references to the records it used (record ids), so that reports can
+show each stage in order. It is stored in the same SQLite file, table ``run_summaries``, one
+transaction per summary.
+
+Stage ``data`` shapes (all plain JSON):
+  stage 1: {"peaks": [{"device", "name", "kind", "precision", "peak_ops_per_s",
+                       "source": "catalog"|"theoretical"|"measured"}]}
+  stage 2/3/4: {"model", "configs": [{"record_id", "label", "resolution", "batch", "precision"}],
+                "activations": [{"resolution", "pixels", "largest_activation_bytes",
+                                 "peak_live_activation_bytes", "precision"}],
+                "sram": [{"device", "name", "onchip_sram_bytes"}],
+                "layers": [{"name", "op", "macs", "output_bytes", "time_s", "time_source"}]}
+                 (layers: the slowest layers, time measured or "projected:<device>")
+                 stage 4 adds "closest": [{"model", "distance", "why"}] when a finder exists.
+Ranking entries: {"label", "kind": "measured"|"projected", "record_id"?, "device", "model",
+                  "precision", "latency_s", "throughput_per_s", "per_w", "per_usd", "value", "metric"}.
+Projection entries: the projection module's to_dict() per (model, device).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from accelbench.errors import UserError
+
+SUMMARY_SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS run_summaries (
+    run_id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    summary_json TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    stage: int  # 1..4
+    title: str
+    lesson: str  # one line that states the lesson in numbers
+    record_ids: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None  # why a stage did not run (e.g. no --model given)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    created: str
+    command: str
+    objective: str  # latency | throughput | per-watt | per-dollar
+    stages: tuple[StageSummary, ...]
+    ranking: tuple[dict, ...] = ()
+    projections: tuple[dict, ...] = ()
+    duration_s: float | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    schema_version: int = SUMMARY_SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunSummary":
+        if data.get("schema_version") != SUMMARY_SCHEMA_VERSION:
+            raise UserError(
+                f"run summary: schema version {data.get('schema_version')!r} is not readable"
+                f" (this accelbench reads {SUMMARY_SCHEMA_VERSION})"
+            )
+        stages = tuple(
+            StageSummary(**{**s, "record_ids": tuple(s.get("record_ids", ()))}) for s in data["stages"]
+        )
+        return cls(**{**data, "stages": stages, "ranking": tuple(data.get("ranking", ())),
+                      "projections": tuple(data.get("projections", ())), "notes": tuple(data.get("notes", ()))})
+
+
+def save_run_summary(db_path: str, summary: RunSummary) -> None:
+    """Insert or replace the summary of one run, in one transaction."""
+    conn = sqlite3.connect(db_path, timeout=30)
+    try:
+        with conn:
+            conn.executescript(_DDL)
+            conn.execute(
+                "INSERT OR REPLACE INTO run_summaries (run_id, created, schema_version, summary_json)"
+                " VALUES (?, ?, ?, ?)",
+                (summary.run_id, summary.created, summary.schema_version, json.dumps(summary.to_dict(), default=str)),
+            )
+    finally:
+        conn.close()
+
+
+def load_run_summary(db_path: str, run_id: str) -> RunSummary | None:
+    """The summary of ``run_id``, or None when that run was not a four-stage run."""
+    conn = sqlite3.connect(db_path, timeout=30)
+    try:
+        conn.executescript(_DDL)
+        row = conn.execute("SELECT summary_json FROM run_summaries WHERE run_id = ?", (run_id,)).fetchone()
+    finally:
+        conn.close()
+    return RunSummary.from_dict(json.loads(row[0])) if row else None
+
+
+def latest_run_summary_id(db_path: str) -> str | None:
+    conn = sqlite3.connect(db_path, timeout=30)
+    try:
+        conn.executescript(_DDL)
+        row = conn.execute("SELECT run_id FROM run_summaries ORDER BY created DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else None

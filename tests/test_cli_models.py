@@ -1,0 +1,105 @@
+"""`accelbench models` (list) and `accelbench models save` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from accelbench.cli import main
+from accelbench.models.registry import zoo_models
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+def test_models_json_lists_every_zoo_model_with_exact_figures(capsys):
+    code, out, err = run_cli(capsys, "models", "--format", "json")
+    assert code == 0, err
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert set(rows) == {m.name for m in zoo_models()}
+    assert {"resnet50", "mobilenet_v2"} <= set(rows)
+    resnet = rows["resnet50"]
+    assert (resnet["params"], resnet["macs"]) == (25_557_032, 4_089_184_256)
+    assert resnet["input_shapes"] == {"input": [1, 3, 224, 224]}
+    assert resnet["default_resolution"] == "224" and resnet["task"] == "image-classification"
+    assert ">= 32" in resnet["accepts"]
+    mobilenet = rows["mobilenet_v2"]
+    assert (mobilenet["params"], mobilenet["macs"]) == (3_504_872, 300_774_272)
+    for row in rows.values():
+        assert row["params"] > 0 and row["macs"] > 0 and row["accepts"]
+
+
+def test_models_table_lists_names_without_colour_codes(capsys):
+    code, out, err = run_cli(capsys, "models")
+    assert code == 0, err
+    for model in zoo_models():
+        assert model.name in out
+    assert "25,557,032" in out and "4.09 G" in out
+    assert "\x1b[" not in out  # not a TTY: plain text
+
+
+def test_models_bad_format_is_exit_2(capsys):
+    code, _, err = run_cli(capsys, "models", "--format", "xml")
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "format" in err and "'xml'" in err and "json" in err
+
+
+def test_save_writes_a_model_that_loads_and_runs(capsys, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    target = tmp_path / "mnv2.onnx"
+    code, out, err = run_cli(capsys, "models", "save", "mobilenet_v2", "--resolution", "64x48", "--batch", "2",
+                             "--seed", "5", "-o", str(target))
+    assert code == 0, err
+    assert str(target) in out and "input=2x3x48x64" in out
+    model = onnx.load(str(target))
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"input": np.ones((2, 3, 48, 64), np.float32)})
+    assert logits.shape == (2, 1000) and np.isfinite(logits).all()
+
+    # the saved file goes back through the user-model path with the same shapes
+    from accelbench.models.loader import load_model
+
+    loaded = load_model(str(target))
+    assert loaded.source == "file" and loaded.input_shapes == {"input": (2, 3, 48, 64)}
+
+
+def test_save_refuses_to_overwrite_without_force(capsys, tmp_path):
+    target = tmp_path / "m.onnx"
+    target.write_bytes(b"keep me")
+    code, _, err = run_cli(capsys, "models", "save", "mobilenet_v2", "-r", "32", "-o", str(target))
+    assert code == 2 and "--force" in err and err.strip().count("\n") == 0
+    assert target.read_bytes() == b"keep me"
+    code, _, err = run_cli(capsys, "models", "save", "mobilenet_v2", "-r", "32", "-o", str(target), "--force")
+    assert code == 0, err
+    assert onnx.load(str(target)).graph.output[0].name == "logits"
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("save", "resnet51", "-o", "{tmp}/x.onnx"), ["'resnet51'", "resnet50", "mobilenet_v2"]),
+        (("save", "resnet50", "-r", "16", "-o", "{tmp}/x.onnx"), ["resolution", ">= 32", "16x16"]),
+        (("save", "resnet50", "-r", "abc", "-o", "{tmp}/x.onnx"), ["resolution", "'abc'", "2mp"]),
+        (("save", "resnet50", "-b", "0", "-o", "{tmp}/x.onnx"), ["batch", "'0'"]),
+        (("save", "resnet50", "--seed", "x", "-o", "{tmp}/x.onnx"), ["seed", "'x'"]),
+        (("save", "resnet50", "-o", "{tmp}/no/such/dir/x.onnx"), ["output", "does not exist"]),
+        (("save", "resnet50", "-o", "{tmp}"), ["output", "directory"]),
+    ],
+)
+def test_save_user_errors_are_one_line_exit_2(capsys, tmp_path, args, expected):
+    code, out, err = run_cli(capsys, "models", *(a.format(tmp=tmp_path) for a in args))
+    assert code == 2
+    assert err.startswith("error: ") and err.strip().count("\n") == 0
+    for text in expected:
+        assert text in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "x.onnx").exists()
