@@ -138,9 +138,10 @@ class Progress:
 
         from rich.console import Console
 
-        self.console = Console(stderr=False, highlight=False, soft_wrap=False)
         self.quiet = quiet
         self.live = (sys.stdout.isatty() if live is None else live) and not quiet
+        # Plain output (a pipe, a CI log) keeps each line whole instead of wrapping it at 80 columns.
+        self.console = Console(highlight=False, soft_wrap=not self.live)
         self.total_s = total_s
         self.started = time.monotonic()
         self.heartbeat_s = heartbeat_s
@@ -341,11 +342,14 @@ def _stage1(plan: RunPlan, progress: Progress):
                       "peak_ops_per_s": peak.ops_per_s, "source": "theoretical", "arithmetic": peak.arithmetic})
     progress.step("stage 1: measuring this CPU's GEMM peak")
     try:
-        from accelbench.backends.gemm_peak import measure_host_gemm
+        from accelbench.backends.gemm_peak import measure_host_gemm, remember_measurements
 
         n = 512 if plan.tiny else 2048
-        for gemm in measure_host_gemm(n=n, budget_s=0.3 if plan.tiny else 1.5,
-                                      precisions=("fp32",) + tuple(p for p in plan.precisions if p != "fp32")):
+        measurements = measure_host_gemm(n=n, budget_s=0.3 if plan.tiny else 1.5,
+                                         precisions=("fp32",) + tuple(p for p in plan.precisions if p != "fp32"))
+        if not plan.tiny:  # a tiny GEMM is no peak: do not let it stand for this host later
+            remember_measurements(host, measurements)
+        for gemm in measurements:
             if gemm.ops_per_s:
                 peaks.append({"device": "host", "name": host.cpu_model, "kind": "CPU",
                               "precision": gemm.precision_executed or gemm.precision,

@@ -137,3 +137,14 @@ def measure_host_gemm(n: int = 2048, budget_s: float = 2.0,
         elif precision in ("bf16", "int8"):
             results.append(measure_openvino(precision, n, budget_s))
     return results
+
+
+def remember_measurements(info, measurements: list[GemmMeasurement]) -> None:
+    """Keep measured peaks for later records' utilization (accelbench.hardware.host.save_measured_peaks)."""
+    from accelbench.hardware.host import save_measured_peaks
+
+    save_measured_peaks(info, {
+        m.precision: {"ops_per_s": m.ops_per_s,
+                      "how": f"{m.n}^3 GEMM on {m.runtime}, best of {len(m.run_times_ns)}, ran as {m.precision_executed}"}
+        for m in measurements if m.ops_per_s
+    })

@@ -99,7 +99,7 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
     if mode_key not in MODE_NAMES:
         raise choice_error("mode", mode, MODE_NAMES)
     bound_ms = _positive_float("latency-bound-ms", latency_bound_ms)
-    source = "file" if os.path.exists(model) else "zoo"
+    source = "torch" if model.startswith("torch:") else "file" if os.path.exists(model) else "zoo"
     config = BenchConfig(
         model=model,
         source=source,

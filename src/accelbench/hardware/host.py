@@ -263,6 +263,14 @@ def host_device_spec(info: HostInfo | None = None) -> DeviceSpec:
     if info.memory_bytes:
         kwargs["dram_capacity_bytes"] = info.memory_bytes
         sources["dram_capacity_bytes"] = "/proc/meminfo MemTotal"
+    # No CPU reports its TDP to software: assume the per-core TDP of the catalog's server CPU,
+    # so power can fall back to a clearly labelled estimate instead of nothing.
+    reference = _reference_server_cpu()
+    if reference is not None:
+        ref_cores = _reference_cores(reference)
+        kwargs["tdp_w"] = reference.tdp_w / ref_cores * info.physical_cores
+        sources["tdp_w"] = (f"derived (assumption): {reference.tdp_w:g} W / {ref_cores} cores of the {reference.name}"
+                            f" = {reference.tdp_w / ref_cores:.2f} W per core x {info.physical_cores} cores")
     return DeviceSpec(
         id="host",
         name=info.cpu_model,
@@ -272,8 +280,79 @@ def host_device_spec(info: HostInfo | None = None) -> DeviceSpec:
         macs_per_clock={p.precision: p.macs_per_cycle_per_core * info.physical_cores for p in peaks},
         mac_organization=f"{info.physical_cores} cores; {assumption}",
         sources=sources,
-        derived=("peak_ops_per_s", "macs_per_clock"),
+        derived=("peak_ops_per_s", "macs_per_clock", "tdp_w"),
         notes=(f"{info.physical_cores} physical / {info.logical_cores} logical cores; ISA: "
                f"{' '.join(info.isa_flags) or 'none of note'}; clock: {info.clock_source}"),
         **kwargs,
     )
+
+
+REFERENCE_SERVER_CPU = "xeon_8480plus"
+
+
+def _reference_server_cpu() -> DeviceSpec | None:
+    from accelbench.hardware.catalog import load_catalog
+
+    spec = load_catalog().get(REFERENCE_SERVER_CPU)
+    return spec if spec is not None and spec.tdp_w else None
+
+
+def _reference_cores(spec: DeviceSpec) -> int:
+    import re
+
+    match = re.search(r"(\d+) cores", spec.name)
+    return int(match.group(1)) if match else 56
+
+
+# -- measured peaks, remembered between commands ---------------------------------------------------
+# `tops host` and stage 1 of `accelbench run` measure this CPU's GEMM peak (a few seconds); the
+# figures are kept here so that every later measurement can show its utilization against both
+# the theoretical and the measured peak without measuring again.
+MEASURED_PEAKS_ENV = "ACCELBENCH_CACHE_DIR"
+
+
+def measured_peaks_path() -> Path:
+    import os
+
+    base = os.environ.get(MEASURED_PEAKS_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "accelbench")
+    return Path(base) / "measured_peaks.json"
+
+
+def _host_key(info: HostInfo) -> str:
+    return f"{info.cpu_model} | {info.physical_cores} cores | {info.clock_hz or 0:.0f} Hz"
+
+
+def save_measured_peaks(info: HostInfo, peaks: dict[str, dict]) -> None:
+    """Remember measured peaks: precision -> {"ops_per_s", "how"}; best-effort (read-only homes)."""
+    import json
+    import os
+    import tempfile
+
+    path = measured_peaks_path()
+    try:
+        data = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        data = {}
+    entry = data.setdefault(_host_key(info), {})
+    entry.update({k: v for k, v in peaks.items() if v.get("ops_per_s")})
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".peaks-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def load_measured_peaks(info: HostInfo | None = None) -> dict[str, dict]:
+    """precision -> {"ops_per_s", "how"} measured earlier on this host; {} when none."""
+    import json
+
+    info = detect_host(with_gpus=False) if info is None else info
+    try:
+        data = json.loads(measured_peaks_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    entry = data.get(_host_key(info), {})
+    return entry if isinstance(entry, dict) else {}

@@ -280,15 +280,12 @@ class _Profiler:
                     tensors.add(node.output[0])
                     frontier.extend(self._consumer_nodes(node.output[0]))
                     added = True
-                    exit_tensor = self._single_exit(cur, region)
-                    if exit_tensor is not None:
+                    if self._single_exit(cur, region) is not None:
                         best = sorted(region)
                     break
             if not added or len(region) > _PATTERN_DEPTH:
                 break
-        if best is None:
-            return None
-        # Put the exit node last (the region is closed, so the topologically last node is the exit).
+        # Sorted: a closed region's topologically last node writes its exit tensor.
         return best
 
     def _single_exit(self, cur: str, region: list[int]) -> str | None:

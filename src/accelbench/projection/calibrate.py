@@ -3,8 +3,8 @@
 The fit: for each measurement (profile, batch, measured latency_s) the projection splits every layer
 into compute_s (at compute efficiency 1), sram_s, dram_s (at DRAM efficiency 1); the projected latency
 with efficiencies (ce, de) and overhead o is  sum_l max(compute_l / ce, sram_l, dram_l / de) + L x o.
-We search a log-spaced grid for the figures that minimise the mean squared log error (so 2x too
-slow and 2x too fast weigh the same), plus a small pull (weight 0.01) towards the uncalibrated
+We search a log-spaced grid, then refine with Nelder-Mead in log space, for the figures that minimise the mean squared log error (so 2x too
+slow and 2x too fast weigh the same), plus a tiny pull (weight 1e-6, a tie-breaker) towards the uncalibrated
 figures so that a fit from few points stays put where the data say nothing. With one measurement
 only compute_efficiency is fitted; with two, compute_efficiency and layer_overhead_s; with three or
 more, all three.
@@ -35,7 +35,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CALIBRATION_ENV = "ACCELBENCH_CALIBRATION"
-PRIOR_WEIGHT = 0.01
+PRIOR_WEIGHT = 1e-6
 CE_GRID = np.geomspace(0.01, 1.0, 81)
 DE_GRID = np.geomspace(0.05, 1.0, 31)
 OVERHEAD_GRID = np.concatenate([[0.0], np.geomspace(1e-7, 2e-3, 61)])
@@ -110,17 +110,15 @@ def _split_terms(point: CalibrationPoint, device: DeviceSpec, params: DevicePara
     return compute, sram, dram, len(batch.layers)
 
 
-def fit_params(points: list[CalibrationPoint], device: DeviceSpec, params: DeviceParams) -> CalibrationFit:
-    """Fit compute_efficiency, dram_efficiency and layer_overhead_s (as many as the points allow)."""
-    if not points:
-        raise UserError(f"calibration: no measurements for device {device.id!r} to fit")
-    fitted = ("compute_efficiency",) if len(points) == 1 else (
-        ("compute_efficiency", "layer_overhead_s") if len(points) == 2 else FITTED_FIELDS)
-    ce_grid = CE_GRID if "compute_efficiency" in fitted else np.array([params.compute_efficiency])
-    de_grid = DE_GRID if "dram_efficiency" in fitted else np.array([params.dram_efficiency])
-    o_grid = OVERHEAD_GRID if "layer_overhead_s" in fitted else np.array([params.layer_overhead_s])
+def _grid_search(points, terms, params, ce_grid, de_grid, o_grid) -> tuple[float, float, float]:
+    """The grid point with the least mean squared log error (+ the tiny prior)."""
+    loss = _grid_search_loss(points, terms, params, ce_grid, de_grid, o_grid)
+    i, j, k = np.unravel_index(int(np.argmin(loss)), loss.shape)
+    return float(ce_grid[i]), float(de_grid[j]), float(o_grid[k])
+
+
+def _grid_search_loss(points, terms, params, ce_grid, de_grid, o_grid) -> np.ndarray:
     loss = np.zeros((ce_grid.size, de_grid.size, o_grid.size))
-    terms = [_split_terms(p, device, params) for p in points]
     for point, (compute, sram, dram, count) in zip(points, terms):
         # (ce, de, layer) -> layer time without overhead, summed over layers
         body = np.maximum(np.maximum(compute[None, None, :] / ce_grid[:, None, None], sram[None, None, :]),
@@ -133,9 +131,71 @@ def fit_params(points: list[CalibrationPoint], device: DeviceSpec, params: Devic
         np.log(ce_grid / params.compute_efficiency)[:, None, None] ** 2
         + np.log(de_grid / params.dram_efficiency)[None, :, None] ** 2
         + np.log((o_grid + floor) / (params.layer_overhead_s + floor))[None, None, :] ** 2)
-    i, j, k = np.unravel_index(int(np.argmin(loss)), loss.shape)
-    values = {"compute_efficiency": float(ce_grid[i]), "dram_efficiency": float(de_grid[j]),
-              "layer_overhead_s": float(o_grid[k])}
+    return loss
+
+
+def _loss(points, terms, params, ce: float, de: float, o: float) -> float:
+    return float(_grid_search_loss(points, terms, params, np.array([ce]), np.array([de]), np.array([o]))[0, 0, 0])
+
+
+def _refine(points, terms, params, start, fitted, iterations: int = 300) -> tuple[float, float, float]:
+    """Nelder-Mead over the log of the fitted figures (efficiencies capped at 1)."""
+    names = ("compute_efficiency", "dram_efficiency", "layer_overhead_s")
+    free = [i for i, n in enumerate(names) if n in fitted]
+    floor = 1e-9
+
+    def unpack(x):
+        v = list(start)
+        for j, i in enumerate(free):
+            v[i] = math.exp(x[j]) - (floor if i == 2 else 0.0)
+        v[0], v[1], v[2] = min(v[0], 1.0), min(v[1], 1.0), max(v[2], 0.0)
+        return v
+
+    def f(x):
+        return _loss(points, terms, params, *unpack(x))
+
+    x0 = np.array([math.log(start[i] + (floor if i == 2 else 0.0)) for i in free])
+    simplex = [x0] + [x0 + np.eye(len(free))[j] * 0.2 for j in range(len(free))]
+    values = [f(x) for x in simplex]
+    for _ in range(iterations):
+        order = np.argsort(values)
+        simplex = [simplex[i] for i in order]
+        values = [values[i] for i in order]
+        centroid = np.mean(simplex[:-1], axis=0)
+        reflected = centroid + (centroid - simplex[-1])
+        fr = f(reflected)
+        if fr < values[0]:
+            expanded = centroid + 2 * (centroid - simplex[-1])
+            fe = f(expanded)
+            simplex[-1], values[-1] = (expanded, fe) if fe < fr else (reflected, fr)
+        elif fr < values[-2]:
+            simplex[-1], values[-1] = reflected, fr
+        else:
+            contracted = centroid + 0.5 * (simplex[-1] - centroid)
+            fc = f(contracted)
+            if fc < values[-1]:
+                simplex[-1], values[-1] = contracted, fc
+            else:  # shrink towards the best
+                simplex = [simplex[0]] + [simplex[0] + 0.5 * (x - simplex[0]) for x in simplex[1:]]
+                values = [values[0]] + [f(x) for x in simplex[1:]]
+    return tuple(unpack(simplex[int(np.argmin(values))]))
+
+
+def fit_params(points: list[CalibrationPoint], device: DeviceSpec, params: DeviceParams) -> CalibrationFit:
+    """Fit compute_efficiency, dram_efficiency and layer_overhead_s (as many as the points allow)."""
+    if not points:
+        raise UserError(f"calibration: no measurements for device {device.id!r} to fit")
+    fitted = ("compute_efficiency",) if len(points) == 1 else (
+        ("compute_efficiency", "layer_overhead_s") if len(points) == 2 else FITTED_FIELDS)
+    terms = [_split_terms(p, device, params) for p in points]
+    grids = [CE_GRID if "compute_efficiency" in fitted else np.array([params.compute_efficiency]),
+             DE_GRID if "dram_efficiency" in fitted else np.array([params.dram_efficiency]),
+             OVERHEAD_GRID if "layer_overhead_s" in fitted else np.array([params.layer_overhead_s])]
+    best = _grid_search(points, terms, params, *grids)
+    # then a local Nelder-Mead search in log space from the best grid point (the grid is coarse)
+    ce, de, o = _refine(points, terms, params, best, fitted)
+    values = {"compute_efficiency": float(min(ce, 1.0)), "dram_efficiency": float(min(de, 1.0)),
+              "layer_overhead_s": float(o)}
     values = {key: values[key] for key in fitted}
 
     def latency(p: DeviceParams, point: CalibrationPoint) -> float:

@@ -28,6 +28,7 @@ class Series:
     text: tuple = ()  # per-point hover text (plain text; renderers escape it)
     provenance: str = "measured"
     dash: bool = False
+    labels: tuple = ()  # short per-point labels printed on the chart (for slides); () = none
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
@@ -133,7 +134,7 @@ def mac_utilization_vs_resolution(data: ReportData) -> Chart | None:
                    f" {r.peak_macs_per_s / 1e9:.3g} peak" for r in recs),
         kind="line", provenance="derived") for name, recs in curves.items())
     return Chart("mac_utilization", "Keeping the MACs fed: MAC utilization vs input size",
-                 "input size (megapixels)", "MAC utilization (% of theoretical peak)", series,
+                 "input size (megapixels)", "MAC utilization (% of peak)", series,
                  caption="Achieved MAC/s (throughput x MACs per inference from the static profile) divided by"
                          " the host's theoretical peak MAC/s at the precision that ran.")
 
@@ -166,7 +167,8 @@ def peaks_chart(data: ReportData) -> Chart | None:
         xs = [c for c in columns if c in vals]
         label = prec.upper() if prov == "datasheet" else f"{prec.upper()} ({prov})"
         series.append(Series(label, tuple(xs), tuple(vals[c] for c in xs), kind="bar", provenance=prov,
-                             text=tuple(f"{c}: {vals[c]:.3g} TOPS {prec}" for c in xs)))
+                             text=tuple(f"{c}: {vals[c]:.3g} TOPS {prec}" for c in xs),
+                             labels=tuple(f"{vals[c]:.3g}" for c in xs)))
     return Chart("peak_tops", "Peak TOPS per precision: this host beside the catalog", "",
                  "dense peak (TOPS, 2 ops per MAC)", tuple(series), log_y=True, categorical_x=True,
                  caption="Catalog figures are vendor datasheet peaks; the host's theoretical peak is derived from"
@@ -225,7 +227,8 @@ def layers_chart(data: ReportData, stage_number: int) -> Chart | None:
         "time per layer", tuple(la["time_s"] / unit[1] for la in layers), names, kind="hbar", provenance=prov,
         text=tuple(f"{la.get('name')}: {la['time_s'] / unit[1]:.3g} {unit[0]},"
                    f" {(la.get('macs') or 0) / 1e9:.3g} GMAC, source {la.get('time_source') or 'measured'}"
-                   for la in layers)),)
+                   for la in layers),
+        labels=tuple(f"{la['time_s'] / unit[1]:.3g} {unit[0]} · {(la.get('macs') or 0) / 1e9:.3g} GMAC" for la in layers)),)
     model = (st.data or {}).get("model") or st.title
     return Chart(f"layers_stage{stage_number}", f"Slowest layers of {model}", f"time ({unit[0]})", "",
                  series, categorical_x=False, height_px=max(300, 28 * len(layers) + 120),
@@ -296,7 +299,8 @@ def pareto_chart(data: ReportData) -> Chart | None:
             series.append(Series(f"{kind}", tuple(p.per_w for p in pts), tuple(p.per_usd for p in pts), kind="markers",
                                  provenance="projected" if kind == "projected" else "estimated",
                                  text=tuple(f"{p.label}: {p.per_w:.3g} inf/s per W, {p.per_usd:.3g} inf/s per $"
-                                            for p in pts)))
+                                            for p in pts),
+                                 labels=tuple(p.label for p in pts) if len(points) <= 8 else ()))
     front = pareto_front(points)
     if len(front) > 1:
         series.append(Series("Pareto front", tuple(p.per_w for p in front), tuple(p.per_usd for p in front),

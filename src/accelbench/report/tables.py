@@ -81,8 +81,8 @@ def records_table(records, title: str = "All measurements", table_id: str = "rec
         e_badge = None if energy is None else ("derived" if r.power.measured else "estimated")
         rows.append((
             Cell(cfg.model), Cell(cfg.resolution or "default", r.pixels_per_inference or 0),
-            Cell(str(cfg.batch), cfg.batch), Cell(str(info.get("runtime", cfg.backend))),
-            Cell(str(info.get("device", cfg.device))), Cell(_precision_text(r), title=info.get("precision_source", "")),
+            Cell(str(cfg.batch), cfg.batch), Cell(f"{info.get('runtime', cfg.backend)} / {info.get('device', cfg.device)}"),
+            Cell(_precision_text(r), title=info.get("precision_source", "")),
             t(stats.p50_ns if stats else None), t(stats.p90_ns if stats else None), t(stats.p99_ns if stats else None),
             _num_cell(r.throughput_per_s, 1.0, "derived" if r.throughput_per_s else None, prov.get("throughput_per_s", "")),
             _num_cell(r.macs_per_s, m_unit[1], "derived" if r.macs_per_s else None, prov.get("macs_per_s", "")),
@@ -91,9 +91,9 @@ def records_table(records, title: str = "All measurements", table_id: str = "rec
             Cell(fmt_energy(energy), energy, e_badge, prov.get("energy_per_inference_j", "")),
             status, Cell(_short(r.record_id), r.record_id, title=r.record_id),
         ))
-    cols = ("model", "input", "batch", "backend", "device", "precision", f"p50 ({t_unit[0]})", f"p90 ({t_unit[0]})",
+    cols = ("model", "input", "batch", "backend / device", "precision", f"p50 ({t_unit[0]})", f"p90 ({t_unit[0]})",
             f"p99 ({t_unit[0]})", "inferences/s", f"{m_unit[0]}MAC/s", "MAC util", "energy/inf", "stability", "record")
-    numeric = (False, False, True, False, False, False, True, True, True, True, True, True, True, False, False)
+    numeric = (False, False, True, False, False, True, True, True, True, True, True, True, False, False)
     return Table(table_id, title, cols, tuple(rows), numeric,
                  caption="Latency per query (one batch). Hover a number for where it came from.")
 
@@ -107,15 +107,12 @@ def ranking_table(summary) -> Table | None:
     for i, e in enumerate(entries, 1):
         kind = "projected" if e.get("kind") == "projected" else "measured"
         rows.append((
-            Cell(str(i), i), Cell(str(e.get("label") or ""), badge=kind), Cell(str(e.get("device") or "")),
-            Cell(str(e.get("model") or "")), Cell(str(e.get("precision") or "")),
+            Cell(str(i), i), Cell(str(e.get("label") or ""), badge=kind),
             _num_cell(e.get("latency_s"), t_unit[1]), _num_cell(e.get("throughput_per_s")),
             _num_cell(e.get("per_w")), _num_cell(e.get("per_usd"), digits=".3g"),
         ))
-    cols = ("rank", "configuration", "device", "model", "precision", f"latency ({t_unit[0]})", "inferences/s",
-            "inf/s per W", "inf/s per $")
-    return Table("ranking", f"Ranking by {summary.objective}", cols, tuple(rows),
-                 (True, False, False, False, False, True, True, True, True))
+    cols = ("rank", "configuration", f"latency ({t_unit[0]})", "inferences/s", "inf/s per W", "inf/s per $")
+    return Table("ranking", f"Ranking by {summary.objective}", cols, tuple(rows), (True, False, True, True, True, True))
 
 
 def fallback_ranking_table(records) -> Table | None:
@@ -124,8 +121,20 @@ def fallback_ranking_table(records) -> Table | None:
     if not ok:
         return None
     ok.sort(key=lambda r: r.stats.p50_ns / r.inferences_per_query)
-    table = records_table(ok, "Measured configurations, fastest first (median latency per query)", "ranking")
-    return table
+    t_unit = select_time_unit([r.stats.p50_ns / 1e9 for r in ok])
+    rows = []
+    for i, r in enumerate(ok, 1):
+        cfg = r.config
+        label = (f"{cfg.model} @ {cfg.resolution or 'default'} · batch {cfg.batch} · {_precision_text(r)} · "
+                 f"{(r.run_info or {}).get('runtime', cfg.backend)}")
+        rows.append((Cell(str(i), i), Cell(label, badge="measured"),
+                     _num_cell(r.stats.p50_ns / 1e9, t_unit[1], "measured"),
+                     _num_cell(r.throughput_per_s, 1.0, "derived"),
+                     Cell(fmt_pct(r.mac_utilization), r.mac_utilization, "derived" if r.mac_utilization else None),
+                     Cell(r.record_id[:8], r.record_id, title=r.record_id)))
+    return Table("ranking", "Measured configurations, fastest first (median latency per inference)",
+                 ("rank", "configuration", f"p50 ({t_unit[0]})", "inferences/s", "MAC util", "record"), tuple(rows),
+                 (True, False, True, True, True, False))
 
 
 def precision_table(groups: dict) -> Table | None:
@@ -232,11 +241,19 @@ def to_rich(table: Table):
     rt = RichTable(title=table.title, title_justify="left", header_style="bold")
     numeric = table.numeric or (False,) * len(table.columns)
     for col, is_num in zip(table.columns, numeric):
-        rt.add_column(col, justify="right" if is_num else "left", overflow="fold")
+        rt.add_column(col, justify="right" if is_num else "left", no_wrap=is_num, overflow="fold")
     colors = {"good": "green", "bad": "red", "warn": "yellow"}
+
+    def render(c: Cell) -> str:
+        text = _rich_escape(c.text)
+        if c.style in colors:
+            text = f"[{colors[c.style]}]{text}[/]"
+        if c.badge in ("projected", "estimated") and c.text != "–":
+            text += f" [dim]({c.badge})[/]"  # the terminal has no badges: say it in words
+        return text
+
     for row in table.rows:
-        rt.add_row(*[f"[{colors[c.style]}]{_rich_escape(c.text)}[/]" if c.style in colors else _rich_escape(c.text)
-                     for c in row])
+        rt.add_row(*[render(c) for c in row])
     return rt
 
 

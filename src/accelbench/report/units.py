@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-TIME_UNITS = (("ns", 1e-9), ("us", 1e-6), ("ms", 1e-3), ("s", 1.0))
+TIME_UNITS = (("ns", 1e-9), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0))
 BYTE_UNITS = (("B", 1), ("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3), ("TiB", 1024**4))
 DECIMAL = (("", 1.0), ("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15))
 
@@ -95,7 +95,7 @@ def fmt_pct(fraction: float | None) -> str:
 def fmt_energy(joules: float | None) -> str:
     if joules is None or not math.isfinite(joules):
         return "–"
-    for name, scale in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6)):
+    for name, scale in (("J", 1.0), ("mJ", 1e-3), ("µJ", 1e-6)):
         if joules >= scale:
             return f"{_num(joules / scale)} {name}"
-    return f"{joules / 1e-6:.3g} uJ"
+    return f"{joules / 1e-6:.3g} µJ"

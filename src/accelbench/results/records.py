@@ -45,7 +45,7 @@ class BenchConfig:
     """Exactly what was asked for. Validated when built, before any model loads."""
 
     model: str
-    source: str = "zoo"  # "zoo" or "file"
+    source: str = "zoo"  # "zoo", "file" (an ONNX path) or "torch" (torch:package.module:factory)
     resolution: str | None = None  # as given ("224", "1920x1088", "2mp"); None = the model's default
     batch: int = 1
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
@@ -71,8 +71,8 @@ class BenchConfig:
 
         if not self.model:
             raise UserError("model: empty; give a zoo model name or an .onnx file")
-        if self.source not in ("zoo", "file"):
-            raise choice_error("source", self.source, ("zoo", "file"))
+        if self.source not in ("zoo", "file", "torch"):
+            raise choice_error("source", self.source, ("zoo", "file", "torch"))
         object.__setattr__(self, "precision", parse_precision(self.precision))
         if self.resolution is not None:
             object.__setattr__(self, "resolution", parse_resolution(self.resolution).spec)

@@ -1,0 +1,95 @@
+"""Key charts as PNG files for slides and issues (matplotlib, Agg backend: no display needed).
+
+Same Chart objects as the HTML report, so a PNG and its HTML chart show the same numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from accelbench.errors import UserError
+from accelbench.report.charts import Chart
+
+PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
+           "#ea580c")
+# The charts worth a slide, in this order (the others stay in the HTML report).
+KEY_CHARTS = ("peak_tops", "latency_vs_resolution", "throughput_vs_resolution", "mac_utilization",
+              "activation_vs_sram", "pareto", "precision", "layers_stage3")
+
+
+def _plain(text: str) -> str:
+    """matplotlib reads $...$ as math: escape it so model names print as given."""
+    return str(text).replace("$", r"\$")
+
+
+def render_png(chart: Chart, path: Path, dpi: int = 150) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8.0, 4.6 if chart.height_px <= 420 else chart.height_px / 85), dpi=dpi)
+    try:
+        bars = [s for s in chart.series if s.kind == "bar"]
+        if bars:
+            cats = []
+            for s in bars:
+                cats.extend(x for x in s.x if x not in cats)
+            width = 0.8 / len(bars)
+            for i, s in enumerate(bars):
+                pos = [cats.index(x) - 0.4 + width * (i + 0.5) for x in s.x]
+                rects = ax.bar(pos, s.y, width, label=_plain(s.name), color=PALETTE[i % len(PALETTE)])
+                if s.labels:
+                    ax.bar_label(rects, labels=[_plain(x) for x in s.labels], fontsize=7, padding=2)
+            ax.set_xticks(range(len(cats)))
+            ax.set_xticklabels([_plain(c) for c in cats], rotation=12 if len(cats) > 3 else 0, ha="right" if len(cats) > 3 else "center", fontsize=8)
+        for i, s in enumerate(chart.series):
+            color = PALETTE[i % len(PALETTE)]
+            if s.kind == "hbar":
+                ax.barh([_plain(y) for y in s.y], s.x, color=color, label=_plain(s.name))
+                if s.labels:
+                    for y, x, lab in zip(s.y, s.x, s.labels):
+                        ax.text(x, _plain(y), " " + _plain(lab), va="center", fontsize=7)
+            elif s.kind in ("line", "markers"):
+                style = "o" if s.kind == "markers" else ("o--" if s.dash else "o-")
+                ax.plot(s.x, s.y, style, color=color, label=_plain(s.name), markersize=7 if s.kind == "markers" else 4)
+                for x, y, lab in zip(s.x, s.y, s.labels):
+                    ax.annotate(_plain(lab), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        for ref in chart.hlines:
+            ax.axhline(ref.y, color="#6b7280", linestyle=":", linewidth=1)
+            ax.annotate(_plain(ref.label), (0.01, ref.y), xycoords=("axes fraction", "data"), fontsize=7,
+                        color="#374151", va="bottom")
+        if chart.log_x:
+            ax.set_xscale("log")
+        if chart.log_y:
+            ax.set_yscale("log")
+        ax.set_title(_plain(chart.title), fontsize=11, loc="left")
+        ax.set_xlabel(_plain(chart.x_title), fontsize=9)
+        ax.set_ylabel(_plain(chart.y_title), fontsize=9)
+        ax.grid(True, color="#e5e7eb", linewidth=0.8)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        if len(chart.series) > 1:
+            ax.legend(fontsize=7, frameon=False)
+        fig.text(0.99, 0.01, " · ".join(chart.provenances), ha="right", va="bottom", fontsize=7, color="#6b7280")
+        fig.tight_layout()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def write_pngs(charts: dict[str, Chart], out_dir: str | Path, ids: tuple[str, ...] = KEY_CHARTS) -> list[Path]:
+    """Write the key charts that have data as <out_dir>/<chart id>.png; returns the paths written."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UserError("png: --png needs matplotlib; install it with `pip install 'accelbench[report]'`") from None
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"png: {str(out)!r} is a file; give --png a folder")
+    if not out.parent.exists():
+        raise UserError(f"png: folder {str(out.parent)!r} does not exist; give --png a path in an existing folder")
+    out.mkdir(exist_ok=True)
+    return [render_png(charts[cid], out / f"{cid}.png") for cid in ids if cid in charts]
