@@ -217,7 +217,6 @@ def _matmul_runner(size: int = 96, repeat: int = 4):
 
 def _onnxruntime_runner(batch: int):
     ort = pytest.importorskip("onnxruntime")
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)

@@ -70,11 +70,12 @@ def test_quick_mode_stops_on_ci_target_with_fake_clock():
     clock = FakeClock(latencies)
     result = time_queries(clock.run, TimingConfig(time_limit_s=60), clock=clock)
     assert result.stop_reason == "ci-target" and result.target_met
-    assert result.warmup_converged and len(result.warmup_latency_ns) == 15  # 3 stable windows of 5
+    # a first probe query sizes the windows, then 3 stable windows of 5
+    assert result.warmup_converged and len(result.warmup_latency_ns) == 16
     assert result.queries == 50  # the first check (min_queries) already meets +/-2 %
-    assert result.latency_ns == tuple(latencies[15:65])
+    assert result.latency_ns == tuple(latencies[16:66])
     assert result.median_ci_rel <= 0.02 and result.mean_ci_rel <= 0.02
-    assert result.throughput_per_s() == pytest.approx(1e9 / np.mean(latencies[15:65]))
+    assert result.throughput_per_s() == pytest.approx(1e9 / np.mean(latencies[16:66]))
 
 
 def test_quick_mode_hits_time_limit_when_noisy():
@@ -115,3 +116,13 @@ def test_fixed_mode_and_config_validation():
     with pytest.raises(UserError, match="time-limit"):
         TimingConfig(time_limit_s=0)
     assert math.isinf(summarize([5] * 3).median_ci_rel)
+
+
+def test_slow_model_gets_small_warmup_windows_and_a_minimum_of_samples():
+    # 0.85 s per query (ResNet-50 at 2 MP on 2 cores) with a 6 s limit: warm-up must not eat the
+    # budget, and the time limit must not stop the run before min_samples queries.
+    clock = FakeClock([850_000_000] * 100)
+    result = time_queries(clock.run, TimingConfig(time_limit_s=6.0), clock=clock)
+    assert result.stop_reason == "time-limit" and not result.target_met
+    assert len(result.warmup_latency_ns) <= 4  # windows of one query, warm-up capped at 2 s
+    assert result.queries >= 5

@@ -1,7 +1,6 @@
 """Profiler rules on hand-built graphs: every MAC rule, fusion, params, liveness, unknown ops."""
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 

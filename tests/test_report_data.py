@@ -101,7 +101,7 @@ def build_run(db, run_id="20261101T100000Z-abcdef", *, with_summary=True, model4
             {"label": "NVIDIA T4 · resnet50 · int8", "kind": "projected", "device": "t4", "model": "resnet50",
              "precision": "int8", "latency_s": 0.0011, "throughput_per_s": 6000.0, "per_w": 85.7, "per_usd": 3.0,
              "value": 0.0011, "metric": "latency_s"},
-            {"label": f"resnet50 bf16 · host", "kind": "measured", "record_id": recs[3].record_id, "device": "host",
+            {"label": "resnet50 bf16 · host", "kind": "measured", "record_id": recs[3].record_id, "device": "host",
              "model": "resnet50", "precision": "bf16", "latency_s": 0.017, "throughput_per_s": 58.8, "per_w": 0.98,
              "per_usd": 0.0294, "value": 0.017, "metric": "latency_s"},
         )

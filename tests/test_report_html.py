@@ -15,7 +15,7 @@ from accelbench.cli import main
 from accelbench.report.charts import all_charts, pareto_front, pareto_points
 from accelbench.report.data import load_report_data
 from accelbench.report.html import build_report_html
-from test_report_data import EVIL, build_run, make_record
+from test_report_data import EVIL, build_run
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[1]

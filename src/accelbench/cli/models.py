@@ -48,13 +48,11 @@ def _si(value: int) -> str:
 
 
 def _print_table(rows: list[dict]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        # piped output: no colours, and wide enough that rows are not wrapped mid-word
-        console = Console(highlight=False, no_color=True, width=200)
+    from accelbench.report.terminal import make_console
+
+    console = make_console()
     table = Table(title="accelbench zoo (parameters and MACs at the default size, fp32 profile)")
     table.add_column("name", no_wrap=True)
     table.add_column("task", no_wrap=True)

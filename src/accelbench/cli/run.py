@@ -65,7 +65,11 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
     if fmt == "json":
         echo_json({**summary.to_dict(), "db": db_path, "report": outcome.report_path})
         return
-    _render_ranking(summary, progress.console)
+    from accelbench.report.tables import print_tables, ranking_table
+
+    print_tables([ranking_table(summary)], progress.console)
+    progress.say("measured = run on this machine; projected = estimated from datasheet figures (accelbench project);"
+                 " inf/s per W of this host is an estimate unless a power counter was read.", always=True)
     progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db_path} (run {summary.run_id}).", always=True)
     if outcome.report_path:
         progress.say(f"HTML report: {outcome.report_path}", always=True)
@@ -76,36 +80,6 @@ def _write_report(db_path: str, run_id: str, report_path: str | None) -> str:
 
     path = report_path or os.path.join("accelbench-out", f"report-{run_id}.html")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    write_report(db_path, run_id=run_id, output=path)
-    return path
+    written, _ = write_report(db_path, run_id=run_id, out_path=path)
+    return str(written)
 
-
-def _render_ranking(summary, console) -> None:
-    """The answer: measured configurations and projected devices ranked by the objective."""
-    from rich.table import Table
-
-    metric_names = {"latency_s": "latency", "throughput_per_s": "inferences/s", "per_w": "inf/s per W",
-                    "per_usd": "inf/s per $"}
-    entries = list(summary.ranking)
-    if not entries:
-        console.print("No configuration could be ranked (every measurement failed).")
-        return
-    metric = entries[0]["metric"]
-    table = Table(title=f"Ranking by {summary.objective} ({metric_names.get(metric, metric)}), "
-                        f"{entries[0].get('model')}", title_justify="left")
-    for name, justify in (("#", "right"), ("configuration", "left"), ("kind", "left"), ("latency", "right"),
-                          ("inf/s", "right"), ("inf/s per W", "right"), ("inf/s per $", "right")):
-        table.add_column(name, justify=justify)
-    for e in entries[:15]:
-        latency = e.get("latency_s")
-        per_w = e.get("per_w")
-        table.add_row(
-            str(e["rank"] or "-"), e["label"], e["kind"],
-            "n/a" if latency is None else f"{latency * 1e3:,.2f} ms",
-            "n/a" if e.get("throughput_per_s") is None else f"{e['throughput_per_s']:,.1f}",
-            "n/a" if per_w is None else f"{per_w:,.3g}" + (" (est.)" if e.get("per_w_source") == "estimated" else ""),
-            "n/a" if e.get("per_usd") is None else f"{e['per_usd']:,.3g}",
-        )
-    console.print(table)
-    console.print("measured = run on this machine; projected = estimated from the device's datasheet figures "
-                  "(accelbench project); power-based figures marked (est.) are estimates.")

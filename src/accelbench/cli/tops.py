@@ -30,12 +30,9 @@ def _bytes_text(n: int | None) -> str:
 
 
 def _console():
-    import sys
+    from accelbench.report.terminal import make_console
 
-    from rich.console import Console
-
-    # piped output: wide enough that tables do not fold every cell
-    return Console() if sys.stdout.isatty() else Console(width=200)
+    return make_console()
 
 
 def _device_row(spec: DeviceSpec) -> dict:
@@ -63,7 +60,6 @@ def devices_command(output_format: str) -> None:
     if output_format == "json":
         echo_json([_device_row(spec) for spec in catalog.values()])
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title="accelbench device catalog (dense peaks, 2 ops per MAC)")
@@ -143,7 +139,6 @@ def _host_rows(precision: str | None, measure: bool, size: int, budget_s: float)
 
 
 def _print_host(rows: list[dict], info) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 

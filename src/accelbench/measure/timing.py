@@ -9,11 +9,13 @@ quick mode (docs/measurement.md):
 1. Warm-up in windows of ``warmup_window`` queries. Warm-up ends when the medians of the
    last ``warmup_stable_windows`` windows are within ``warmup_tolerance`` (5 %) of each other
    (max/min - 1), or when ``warmup_max_s`` (capped at a third of the time limit) has passed.
+   Slow models get smaller windows (about 0.25 s each, at least one query).
 2. Measure. After ``min_queries`` and then every time the sample grows by ~10 %, compute the
    relative half-widths of the 95 % CI of the median latency and of the mean latency (whose
    reciprocal is throughput for a sequential loop). Stop when both are within
    ``target_rel_ci`` ("ci-target", target met), or when the total wall time (warm-up +
-   measure) reaches ``time_limit_s`` ("time-limit", target not met), or at ``max_queries``.
+   measure) reaches ``time_limit_s`` with at least ``min_samples`` measured queries
+   ("time-limit", target not met), or at ``max_queries``.
 
 fixed mode runs exactly ``warmup_queries`` then ``max_queries`` queries (no stopping rule).
 """
@@ -42,6 +44,7 @@ class TimingConfig:
     target_rel_ci: float = 0.02
     confidence: float = 0.95
     min_queries: int = 50  # no stop on the CI before this many (a 20-sample CI is fragile)
+    min_samples: int = 5  # the time limit never stops a run with fewer measured queries than this
     max_queries: int | None = None  # required in fixed mode
     warmup_window: int = 5
     warmup_stable_windows: int = 3
@@ -120,9 +123,16 @@ def time_queries(run_once: Callable[[], Any], config: TimingConfig, clock: Clock
     else:
         warm_cap_ns = int(min(config.warmup_max_s, config.time_limit_s / 3.0) * 1e9)
         medians: list[float] = []
+        # A slow model (a second per query at 2 MP) gets smaller windows, so that warm-up does not
+        # spend the whole time limit: windows of about a quarter of a second, at least one query.
+        t0 = clock()
+        run_once()
+        first = clock() - t0
+        warm.append(first)
+        window_size = max(1, min(config.warmup_window, int(0.25e9 / max(first, 1))))
         while True:
             window = []
-            for _ in range(config.warmup_window):
+            for _ in range(window_size):
                 t0 = clock()
                 run_once()
                 window.append(clock() - t0)
@@ -163,7 +173,7 @@ def time_queries(run_once: Callable[[], Any], config: TimingConfig, clock: Clock
             if max_queries is not None and n >= max_queries:
                 stop_reason = "max-queries"
                 break
-            if t1 - start >= limit_ns:
+            if t1 - start >= limit_ns and n >= config.min_samples:
                 stop_reason = "time-limit"
                 break
     end = clock()

@@ -10,6 +10,7 @@ from pathlib import Path
 import onnx
 
 from accelbench.errors import ModelError, UserError
+from accelbench.models.onnx_reader import load_weightless
 from accelbench.models.registry import find_zoo_model, zoo_models
 from accelbench.shapes import Resolution, parse_resolution
 
@@ -46,8 +47,8 @@ def load_model(
 ) -> LoadedModel:
     """Load a zoo model by name or a user's ONNX file, with dynamic dims fixed.
 
-    ``with_weights=False`` skips weight data (zoo: not materialized; files: external data not read),
-    which is all the static profiler needs.
+    ``with_weights=False`` skips weight data (zoo: not materialized; files: external data not read and
+    large initializers keep dims and dtype only, see models/onnx_reader.py), all the static profiler needs.
     """
     if isinstance(spec, str) and spec.startswith("torch:"):
         # A user's torch.nn.Module (torch:package.module:factory[@state_dict.pt]), exported to ONNX.
@@ -75,7 +76,11 @@ def _load_file(spec, resolution, batch, input_shapes, with_weights) -> LoadedMod
     if path.stat().st_size == 0:
         raise ModelError(f"model: {spec!r} is an empty file, not an ONNX model")
     try:
-        proto = onnx.load(str(path), load_external_data=with_weights)
+        if with_weights:
+            proto = onnx.load(str(path), load_external_data=True)
+        else:
+            # Profiling needs no weight bytes: skip them in the file instead of parsing 250 MB.
+            proto = load_weightless(path)
     except Exception as exc:  # protobuf DecodeError, truncated file, missing external data
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelError(f"model: {spec!r} {_unreadable_kind(path)} ({detail[:160]})") from None
@@ -114,7 +119,9 @@ def structure_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
     dst.sparse_initializer.extend(src.sparse_initializer)
     declared = {vi.name for vi in src.input}
     for tensor in src.initializer:
-        if math.prod(tensor.dims) <= _CHECK_DATA_ELEMENTS:
+        # External data not loaded (with_weights=False) is not checked either: its file is found relative
+        # to the model, which the in-memory checker does not know.
+        if math.prod(tensor.dims) <= _CHECK_DATA_ELEMENTS and tensor.data_location != onnx.TensorProto.EXTERNAL:
             dst.initializer.append(tensor)
         elif tensor.name not in declared:
             dst.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from accelbench.report.data import ReportData
-from accelbench.report.units import select_bytes_unit, select_time_unit
+from accelbench.report.units import select_time_unit
 
 PROVENANCES = ("measured", "derived", "estimated", "projected", "datasheet")
 

@@ -264,9 +264,9 @@ def _rich_escape(text: str) -> str:
 
 
 def print_tables(tables, console=None) -> None:
-    from rich.console import Console
+    from accelbench.report.terminal import make_console
 
-    console = console or Console()
+    console = console or make_console()
     for t in tables:
         if t is not None:
             console.print(to_rich(t))
