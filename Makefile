@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/accelbench profile resnet50 --resolution 2mp
-	$(BIN)/accelbench tops host
+	$(BIN)/accelbench run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

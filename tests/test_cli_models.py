@@ -103,3 +103,22 @@ def test_save_user_errors_are_one_line_exit_2(capsys, tmp_path, args, expected):
         assert text in err
     assert "Traceback" not in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_closest_ranks_the_same_architecture_first(tmp_path, capsys):
+    import json
+
+    from accelbench import cli
+
+    path = tmp_path / "user.onnx"
+    with pytest.raises(SystemExit) as info:
+        cli.main(["models", "save", "mobilenet_v2", "-r", "96", "-o", str(path)])
+    assert info.value.code == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        cli.main(["models", "closest", str(path), "-r", "96", "-f", "json"])
+    assert info.value.code == 0
+    found = json.loads(capsys.readouterr().out)["closest"]
+    assert found[0]["model"] == "mobilenet_v2" and found[0]["distance"] < 1e-6
+    assert [f["model"] for f in found[1:3]] == ["resnet50", "yolov3"]  # CNNs before the transformer
+    assert found[-1]["model"] == "bert_base"

@@ -1,4 +1,5 @@
-"""`accelbench models`: list the zoo; `accelbench models save`: write one as an ONNX file.
+"""`accelbench models`: list the zoo; `models save`: write one as an ONNX file; `models closest`:
+the zoo models most like a given one.
 
 The list shows, for every registered zoo model, its parameters and MACs at its default size as
 the static profiler counts them (accelbench.profile, fp32; MAC = multiply-accumulate of
@@ -13,7 +14,14 @@ from pathlib import Path
 import click
 
 from accelbench.cli import app
-from accelbench.cli.common import batch_option, check_format, echo_json, format_option, resolution_option
+from accelbench.cli.common import (
+    batch_option,
+    check_format,
+    echo_json,
+    format_option,
+    input_shape_option,
+    resolution_option,
+)
 from accelbench.errors import UserError
 
 LIST_FORMATS = ("table", "json")
@@ -142,3 +150,37 @@ def save_command(name: str, resolution: str | None, batch: str | None, seed: str
     size_bytes = path.stat().st_size
     shapes = ", ".join(f"{k}={'x'.join(str(d) for d in v)}" for k, v in loaded.input_shapes.items())
     click.echo(f"wrote {zoo.name} ({shapes}, seed {seed_value}, {size_bytes / 1e6:.1f} MB) to {path}")
+
+
+@models_group.command("closest")
+@click.argument("model", metavar="MODEL")
+@resolution_option
+@batch_option
+@input_shape_option
+@format_option(LIST_FORMATS)
+def closest_command(model: str, resolution: str | None, batch: str | None, input_shapes: tuple[str, ...],
+                    output_format: str) -> None:
+    """The zoo models most like MODEL (an .onnx file or a zoo name), from its static profile:
+    MACs, parameters, peak activation memory, layer count and operator mix (docs/models.md)."""
+    from accelbench.models.loader import load_model
+    from accelbench.models.similarity import closest_zoo_models
+    from accelbench.profile import profile_model
+    from accelbench.shapes import parse_batch, parse_input_shapes
+
+    fmt = check_format(output_format, LIST_FORMATS)
+    loaded = load_model(model, resolution=resolution, batch=parse_batch(batch) if batch is not None else None,
+                        input_shapes=parse_input_shapes(input_shapes), with_weights=False)
+    found = closest_zoo_models(profile_model(loaded), resolution=resolution, exclude=loaded.name, limit=10)
+    if fmt == "json":
+        echo_json({"model": loaded.name, "closest": [s.to_dict() for s in found]})
+        return
+    from rich.table import Table
+
+    from accelbench.report.terminal import make_console
+
+    table = Table(title=f"zoo models closest to {loaded.name} (static profile; smaller distance = more alike)")
+    for column in ("zoo model", "at", "distance", "largest differences"):
+        table.add_column(column)
+    for s in found:
+        table.add_row(s.model, s.resolution, f"{s.distance:.2f}", s.why)
+    make_console().print(table)

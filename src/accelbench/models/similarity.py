@@ -97,5 +97,5 @@ def closest_zoo_models(user: ModelProfile, *, resolution: str | None = None, exc
             continue
         profile = profile_model(loaded, precision=user.precision)
         distance, why = feature_distance(target, profile_features(profile))
-        found.append(Similarity(zoo.name, str(loaded.resolution), distance, why))
+        found.append(Similarity(zoo.name, loaded.resolution.spec if loaded.resolution else "default", distance, why))
     return sorted(found, key=lambda s: s.distance)[:limit]

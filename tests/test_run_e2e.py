@@ -1,0 +1,84 @@
+"""End to end: `accelbench run` on tiny sizes (ACCELBENCH_TINY=1, the same code path) produces
+records, a run summary with the four stages and a ranking, and an HTML report that renders in a
+real headless Chromium."""
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    db, report = tmp / "run.db", tmp / "report.html"
+    env = {**os.environ, "ACCELBENCH_TINY": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "accelbench", "run", "--db", str(db), "--report", str(report),
+         "--model", "mobilenet_v2", "--resolution", "64", "--time-limit", "0.5"],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp)
+    return result, db, report
+
+
+def test_run_prints_four_stages_a_ranking_and_the_report_path(tiny_run):
+    result, _, report = tiny_run
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    for stage in ("Stage 1 - peak TOPS", "Stage 2 - ResNet-50", "Stage 3 - a real-world model", "Stage 4 - your model"):
+        assert stage in out
+    assert out.count("lesson: ") == 4
+    assert re.search(r"estimated [\d.]+ min", out)  # said up front
+    assert "Ranking by latency" in out and "(projected)" in out
+    assert f"HTML report: {report}" in out
+    assert "Traceback" not in result.stderr
+
+
+def test_run_stores_every_measurement_and_its_summary(tiny_run):
+    result, db, _ = tiny_run
+    assert result.returncode == 0
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT model, resolution, batch, precision_requested, precision_executed, status "
+                        "FROM records").fetchall()
+    (summary_json,) = conn.execute("SELECT summary_json FROM run_summaries").fetchone()
+    conn.close()
+    # stage 2: resnet50 at two sizes, stage 3: yolov3, stage 4: the user's model; fp32 + a reduced precision
+    assert len(rows) == 8
+    assert {r[0] for r in rows} == {"resnet50", "yolov3", "mobilenet_v2"}
+    assert all(r[5] == "ok" for r in rows), rows
+    assert {r[3] for r in rows} >= {"fp32"} and len({r[3] for r in rows}) == 2
+    for _, _, _, requested, executed, _ in rows:
+        assert executed.startswith(requested) or requested == "fp32" and executed == "fp32"
+    summary = json.loads(summary_json)
+    assert [s["stage"] for s in summary["stages"]] == [1, 2, 3, 4]
+    assert all(s["lesson"] for s in summary["stages"])
+    assert any(p["source"] == "measured" for p in summary["stages"][0]["data"]["peaks"])
+    assert summary["stages"][3]["data"]["closest"][0]["model"] != "mobilenet_v2"
+    kinds = {e["kind"] for e in summary["ranking"]}
+    assert kinds == {"measured", "projected"}
+    ranked = [e["latency_s"] for e in summary["ranking"] if e["rank"] is not None]
+    assert ranked == sorted(ranked)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium; .ci/run installs it")
+def test_run_report_renders_in_chromium(tiny_run, tmp_path):
+    result, _, report = tiny_run
+    assert result.returncode == 0
+    dump = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}",
+         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom", report.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120)
+    dom = dump.stdout
+    assert 'data-ready="1"' in dom, dump.stderr[-2000:]
+    expected = int(re.search(r'data-charts-expected="(\d+)"', dom).group(1))
+    assert expected >= 8
+    assert re.search(r'data-charts-rendered="(\d+)"', dom).group(1) == str(expected)
+    assert 'data-errors="0"' in dom
+    assert not [line for line in dump.stderr.splitlines() if "Uncaught" in line]
