@@ -106,17 +106,10 @@ def structure_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
     inputs (valid ONNX), so checking a 250 MB model neither copies nor serializes its weights. The
     checker still checks every node, attribute, type and the topological order; weight bytes themselves
     are not re-validated (a cut file already fails to parse)."""
-    light = onnx.ModelProto()
-    light.ir_version = proto.ir_version
-    light.opset_import.extend(proto.opset_import)
-    light.functions.extend(proto.functions)
+    from accelbench.profile.graph import skeleton_copy
+
+    light = skeleton_copy(proto)
     src, dst = proto.graph, light.graph
-    dst.name = src.name
-    dst.node.extend(src.node)
-    dst.input.extend(src.input)
-    dst.output.extend(src.output)
-    dst.value_info.extend(src.value_info)
-    dst.sparse_initializer.extend(src.sparse_initializer)
     declared = {vi.name for vi in src.input}
     for tensor in src.initializer:
         # External data not loaded (with_weights=False) is not checked either: its file is found relative

@@ -57,8 +57,9 @@ class GraphShapes:
     warnings: list[str] = field(default_factory=list)
 
 
-def light_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """The model without bulky initializer data (dims kept): all shape inference needs."""
+def skeleton_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """The model without its (dense) initializers: opsets, functions, nodes, inputs, outputs,
+    value infos and sparse initializers. Callers add back the initializers they need."""
     light = onnx.ModelProto()
     light.ir_version = proto.ir_version
     light.opset_import.extend(proto.opset_import)
@@ -70,6 +71,13 @@ def light_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
     dst.output.extend(src.output)
     dst.value_info.extend(src.value_info)
     dst.sparse_initializer.extend(src.sparse_initializer)
+    return light
+
+
+def light_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """The model without bulky initializer data (dims kept): all shape inference needs."""
+    light = skeleton_copy(proto)
+    src, dst = proto.graph, light.graph
     for tensor in src.initializer:
         if tensor.data_type in _INDEX_TYPES or math.prod(tensor.dims) <= _KEEP_DATA_ELEMENTS:
             dst.initializer.append(tensor)
