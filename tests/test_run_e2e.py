@@ -67,14 +67,18 @@ def test_run_stores_every_measurement_and_its_summary(tiny_run):
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium; .ci/run installs it")
-def test_run_report_renders_in_chromium(tiny_run, tmp_path):
-    result, _, report = tiny_run
-    assert result.returncode == 0
-    dump = subprocess.run(
+def _chromium(args, tmp_path):
+    return subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}",
-         "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom", report.resolve().as_uri()],
+         "--enable-logging=stderr", "--v=0", "--hide-scrollbars", "--virtual-time-budget=10000", *args],
         capture_output=True, text=True, timeout=120)
+
+
+def test_run_report_renders_in_chromium(tiny_run, tmp_path, capsys):
+    result, _, report = tiny_run
+    assert result.returncode == 0
+    dump = _chromium(["--dump-dom", report.resolve().as_uri()], tmp_path)
     dom = dump.stdout
     assert 'data-ready="1"' in dom, dump.stderr[-2000:]
     expected = int(re.search(r'data-charts-expected="(\d+)"', dom).group(1))
@@ -82,3 +86,10 @@ def test_run_report_renders_in_chromium(tiny_run, tmp_path):
     assert re.search(r'data-charts-rendered="(\d+)"', dom).group(1) == str(expected)
     assert 'data-errors="0"' in dom
     assert not [line for line in dump.stderr.splitlines() if "Uncaught" in line]
+
+    artifact = Path(__file__).resolve().parents[1] / "accelbench-out" / "run-report-screenshot.png"
+    artifact.parent.mkdir(exist_ok=True)
+    _chromium([f"--screenshot={artifact}", "--window-size=1300,7000", report.resolve().as_uri()], tmp_path)
+    assert artifact.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with capsys.disabled():  # shown in CI's log even though the test passes
+        print(f"\naccelbench run report screenshot: {artifact}")

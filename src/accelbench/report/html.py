@@ -113,10 +113,13 @@ def plotly_figure(chart: Chart) -> dict:
         annotations.append({"xref": "paper", "x": 0.01, "xanchor": "left", "y": math.log10(ref.y) if chart.log_y
                             else ref.y, "yanchor": "bottom", "text": ref.label, "showarrow": False,
                             "bgcolor": "rgba(255,255,255,0.85)", "font": {"size": 10, "color": "#374151"}})
+    # Long category names are drawn slanted under the axis: the legend then goes above the plot.
+    legend = ({"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "font": {"size": 11}}
+              if chart.categorical_x else {"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 11}})
     layout = {
-        "height": chart.height_px, "margin": {"l": 60, "r": 20, "t": 10, "b": 50},
+        "height": chart.height_px, "margin": {"l": 60, "r": 20, "t": 40 if chart.categorical_x else 10, "b": 50},
         "xaxis": xaxis, "yaxis": yaxis, "barmode": chart.barmode, "shapes": shapes, "annotations": annotations,
-        "legend": {"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 11}},
+        "legend": legend,
         "font": {"family": "Inter, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif", "size": 12,
                  "color": "#1f2937"},
         "bargap": 0.3, "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "#ffffff", "hoverlabel": {"align": "left"},
