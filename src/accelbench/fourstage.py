@@ -601,26 +601,36 @@ def rank_entries(measured: list[_Measured], projections: list[dict], objective: 
 
 
 def _with_rank_lesson(stage1, projections: list[dict]):
-    """Add the stage-1 lesson in one number: how well peak TOPS ranks devices for the real model."""
+    """Add the stage-1 lesson in one number: how well peak TOPS ranks devices for the real model,
+    at the best batch (datasheet style) and at batch 1 (latency, what an edge application needs)."""
     from dataclasses import replace
 
     from accelbench.hardware.catalog import load_catalog
 
     catalog = load_catalog()
-    pairs = []
+    peaks, best_batch, batch1 = [], [], []
     for proj in projections:
         spec = catalog.get(proj["device"])
-        if spec is None or proj.get("throughput_per_s") is None:
-            continue
-        peak = spec.peak_ops_per_s.get(proj.get("precision"))
-        if peak:
-            pairs.append((peak, proj["throughput_per_s"]))
-    if len(pairs) < 3:
+        peak = spec.peak_ops_per_s.get(proj.get("precision")) if spec is not None else None
+        if peak and proj.get("throughput_per_s") and proj.get("latency_s"):
+            peaks.append(peak)
+            best_batch.append(proj["throughput_per_s"])
+            batch1.append(1.0 / proj["latency_s"])
+    if len(peaks) < 3:
         return stage1
-    rho = spearman([p for p, _ in pairs], [t for _, t in pairs])
-    return replace(stage1, lesson=stage1.lesson + f"; across {len(pairs)} catalog devices, ranking by peak TOPS "
-                   f"vs by projected throughput on the real model agrees only with Spearman rho = {rho:.2f}",
-                   data={**stage1.data, "rank_correlation": rho})
+    rho_best, rho_one = spearman(peaks, best_batch), spearman(peaks, batch1)
+    model = projections[0].get("label", "the real model")
+    lesson = (stage1.lesson + f"; ranking {len(peaks)} catalog devices by peak TOPS vs by projected {model} "
+              f"throughput: Spearman rho = {rho_best:.2f} at the best batch, {rho_one:.2f} at batch 1")
+    utils = [(p["mac_utilization"], p.get("device_name", p["device"])) for p in projections
+             if p.get("mac_utilization") is not None]
+    if len(utils) >= 2:
+        (lo, lo_name), (hi, hi_name) = min(utils), max(utils)
+        scenario = projections[0].get("scenario", "offline")
+        lesson += (f"; projected MAC utilization ({scenario}) runs from {lo:.0%} ({lo_name}) "
+                   f"to {hi:.0%} ({hi_name})")
+    return replace(stage1, lesson=lesson,
+                   data={**stage1.data, "rank_correlation": rho_best, "rank_correlation_batch1": rho_one})
 
 
 def spearman(xs: list[float], ys: list[float]) -> float:
