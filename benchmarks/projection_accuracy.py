@@ -41,7 +41,7 @@ def main() -> int:
     ap.add_argument("--skip-bench", action="store_true", help="use the records already in --db")
     args = ap.parse_args()
 
-    from accelbench.hardware.catalog import get_device
+    from accelbench.projection.api import projection_device
     from accelbench.projection.api import device_params, load_profile
     from accelbench.projection.calibrate import fit_params
     from accelbench.projection.model import project_batch
@@ -60,7 +60,7 @@ def main() -> int:
     from accelbench.cli.project import records_to_points
     from accelbench.results.store import ResultStore
 
-    host = get_device("host")
+    host = projection_device("host")
     with ResultStore(db) as store:
         records = [r for r in store.query(status="ok") if r.config.backend == "onnxruntime"
                    and (r.config.model, r.config.resolution) in set(HOST_CASES)]

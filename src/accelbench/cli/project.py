@@ -200,14 +200,14 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
 def calibrate_cmd(db, device_id, dry_run, output_format):
     """Fit a device's compute efficiency, DRAM efficiency and per-layer overhead to `accelbench bench`
     measurements in the results store; save them for `project` (file: see docs/projection.md)."""
-    from accelbench.hardware.catalog import get_device
+    from accelbench.projection.api import projection_device
     from accelbench.projection.api import device_params
     from accelbench.projection.calibrate import calibration_path, fit_params, save_calibration
     from accelbench.results.records import utc_now
     from accelbench.results.store import ResultStore, default_db_path
 
     fmt = check_format(output_format, PROJECT_FORMATS)
-    device = get_device(device_id)
+    device = projection_device(device_id)
     db_path = db or default_db_path()
     import os
 

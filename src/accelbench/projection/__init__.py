@@ -15,10 +15,9 @@ def project_on_device(profile, device_id: str, *, batch: int | None = None, scen
                       use_calibration: bool = True) -> DeviceProjection:
     """Project ``profile`` onto one device ("host", a catalog id, "gpuN"). With ``batch`` the layer
     breakdown is at that batch (scenario single-stream by default then); else offline."""
-    from accelbench.hardware.catalog import get_device
-    from accelbench.projection.api import device_params
+    from accelbench.projection.api import device_params, projection_device
 
-    device = get_device(device_id)
+    device = projection_device(device_id)
     params, calibrated = device_params(device, use_calibration=use_calibration)
     chosen = scenario or ("single-stream" if batch is not None else "offline")
     return project(profile, device, params, scenario=chosen, batch=batch, calibrated=calibrated)

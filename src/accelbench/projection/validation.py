@@ -119,10 +119,10 @@ def median_abs_error(rows: list[Comparison]) -> float:
 
 def format_comparison_table(rows: list[Comparison]) -> str:
     """Plain-text table: device, scenario, reference kind, reference, projected, error."""
-    head = f"{'device':<14} {'scenario':<14} {'reference':<22} {'value':>12} {'projected':>12} {'error':>8}"
+    head = f"{'device':<14} {'scenario':<14} {'reference':<26} {'value':>12} {'projected':>12} {'error':>8}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.device:<14} {r.scenario:<14} {r.reference_kind[:22]:<22} {_fmt(r.metric, r.reference):>12}"
+        lines.append(f"{r.device:<14} {r.scenario:<14} {r.reference_kind[:26]:<26} {_fmt(r.metric, r.reference):>12}"
                      f" {_fmt(r.metric, r.projected):>12} {r.error:>+8.0%}")
     lines.append(f"median |error|: {median_abs_error(rows):.1%}; worst factor: "
                  f"{max((r.factor for r in rows), default=float('nan')):.2f}")
