@@ -76,3 +76,12 @@ def test_ranking_orders_measured_and_projected_by_objective():
     # the host has no price: ranked last, unranked
     assert by_dollar[0]["device"] == "t4" and by_dollar[-1]["rank"] is None
     assert {e["kind"] for e in by_latency} == {"measured", "projected"}
+
+
+def test_plan_refuses_precisions_and_backends_that_cannot_run_before_anything_runs():
+    with pytest.raises(UserError, match="fp16.*cannot run on cpu"):
+        make_plan(tiny=True, precisions=("fp32", "fp16"))
+    with pytest.raises(UserError, match="torch backend cannot run"):
+        make_plan(tiny=True, backend="torch", precisions=("fp32",))
+    with pytest.raises(UserError, match="backend"):
+        make_plan(tiny=True, backend="tensorflow", precisions=("fp32",))

@@ -108,10 +108,43 @@ def make_plan(*, model: str | None = None, resolution: str | None = None, full: 
                                    source=loaded.source))
     if precisions is None:
         precisions = ("fp32", best_reduced_precision(backend))
+    _check_precisions(backend, precisions)
     limit = time_limit_s if time_limit_s is not None else (1.0 if tiny else 6.0)
     if limit <= 0:
         raise UserError(f"time-limit: must be a positive number of seconds; got {limit}")
     return RunPlan(tuple(configs), tuple(precisions), backend, limit, objective, tiny, full, model, resolution)
+
+
+def _check_precisions(backend: str, precisions: tuple[str, ...], device: str = "cpu") -> None:
+    """Refuse, before anything runs, a precision that no usable backend can run on ``device``."""
+    from accelbench.backends.base import backend_names, get_backend
+
+    if backend == "torch":
+        raise UserError("backend: the four-stage run measures zoo models, which the torch backend cannot run; "
+                        "choose one of: auto, onnxruntime, openvino (torch runs your own modules in `accelbench bench`)")
+    if backend == "auto":
+        names = [n for n in backend_names() if n not in ("auto", "torch") and _backend_available(n)]
+    else:
+        names = [get_backend(backend).name]  # UserError for an unknown or missing backend
+    can = set()
+    for name in names:
+        can.update(get_backend(name).supported().get(device, ()))
+    for precision in precisions:
+        if precision not in can:
+            raise UserError(f"precision: {precision!r} cannot run on {device} with "
+                            f"{'any installed backend' if backend == 'auto' else backend}; "
+                            f"possible: {', '.join(sorted(can)) or 'none'}")
+
+
+def _backend_available(name: str) -> bool:
+    from accelbench.backends.base import get_backend
+    from accelbench.errors import BackendUnavailable
+
+    try:
+        get_backend(name)
+        return True
+    except BackendUnavailable:
+        return False
 
 
 def best_reduced_precision(backend: str) -> str:
