@@ -156,8 +156,15 @@ def _table_html(table: Table | None, limit_note: str = "") -> str:
             cells.append(f'<td class="{cls}" data-sort="{e(str(sort))}"{title}>{e(cell.text)}{"" if col_badge else badge(cell.badge)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     caption = f'<p class="caption">{e(table.caption)}{e(limit_note)}</p>' if table.caption or limit_note else ""
-    return (f'<div class="table-wrap"><table class="sortable" id="t-{e(table.id)}"><thead><tr>{head}</tr></thead>'
+    html = (f'<div class="table-wrap"><table class="sortable" id="t-{e(table.id)}"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>{caption}')
+    if len(table.rows) > FOLD_ROWS:
+        # A long reference table (the catalog's peaks) folds away so the stages stay readable.
+        html = f'<details class="fold"><summary>show all {len(table.rows)} rows</summary>{html}</details>'
+    return html
+
+
+FOLD_ROWS = 20
 
 
 def _chart_html(chart: Chart | None) -> str:
@@ -282,7 +289,7 @@ padding:4px 12px;font-size:13px}nav.stages a.off{color:#9ca3af;text-decoration:l
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:18px}
 figure.chart{margin:10px 0 6px;min-width:0}figcaption{display:flex;align-items:center;gap:6px;flex-wrap:wrap}
 .chart-title{font-weight:600;font-size:14px;margin-right:4px}
-.caption{color:var(--muted);font-size:12px;margin:4px 0 10px}
+.caption{color:var(--muted);font-size:12px;margin:4px 0 10px}details.fold>summary{cursor:pointer;color:var(--accent);font-size:13px;margin:6px 0}
 .badge{display:inline-block;font-size:10px;font-weight:600;text-transform:uppercase;letter-spacing:.03em;
 border-radius:4px;padding:1px 5px;margin-left:5px;vertical-align:1px;cursor:help}
 .b-measured{background:#dcfce7;color:#166534}.b-derived{background:#dbeafe;color:#1e40af}
