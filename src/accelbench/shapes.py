@@ -67,15 +67,21 @@ def parse_resolution(spec: str | int | Resolution) -> Resolution:
     return Resolution(width, height, text)
 
 
+def parse_whole_number(value: str | int, *, field: str, minimum: int, examples: str) -> int:
+    """A whole number >= ``minimum`` from CLI text; a UserError names the field and what is allowed."""
+    allowed = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise UserError(f"{field}: {value!r} is not a whole number; use {allowed} such as {examples}") from None
+    if number < minimum:
+        raise UserError(f"{field}: {value!r} must be {allowed} such as {examples}")
+    return number
+
+
 def parse_batch(value: str | int) -> int:
     """A batch size: a positive integer."""
-    try:
-        batch = int(str(value).strip())
-    except ValueError:
-        raise UserError(f"batch: {value!r} is not a whole number; use a positive integer such as 1 or 32") from None
-    if batch < 1:
-        raise UserError(f"batch: {value!r} must be a positive integer such as 1 or 32")
-    return batch
+    return parse_whole_number(value, field="batch", minimum=1, examples="1 or 32")
 
 
 def parse_dims(text: str, *, field: str = "shape") -> tuple[int, ...]:

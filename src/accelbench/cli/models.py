@@ -94,15 +94,9 @@ def models_group(ctx: click.Context, output_format: str) -> None:
 
 
 def _parse_seed(value: str | None) -> int:
-    if value is None:
-        return 0
-    try:
-        seed = int(str(value).strip())
-    except ValueError:
-        raise UserError(f"seed: {value!r} is not a whole number; use an integer >= 0 such as 0 or 42") from None
-    if seed < 0:
-        raise UserError(f"seed: {value!r} must be an integer >= 0 such as 0 or 42")
-    return seed
+    from accelbench.shapes import parse_whole_number
+
+    return 0 if value is None else parse_whole_number(value, field="seed", minimum=0, examples="0 or 42")
 
 
 def _check_output_path(output: str, force: bool) -> Path:
