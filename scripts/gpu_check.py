@@ -178,9 +178,6 @@ def run_config(cfg: Config, time_limit_s: float, timeout_s: float, sampler: Powe
             return Result(cfg, False, time.monotonic() - start, error=f"timed out after {timeout_s:.0f} s")
     wall = time.monotonic() - start
     mean_w, max_w = sampler.mean_max()
-    if proc.returncode != 0 and cfg.model.startswith("torch:") and "torch:" in (proc.stderr or ""):
-        # This bench cannot take torch:module:factory specs yet: time the torch backend directly.
-        return run_direct(cfg, time_limit_s, max(timeout_s - wall, 10.0), sampler, env)
     if proc.returncode != 0:
         lines = [l for l in (proc.stderr or proc.stdout).strip().splitlines() if l.strip()]
         return Result(cfg, False, wall, error=(lines[-1] if lines else f"exit {proc.returncode}")[:160],
@@ -193,61 +190,6 @@ def run_config(cfg: Config, time_limit_s: float, timeout_s: float, sampler: Powe
         record = record[0] if record else {}
     ok = record.get("status", "ok") == "ok"
     return Result(cfg, ok, wall, record, "" if ok else str(record.get("error", ""))[:160], mean_w, max_w)
-
-
-def run_direct(cfg: Config, time_limit_s: float, timeout_s: float, sampler: PowerSampler, env: dict) -> Result:
-    """The config through accelbench's backend API in a child process (no bench): median-of-runs timing."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--direct", json.dumps(vars(cfg)), "--time-limit", f"{time_limit_s:g}"]
-    start = time.monotonic()
-    with sampler:
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
-        except subprocess.TimeoutExpired:
-            return Result(cfg, False, time.monotonic() - start, error=f"direct: timed out after {timeout_s:.0f} s")
-    wall = time.monotonic() - start
-    mean_w, max_w = sampler.mean_max()
-    if proc.returncode != 0:
-        lines = [l for l in (proc.stderr or proc.stdout).strip().splitlines() if l.strip()]
-        return Result(cfg, False, wall, error="direct: " + (lines[-1] if lines else f"exit {proc.returncode}")[:150],
-                      sampled_power_w=mean_w, sampled_power_max_w=max_w)
-    record = json.loads(proc.stdout.strip().splitlines()[-1])
-    if mean_w is not None:
-        record.update(power_w=mean_w, power_source="nvml-sampled (board, gpu_check)",
-                      energy_per_inference_j=mean_w / record["throughput_per_s"])
-    return Result(cfg, True, wall, record, "", mean_w, max_w)
-
-
-def direct_measure(cfg_json: str, time_limit_s: float) -> int:
-    """Child side of run_direct: load, warm up, time runs for time_limit_s, print one JSON line."""
-    from accelbench.backends.base import BackendConfig, get_backend
-    from accelbench.models.loader import load_model
-
-    cfg = Config(**json.loads(cfg_json))
-    options: tuple = ()
-    if cfg.model.startswith("torch:"):
-        loaded = cfg.model  # the torch backend builds the module itself: no ONNX export needed to time it
-        options = (("resolution", cfg.resolution),)
-    else:
-        loaded = load_model(cfg.model, resolution=cfg.resolution, batch=cfg.batch)
-    backend = get_backend(cfg.backend)(BackendConfig(device=cfg.device, precision=cfg.precision, batch=cfg.batch,
-                                                     options=options))
-    backend.load(loaded)
-    inputs = backend.prepare_inputs(0)
-    for _ in range(3):
-        backend.run(inputs)
-    lat: list[int] = []
-    deadline = time.perf_counter_ns() + int(time_limit_s * 1e9)
-    while len(lat) < 5 or time.perf_counter_ns() < deadline:
-        t0 = time.perf_counter_ns()
-        backend.run(inputs)
-        lat.append(time.perf_counter_ns() - t0)
-    lat.sort()
-    info = backend.describe()
-    p50, p90 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(0.9 * len(lat)))]
-    print(json.dumps({"status": "ok", "precision_executed": info.precision_executed, "latency_p50_ns": p50,
-                      "latency_p90_ns": p90, "throughput_per_s": cfg.batch * 1e9 / p50, "power_w": None,
-                      "power_source": "unavailable", "note": "direct timing (bench does not take torch specs)"}))
-    return 0
 
 
 def _fmt(value, scale: float = 1.0, digits: int = 2) -> str:
@@ -286,10 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=450.0, help="overall wall budget, seconds")
     parser.add_argument("--time-limit", type=float, default=None, help="bench --time-limit per config, seconds")
     parser.add_argument("--json-out", default=None, help="also write all records here")
-    parser.add_argument("--direct", default=None, help=argparse.SUPPRESS)  # child of run_direct
     args = parser.parse_args(argv)
-    if args.direct:
-        return direct_measure(args.direct, args.time_limit or 5.0)
     per_config_limit = args.time_limit if args.time_limit is not None else (1.0 if args.dry_run else 5.0)
 
     started = time.monotonic()

@@ -7,21 +7,17 @@ import json
 
 import pytest
 
-from accelbench.cli import main
 from accelbench.errors import UserError
 from accelbench.report.compare import compare
 from accelbench.results.store import ResultStore
+from cli_helpers import cli_exit_code
 from test_report_data import ENV, make_record
 
 R50 = 4_089_184_256
 
 
 def _cli(argv):
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return exc.code
-    return 0
+    return cli_exit_code(argv)
 
 
 @pytest.fixture()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from accelbench.cli import main
 from accelbench.report.charts import all_charts, pareto_front, pareto_points
 from accelbench.report.data import load_report_data
 from accelbench.report.html import build_report_html
+from cli_helpers import cli_exit_code
 from test_report_data import EVIL, build_run
 
 CHROMIUM = "/usr/bin/chromium"
@@ -29,11 +29,7 @@ def run_db(tmp_path_factory):
 
 
 def _cli(argv):
-    try:
-        main(argv)
-    except SystemExit as exc:
-        return exc.code
-    return 0
+    return cli_exit_code(argv)
 
 
 def test_report_content_and_escaping(run_db):
