@@ -33,6 +33,7 @@ class ZooModel:
     task: str = "image-classification"  # or "object-detection", "language"
     validate: Callable[[Resolution], None] | None = None  # raises UserError for sizes it cannot take
     aliases: tuple[str, ...] = field(default=())
+    stands_for: str = ""  # one line: the applications this architecture represents (`accelbench models`)
 
     def build(
         self,
@@ -64,12 +65,13 @@ def register_model(
     task: str = "image-classification",
     validate: Callable[[Resolution], None] | None = None,
     aliases: tuple[str, ...] = (),
+    stands_for: str = "",
 ) -> Callable[[BuildFn], BuildFn]:
     """Decorator: register ``build(resolution, batch, with_weights, seed)`` under ``name``."""
 
     def decorate(fn: BuildFn) -> BuildFn:
         _REGISTRY[name] = ZooModel(
-            name, fn, description, default_resolution, accepts, task, validate, tuple(aliases)
+            name, fn, description, default_resolution, accepts, task, validate, tuple(aliases), stands_for
         )
         return fn
 
