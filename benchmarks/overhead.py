@@ -24,13 +24,12 @@ def main() -> None:
 
     import onnxruntime as ort
 
-    from accelbench.backends.base import BackendConfig, get_backend
-    from accelbench.backends.onnxruntime import _physical_cores
+    from accelbench.backends.base import BackendConfig, get_backend, physical_cores
     from accelbench.measure.timing import TimingConfig, time_queries
     from accelbench.models.loader import load_model
 
     model = load_model("resnet50", resolution=args.resolution, batch=1)
-    threads = args.threads or _physical_cores()
+    threads = args.threads or physical_cores()
     backend = get_backend("onnxruntime")(BackendConfig(threads=threads))
     backend.load(model.proto)
     inputs = backend.prepare_inputs(0)

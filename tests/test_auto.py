@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from accelbench.backends.auto import AutoOptions
 from accelbench.backends.base import BackendConfig, backend_names, get_backend
 from accelbench.errors import UserError
 from test_precision import tiny_cnn
 
 
 def test_auto_picks_and_reports_trials():
-    auto = get_backend("auto")(BackendConfig(batch=2, options=(("trial_s", 0.2),)))
+    auto = get_backend("auto")(BackendConfig(batch=2), AutoOptions(trial_s=0.2))
     auto.load(tiny_cnn())
     info = auto.describe()
     picked = info.extra["auto"]["picked"]
@@ -27,7 +28,7 @@ def test_auto_picks_and_reports_trials():
 
 def test_auto_restricted_candidates_and_refusal():
     pytest.importorskip("openvino")
-    auto = get_backend("auto")(BackendConfig(options=(("trial_s", 0.05), ("candidates", ("openvino",)))))
+    auto = get_backend("auto")(BackendConfig(), AutoOptions(trial_s=0.05, candidates=("openvino",)))
     auto.load(tiny_cnn(batch=1))
     assert auto.describe().runtime == "openvino"
     with pytest.raises(UserError, match="no installed backend runs 'fp16' on 'cpu'"):

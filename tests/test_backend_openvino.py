@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("openvino")
 
 from accelbench.backends.base import BackendConfig, get_backend  # noqa: E402
+from accelbench.backends.openvino import OpenVinoOptions  # noqa: E402
 from accelbench.errors import UserError  # noqa: E402
 from accelbench.precision.deviation import deviation_vs_fp32  # noqa: E402
 from test_precision import tiny_cnn  # noqa: E402
@@ -88,4 +89,4 @@ def test_unknown_device_and_threads():
         _loaded("fp32", device="tpu")
     assert _loaded("fp32", threads=1).describe().threads == 1
     with pytest.raises(UserError, match="performance_hint"):
-        OV(BackendConfig(options=(("performance_hint", "fast"),)))
+        OV(BackendConfig(), OpenVinoOptions(performance_hint="fast"))

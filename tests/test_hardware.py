@@ -193,7 +193,7 @@ def test_this_host_detected():
 
 
 def test_numpy_fp32_gemm_measured():
-    from accelbench.backends.gemm_peak import measure_numpy_fp32
+    from accelbench.measure.gemm_peak import measure_numpy_fp32
 
     m = measure_numpy_fp32(n=128, budget_s=0.05)
     assert m.ops_per_s > 0 and m.precision_executed == "fp32"

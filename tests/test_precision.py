@@ -9,11 +9,17 @@ import numpy as np
 import onnx
 import pytest
 
+from accelbench.backends.base import BackendConfig, backend_class
 from accelbench.errors import UserError
 from accelbench.models.builder import GraphBuilder
-from accelbench.precision import numeric_deviation, parse_precision, prepare_model
+from accelbench.precision import numeric_deviation, parse_precision
 from accelbench.precision.calibration import calibration_inputs, input_specs, synthetic_inputs
 from accelbench.precision.deviation import NumericDeviation
+
+
+def prepare_model(proto: onnx.ModelProto, backend: str, device: str, precision: str):
+    """What ``backend`` would load for ``precision`` on ``device``: its prepare hook."""
+    return backend_class(backend)(BackendConfig(device=device, precision=precision)).prepare(proto)
 
 
 def tiny_cnn(batch: int = 2, size: int = 32) -> onnx.ModelProto:
@@ -123,7 +129,7 @@ def test_fp16_conversion_for_gpu():
     # graph inputs/outputs stay float32 so the same arrays feed every precision
     assert half.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert half.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
-    prepared = prepare_model(proto, "onnxruntime", "cuda", "fp16", check=False)
+    prepared = prepare_model(proto, "onnxruntime", "cuda", "fp16")
     assert prepared.method == "onnx-fp16" and fp16_initializer_fraction(prepared.proto) == 1.0
 
 

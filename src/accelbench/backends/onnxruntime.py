@@ -8,11 +8,14 @@ Devices: ``cpu`` (CPUExecutionProvider), ``cuda`` (CUDAExecutionProvider), ``ten
 Session: graph optimizations ORT_ENABLE_ALL, intra-op threads = config.threads or the physical
 cores (psutil.cpu_count(logical=False)), inter-op threads 1, sequential execution.
 
-Precisions (prepared by accelbench.precision.prepare_model):
+Options (``OnnxRuntimeOptions``): ``device_id`` (GPU index), ``trt_engine_cache_path`` (TensorRT
+engine cache), ``calibration_count`` (INT8 calibration input sets, default 8).
+
+Precisions (``prepare``):
 
 * cpu: fp32; int8 as a static QDQ graph (per-channel weights, calibrated on seeded synthetic
-  inputs). fp16 is refused: the CPU provider has few fp16 kernels and inserts casts, so it
-  would compute in fp32 and report fp16.
+  inputs; a graph that already has QDQ nodes is taken as it is). fp16 is refused: the CPU
+  provider has few fp16 kernels and inserts casts, so it would compute in fp32 and report fp16.
 * cuda: fp32; fp16 as a graph converted to fp16. (No int8: CUDA EP has no int8 conv kernels;
   a QDQ graph there runs dequantized.)
 * tensorrt: fp32; fp16 via ``trt_fp16_enable``; int8 via the QDQ graph + ``trt_int8_enable``.
@@ -34,13 +37,22 @@ import importlib.util
 import os
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import onnx
 
-from accelbench.backends.base import Backend, BackendConfig, RunInfo, register_backend
-from accelbench.errors import BackendUnavailable, ModelError, UserError
+from accelbench.backends.base import (
+    Backend,
+    BackendConfig,
+    PreparedModel,
+    RunInfo,
+    physical_cores,
+    register_backend,
+)
+from accelbench.errors import ModelError, UserError
+from accelbench.shapes import parse_whole_number
 
 DEVICE_PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -56,18 +68,34 @@ FLOAT_MAC_OPS = frozenset({"Conv", "FusedConv", "NchwcConv", "MatMul", "Gemm", "
 INSPECT_MAX_BYTES = 1_500_000_000
 
 
-def _physical_cores() -> int:
-    import psutil
+@dataclass(frozen=True)
+class OnnxRuntimeOptions:
+    """Settings of the onnxruntime backend beyond BackendConfig."""
 
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    device_id: int = 0  # GPU index for cuda/tensorrt
+    trt_engine_cache_path: str | None = None  # TensorRT engine cache directory; None: no cache
+    calibration_count: int = 8  # INT8 calibration input sets
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "device_id", parse_whole_number(self.device_id, field="device_id", minimum=0,
+                                                                 examples="0 or 1"))
+        if self.trt_engine_cache_path is not None:
+            object.__setattr__(self, "trt_engine_cache_path", os.fspath(self.trt_engine_cache_path))
+        object.__setattr__(self, "calibration_count", parse_whole_number(
+            self.calibration_count, field="calibration_count", minimum=1, examples="8"))
 
 
 @register_backend
 class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
+    options_class = OnnxRuntimeOptions
+    accepts = ("zoo", "file", "torch")  # a torch module runs as its ONNX export
+    packages = ("onnxruntime", "onnxruntime-gpu")
+    extra = "onnxruntime"
+    options: OnnxRuntimeOptions
 
-    def __init__(self, config: BackendConfig):
-        super().__init__(config)
+    def __init__(self, config: BackendConfig, options: OnnxRuntimeOptions | None = None):
+        super().__init__(config, options)
         self.device = config.device.lower()
         self._session = None
         self._inputs_meta: list[tuple[str, tuple[int, ...], str]] = []
@@ -94,58 +122,67 @@ class OnnxRuntimeBackend(Backend):
             out["tensorrt"] = ("fp32", "fp16", "int8")
         return out
 
-    def _check_supported(self) -> None:
-        supported = self.supported()
-        if self.device not in supported:
-            hint = " (install onnxruntime-gpu for cuda/tensorrt: see docs/measurement.md)" \
-                if self.device in DEVICE_PROVIDERS else ""
-            raise BackendUnavailable(
-                f"device: onnxruntime cannot run on {self.device!r} here; available: "
-                f"{', '.join(sorted(supported))}{hint}"
-            )
-        if self.config.precision not in supported[self.device]:
-            why = " (the CPU provider would insert casts and compute in fp32)" \
-                if self.device == "cpu" and self.config.precision == "fp16" else ""
-            raise BackendUnavailable(
-                f"precision: onnxruntime on {self.device} cannot run {self.config.precision!r}{why}; "
-                f"it can run: {', '.join(supported[self.device])}"
-            )
+    @classmethod
+    def refusal_hint(cls, device: str, precision: str | None) -> str:
+        if precision is None and device in DEVICE_PROVIDERS:
+            return " (install onnxruntime-gpu for cuda/tensorrt: see docs/measurement.md)"
+        if device == "cpu" and precision == "fp16":
+            return " (its CPU provider would insert casts and compute in fp32)"
+        return ""
+
+    def prepare(self, model: onnx.ModelProto,
+                calibration_data: list[dict[str, np.ndarray]] | None = None) -> PreparedModel:
+        precision, device = self.config.precision, self.device
+        if precision == "fp32":
+            return PreparedModel(model, self.name, device, precision, "none")
+        if precision == "fp16":
+            if device == "tensorrt":
+                return PreparedModel(model, self.name, device, precision, "runtime-hint",
+                                     notes=("TensorRT builds FP16 engines with trt_fp16_enable",))
+            if device != "cpu":  # the CPU provider would insert casts and compute in fp32: refused below
+                from accelbench.precision.convert import to_fp16
+
+                return PreparedModel(to_fp16(model), self.name, device, precision, "onnx-fp16")
+        if precision == "int8":
+            if _has_qdq(model):
+                return PreparedModel(model, self.name, device, precision, "given-qdq")
+            from accelbench.precision.calibration import calibration_inputs
+            from accelbench.precision.quantize import DEFAULT_ORT_ACTIVATION_TYPE, quantize_onnx_static
+
+            cal = calibration_data if calibration_data is not None else \
+                calibration_inputs(model, self.options.calibration_count)
+            quantized = quantize_onnx_static(model, cal, activation_type=DEFAULT_ORT_ACTIVATION_TYPE)
+            return PreparedModel(quantized, self.name, device, precision, "ort-static-qdq", len(cal),
+                                 notes=(f"QDQ, per-channel int8 weights, {DEFAULT_ORT_ACTIVATION_TYPE} activations",))
+        raise self.precision_refusal(device, precision)
 
     @property
     def threads(self) -> int:
-        return self.config.threads or _physical_cores()
+        return self.config.threads or physical_cores()
 
     def _providers(self) -> list:
-        opts = dict(self.config.options)
+        opts = self.options
         if self.device == "cpu":
             return ["CPUExecutionProvider"]
-        cuda = ("CUDAExecutionProvider", {"device_id": int(opts.get("device_id", 0))})
+        cuda = ("CUDAExecutionProvider", {"device_id": opts.device_id})
         if self.device == "cuda":
             return [cuda]
-        trt = {"device_id": int(opts.get("device_id", 0)),
+        trt = {"device_id": opts.device_id,
                "trt_fp16_enable": self.config.precision == "fp16",
                "trt_int8_enable": self.config.precision == "int8",
-               "trt_engine_cache_enable": bool(opts.get("trt_engine_cache_path")),
+               "trt_engine_cache_enable": bool(opts.trt_engine_cache_path),
                }
-        if opts.get("trt_engine_cache_path"):
-            trt["trt_engine_cache_path"] = str(opts["trt_engine_cache_path"])
+        if opts.trt_engine_cache_path:
+            trt["trt_engine_cache_path"] = opts.trt_engine_cache_path
         return [("TensorrtExecutionProvider", trt), cuda]
 
     def load(self, model) -> None:
         import onnxruntime as ort
 
-        from accelbench.precision import prepare_model
-
-        self._check_supported()
-        proto = model if isinstance(model, onnx.ModelProto) else getattr(model, "proto", None)
-        if proto is None:
-            proto = onnx.load(str(model))
-        if self.config.precision != "fp32" and _has_qdq(proto) and self.config.precision == "int8":
-            prepared_proto, self._prepared_method = proto, "given-qdq"
-        else:
-            prepared = prepare_model(proto, "onnxruntime", self.device, self.config.precision, check=False)
-            prepared_proto, self._prepared_method = prepared.model, prepared.method
-            self._prepared_notes = tuple(prepared.notes)
+        self.check_runs(self.device, self.config.precision)
+        prepared = self.prepared(model)
+        prepared_proto, self._prepared_method = prepared.proto, prepared.method
+        self._prepared_notes = tuple(prepared.notes)
 
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -190,7 +227,7 @@ class OnnxRuntimeBackend(Backend):
         import onnxruntime as ort
 
         binding = self._session.io_binding()
-        device_id = int(dict(self.config.options).get("device_id", 0))
+        device_id = self.options.device_id
         for name, array in arrays.items():
             binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(array, "cuda", device_id))
         for out in self._session.get_outputs():
@@ -233,7 +270,7 @@ class OnnxRuntimeBackend(Backend):
         return RunInfo(
             runtime="onnxruntime",
             runtime_version=ort.__version__,
-            device=self.device if self.device == "cpu" else f"{self.device}:{dict(self.config.options).get('device_id', 0)}",
+            device=self.device if self.device == "cpu" else f"{self.device}:{self.options.device_id}",
             execution_provider=providers[0],
             threads=self.threads if self.device == "cpu" else None,
             precision_requested=self.config.precision,

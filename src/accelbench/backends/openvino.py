@@ -9,8 +9,11 @@ Precision is always set explicitly with INFERENCE_PRECISION_HINT: on CPUs with B
 
 Threads: INFERENCE_NUM_THREADS = config.threads or the physical cores. PERFORMANCE_HINT LATENCY
 by default: ``run()`` is one synchronous request, and under THROUGHPUT a single request gets only
-one stream's share of the cores. Option ``performance_hint=THROUGHPUT`` is accepted for callers
-that drive several requests themselves.
+one stream's share of the cores. ``OpenVinoOptions(performance_hint="THROUGHPUT")`` is accepted
+for callers that drive several requests themselves; ``calibration_count`` (default 8) sets the
+INT8 calibration input sets.
+
+``gemm_kernel``: the host GEMM peak at fp32/bf16/int8 through the CPU plugin (measure/gemm_peak.py).
 
 What ran is read back from the compiled model: the precision from the runtime (execution) graph's
 ``runtimePrecision`` of its compute layers, and fused layers from ``originalLayersNames``.
@@ -23,13 +26,23 @@ import importlib.util
 import os
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import onnx
 
-from accelbench.backends.base import Backend, BackendConfig, RunInfo, register_backend
-from accelbench.errors import BackendUnavailable, ModelError, UserError, choice_error
+from accelbench.backends.base import (
+    Backend,
+    BackendConfig,
+    GemmKernel,
+    PreparedModel,
+    RunInfo,
+    physical_cores,
+    register_backend,
+)
+from accelbench.errors import ModelError, UserError, choice_error
+from accelbench.shapes import parse_whole_number
 
 # accelbench precision -> INFERENCE_PRECISION_HINT value
 _HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32"}
@@ -64,6 +77,38 @@ def read_onnx(model) -> Any:
             return core.read_model(path)
 
 
+# GEMM precision asked -> the runtimePrecision values that count as that precision having run
+GEMM_PRECISIONS = {"fp32": ("f32",), "bf16": ("bf16",), "int8": ("u8", "i8")}
+
+
+def _gemm_model(n: int, precision: str):
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    rng = np.random.default_rng(0)
+    a = ops.parameter([n, n], np.float32, name="a")
+    weights = ops.constant(rng.standard_normal((n, n)).astype(np.float32))
+    if precision == "int8":
+        def fake_quantize(node, low, high, levels):
+            lo, hi = ops.constant(np.float32(low)), ops.constant(np.float32(high))
+            return ops.fake_quantize(node, lo, hi, lo, hi, levels)
+        # u8 activations x i8 weights: what OpenVINO's low-precision transformations turn into an int8 GEMM
+        product = ops.matmul(fake_quantize(a, 0.0, 1.0, 256), fake_quantize(weights, -4.0, 4.0, 255), False, False)
+    else:
+        product = ops.matmul(a, weights, False, False)
+    return ov.Model([product], [a], f"gemm_{precision}_{n}")
+
+
+def _gemm_precision(compiled) -> str:
+    """runtimePrecision of the GEMM node in the compiled (runtime) graph, e.g. 'bf16' or 'u8'."""
+    for op in compiled.get_runtime_model().get_ops():
+        info = op.get_rt_info()
+        layer = info["layerType"].astype(str) if "layerType" in info else ""
+        if layer in ("FullyConnected", "MatMul", "Gemm"):
+            return info["runtimePrecision"].astype(str)
+    return "unknown"
+
+
 def _capabilities(ov_device: str) -> tuple[str, ...]:
     try:
         return tuple(_core().get_property(ov_device, "OPTIMIZATION_CAPABILITIES"))
@@ -71,18 +116,33 @@ def _capabilities(ov_device: str) -> tuple[str, ...]:
         return ()
 
 
+@dataclass(frozen=True)
+class OpenVinoOptions:
+    """Settings of the openvino backend beyond BackendConfig."""
+
+    performance_hint: str = "LATENCY"  # PERFORMANCE_HINTS, any case
+    calibration_count: int = 8  # NNCF INT8 calibration input sets
+
+    def __post_init__(self) -> None:
+        hint = str(self.performance_hint).upper()
+        if hint not in PERFORMANCE_HINTS:
+            raise choice_error("performance_hint", self.performance_hint, PERFORMANCE_HINTS)
+        object.__setattr__(self, "performance_hint", hint)
+        object.__setattr__(self, "calibration_count", parse_whole_number(
+            self.calibration_count, field="calibration_count", minimum=1, examples="8"))
+
+
 @register_backend
 class OpenVINOBackend(Backend):
     name = "openvino"
+    options_class = OpenVinoOptions
+    accepts = ("zoo", "file", "torch")  # a torch module runs as its ONNX export
+    packages = ("openvino", "nncf")
+    extra = "openvino"
+    options: OpenVinoOptions
 
-    def __init__(self, config: BackendConfig):
-        super().__init__(config)
-        opts = dict(config.options)
-        hint = str(opts.get("performance_hint", "LATENCY")).upper()
-        if hint not in PERFORMANCE_HINTS:
-            raise choice_error("performance_hint", opts.get("performance_hint"), PERFORMANCE_HINTS)
-        self.performance_hint = hint
-        self.calibration_count = int(opts.get("calibration_count", 8))
+    def __init__(self, config: BackendConfig, options: OpenVinoOptions | None = None):
+        super().__init__(config, options)
         self._compiled = None
         self._request = None
         self._input_specs = None
@@ -116,38 +176,71 @@ class OpenVINOBackend(Backend):
             out[key] = tuple(precisions)
         return out
 
-    def _ov_device(self) -> str:
-        device = self.config.device.lower()
-        supported = self.supported()
-        if device not in supported:
-            allowed = sorted(supported) or ["(none: openvino lists no devices)"]
-            raise BackendUnavailable(
-                f"device: openvino has no {device!r} device here; available: {', '.join(allowed)}"
-            )
-        precision = self.config.precision
-        if precision not in supported[device]:
-            raise BackendUnavailable(
-                f"precision: openvino on {device} cannot run {precision!r} on this machine; "
-                f"it can run: {', '.join(supported[device])}"
-            )
-        return DEVICE_NAMES.get(device, device.upper())
+    @classmethod
+    def gemm_kernel(cls, n: int, precision: str) -> GemmKernel | None:
+        """An n x n x n MatMul on the CPU plugin: fp32 and bf16 by INFERENCE_PRECISION_HINT, int8 through
+        FakeQuantize (u8 activations x i8 weights). Not runnable (``run`` None, with a note) when
+        openvino is missing, refuses it, or runs another precision than asked."""
+        if precision not in GEMM_PRECISIONS:
+            return None
+        if not cls.is_available():
+            return GemmKernel(precision, n, "openvino", "none", "not run", None,
+                              "not measured: openvino not installed (pip install accelbench[openvino])")
+        import openvino as ov
+
+        config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32"}
+        try:
+            compiled = _core().compile_model(_gemm_model(n, precision), "CPU", config)
+        except RuntimeError as exc:
+            return GemmKernel(precision, n, f"openvino {ov.__version__}", "none", "not run", None,
+                              f"not measured: OpenVINO refused ({str(exc).splitlines()[0][:120]})")
+        executed = _gemm_precision(compiled)
+        runtime = f"openvino {ov.__version__.split('-')[0]} CPU"
+        if executed not in GEMM_PRECISIONS[precision]:
+            return GemmKernel(precision, n, runtime, executed, "runtime graph runtimePrecision", None,
+                              f"not measured: OpenVINO ran the GEMM as {executed}, not {precision}")
+        request = compiled.create_infer_request()
+        x = np.random.default_rng(1).random((n, n), dtype=np.float32)
+        return GemmKernel(precision, n, runtime, executed, "runtime graph runtimePrecision",
+                          lambda: request.infer({0: x}))
+
+    def prepare(self, model: onnx.ModelProto,
+                calibration_data: list[dict[str, np.ndarray]] | None = None) -> PreparedModel:
+        """fp32/fp16/bf16: the graph as it is, the precision set by INFERENCE_PRECISION_HINT when
+        compiling; int8: the graph quantized with NNCF (an openvino.Model)."""
+        precision, device = self.config.precision, self.config.device.lower()
+        if precision == "fp32":
+            return PreparedModel(model, self.name, device, precision, "none")
+        if precision in ("fp16", "bf16"):
+            return PreparedModel(model, self.name, device, precision, "runtime-hint",
+                                 notes=(f"INFERENCE_PRECISION_HINT={_HINTS[precision]}",))
+        if precision == "int8":
+            from accelbench.precision.calibration import calibration_inputs
+            from accelbench.precision.quantize import quantize_openvino_nncf
+
+            cal = calibration_data if calibration_data is not None else \
+                calibration_inputs(model, self.options.calibration_count)
+            quantized = quantize_openvino_nncf(read_onnx(model), cal)
+            return PreparedModel(quantized, self.name, device, precision, "nncf-ptq", len(cal),
+                                 notes=("NNCF preset PERFORMANCE; non-quantized ops compiled with f32 hint",),
+                                 original=model)
+        raise self.precision_refusal(device, precision)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def load(self, model) -> None:
-        from accelbench.precision.calibration import calibration_inputs, input_specs
-        from accelbench.precision.prepare import prepare_model
+        from accelbench.precision.calibration import input_specs
 
-        ov_device = self._ov_device()
-        proto = _as_proto(model)
-        self._input_specs = input_specs(proto)
-        cal = calibration_inputs(proto, self.calibration_count) if self.config.precision == "int8" else None
-        prepared = prepare_model(proto, "openvino", self.config.device, self.config.precision, cal, check=False)
+        device = self.config.device.lower()
+        self.check_runs(device, self.config.precision)
+        ov_device = DEVICE_NAMES.get(device, device.upper())
+        prepared = self.prepared(model)
+        self._input_specs = input_specs(prepared.original if prepared.original is not None else prepared.proto)
         self._prepared_method = prepared.method
-        ov_model = prepared.model if not isinstance(prepared.model, onnx.ModelProto) else read_onnx(prepared.model)
-        threads = self.config.threads or _physical_cores()
+        ov_model = read_onnx(prepared.model) if prepared.proto is not None else prepared.model
+        threads = self.config.threads or physical_cores()
         properties = {
             "INFERENCE_PRECISION_HINT": _HINTS[self.config.precision],
-            "PERFORMANCE_HINT": self.performance_hint,
+            "PERFORMANCE_HINT": self.options.performance_hint,
         }
         if ov_device == "CPU":
             properties["INFERENCE_NUM_THREADS"] = threads
@@ -258,24 +351,3 @@ def execution_graph_summary(compiled) -> dict[str, Any]:
         "fused_layers": fused,
         "nodes": nodes,
     }
-
-
-def _as_proto(model) -> onnx.ModelProto:
-    """An onnx.ModelProto from a ModelProto, a LoadedModel (``.proto``) or a path."""
-    if isinstance(model, onnx.ModelProto):
-        return model
-    proto = getattr(model, "proto", None)
-    if isinstance(proto, onnx.ModelProto):
-        return proto
-    if isinstance(model, (str, os.PathLike)) and os.path.isfile(model):
-        return onnx.load(str(model))
-    raise ModelError(f"model: openvino backend takes an ONNX model or file, got {type(model).__name__}")
-
-
-def _physical_cores() -> int:
-    try:
-        import psutil
-
-        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    except ImportError:
-        return os.cpu_count() or 1

@@ -1,185 +1,63 @@
 """PyTorch eager backend (``torch.inference_mode()``), CPU and CUDA, when torch is installed.
 
-Models: a user's ``torch.nn.Module`` given as MODEL ``torch:package.module:factory`` (the factory
-is called with no arguments after ``torch.manual_seed(0)`` and returns the module), optionally with
-a state_dict: ``torch:package.module:factory@weights.pt``. Checkpoints are read only with
-``torch.load(weights_only=True)``: a pickled module or anything else that needs arbitrary
-unpickling is refused. Zoo models and plain ONNX files are not supported on torch yet (there is no
-offline ONNX->torch converter); run them on onnxruntime or openvino.
+Models: a user's ``torch.nn.Module`` given as MODEL ``torch:package.module:factory[@weights.pt]``
+(loaded by accelbench.models.torch_export: factory called after ``torch.manual_seed(0)``,
+checkpoints only with ``torch.load(weights_only=True)``). Handed the ONNX graph exported from such
+a spec, this backend rebuilds the eager module from the spec in the graph's metadata. Zoo models
+and plain ONNX files are not supported on torch yet (there is no offline ONNX->torch converter);
+run them on onnxruntime or openvino (``accepts``).
 
-``load_torch_model`` exports the module to ONNX (opset 17) so the profiler and the other backends
-can use it; the ONNX graph records the spec in its metadata (``accelbench.torch_spec``), and this
-backend rebuilds the eager module from that spec when it is handed the exported graph.
+Options (``TorchOptions``): ``resolution`` of the image input when a bare spec (not its ONNX
+export) is loaded; default 224.
 
-Input shape: ``--input-shape NAME=...`` (positional order) > a module attribute
-``example_input_shape`` (batch dim replaced by --batch) > an image [batch, 3, H, W] at
---resolution (default 224).
-
-Precisions: fp32; bf16 on CPUs with AVX512_BF16 or AMX (real BF16 kernels); fp16 on CPU is
-refused unless the CPU has AVX512_FP16/AMX_FP16 (elsewhere torch emulates it, slowly); on CUDA
-fp32, fp16 and bf16 (where the GPU supports it). INT8 is not offered on torch eager.
+Precisions (``prepare``: the module and inputs are cast when loading): fp32; bf16 on CPUs with
+AVX512_BF16 or AMX (real BF16 kernels); fp16 on CPU is refused unless the CPU has
+AVX512_FP16/AMX_FP16 (elsewhere torch emulates it, slowly); on CUDA fp32, fp16 and bf16 (where the
+GPU supports it). INT8 is not offered on torch eager.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import importlib.util
-import io
-import os
-import re
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import onnx
 
-from accelbench.backends.base import Backend, BackendConfig, RunInfo, register_backend
-from accelbench.errors import BackendUnavailable, ModelError, UserError
+from accelbench.backends.base import (
+    Backend,
+    BackendConfig,
+    PreparedModel,
+    RunInfo,
+    backends_accepting,
+    physical_cores,
+    register_backend,
+)
+from accelbench.errors import UserError
+from accelbench.models.torch_export import (
+    build_module,
+    default_input_shapes,
+    import_torch,
+    is_torch_spec,
+    torch_spec_of,
+)
 
-SPEC_PREFIX = "torch:"
-META_SPEC = "accelbench.torch_spec"
-ONNX_OPSET = 17
-_SPEC_RE = re.compile(r"^torch:(?P<module>[A-Za-z_][\w.]*):(?P<factory>[A-Za-z_]\w*)(?:@(?P<weights>.+))?$")
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 @dataclass(frozen=True)
-class TorchSpec:
-    """``torch:package.module:factory[@weights.pt]`` parsed."""
+class TorchOptions:
+    """Settings of the torch backend beyond BackendConfig."""
 
-    module: str
-    factory: str
-    weights: str | None = None
+    resolution: str | None = None  # image input size for a bare torch: spec; None: 224
 
-    @property
-    def text(self) -> str:
-        return f"{SPEC_PREFIX}{self.module}:{self.factory}" + (f"@{self.weights}" if self.weights else "")
+    def __post_init__(self) -> None:
+        if self.resolution is not None:
+            from accelbench.shapes import parse_resolution
 
-
-def is_torch_spec(spec: object) -> bool:
-    return isinstance(spec, str) and spec.startswith(SPEC_PREFIX)
-
-
-def parse_torch_spec(spec: str) -> TorchSpec:
-    match = _SPEC_RE.match(spec.strip())
-    if not match:
-        raise ModelError(
-            f"model: {spec!r} is not a torch module spec; expected torch:package.module:factory "
-            "or torch:package.module:factory@state_dict.pt"
-        )
-    return TorchSpec(match["module"], match["factory"], match["weights"])
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        raise BackendUnavailable("backend: torch is not installed; install it with pip install 'accelbench[torch]'") from None
-    return torch
-
-
-def load_state_dict_safely(path: str) -> dict:
-    """A state_dict read with ``torch.load(weights_only=True)``; anything needing pickle is refused."""
-    torch = _torch()
-    if not os.path.isfile(path):
-        raise ModelError(f"model: weights file {path!r} does not exist")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError and friends: the file needs arbitrary unpickling
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise ModelError(
-            f"model: refusing checkpoint {path!r}: it cannot be loaded with torch.load(weights_only=True) "
-            f"(pickled objects are not loaded; save a state_dict instead) ({first[:120]})"
-        ) from None
-    if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
-        data = data["state_dict"]
-    if not isinstance(data, dict):
-        raise ModelError(f"model: checkpoint {path!r} holds a {type(data).__name__}, not a state_dict")
-    return data
-
-
-def build_module(spec: TorchSpec | str):
-    """Import the factory, call it (after torch.manual_seed(0)), load weights; returns an eval() module."""
-    torch = _torch()
-    spec = parse_torch_spec(spec) if isinstance(spec, str) else spec
-    try:
-        mod = importlib.import_module(spec.module)
-    except ImportError as exc:
-        raise ModelError(f"model: cannot import {spec.module!r} for {spec.text!r} ({exc})") from None
-    factory = getattr(mod, spec.factory, None)
-    if not callable(factory):
-        raise ModelError(f"model: {spec.module!r} has no callable {spec.factory!r}")
-    torch.manual_seed(0)  # random-init modules are the same in every process and for the reference run
-    module = factory()
-    if not isinstance(module, torch.nn.Module):
-        raise ModelError(f"model: {spec.text!r} returned {type(module).__name__}, not a torch.nn.Module")
-    if spec.weights:
-        state = load_state_dict_safely(spec.weights)
-        try:
-            module.load_state_dict(state)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise ModelError(f"model: state_dict {spec.weights!r} does not fit {spec.text!r}: {first[:160]}") from None
-    return module.eval()
-
-
-def export_onnx(module, input_shapes: dict[str, tuple[int, ...]], *, spec_text: str = "") -> onnx.ModelProto:
-    """Export ``module`` to ONNX (opset 17) with fixed ``input_shapes`` (positional order)."""
-    torch = _torch()
-    args = tuple(torch.randn(*shape) for shape in input_shapes.values())
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notices
-        try:
-            with torch.inference_mode(False), torch.no_grad():
-                torch.onnx.export(module, args, buf, opset_version=ONNX_OPSET, dynamo=False,
-                                  input_names=list(input_shapes), do_constant_folding=True)
-        except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelError(f"model: torch.onnx.export failed for {spec_text or type(module).__name__}: {first[:200]}") from None
-    proto = onnx.load_from_string(buf.getvalue())
-    if spec_text:
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = META_SPEC, spec_text
-    proto.doc_string = f"exported from torch module {spec_text or type(module).__name__}"
-    return proto
-
-
-def _default_shapes(module, resolution, batch, input_shapes) -> dict[str, tuple[int, ...]]:
-    from accelbench.shapes import parse_resolution
-
-    if input_shapes:
-        return {name: tuple(int(d) for d in shape) for name, shape in input_shapes.items()}
-    example = getattr(module, "example_input_shape", None)
-    if example is not None:
-        shape = tuple(int(d) for d in example)
-        return {"input": ((batch or shape[0]),) + shape[1:]}
-    res = parse_resolution(resolution if resolution is not None else "224")
-    height, width = _hw(res)
-    return {"input": (batch or 1, 3, height, width)}
-
-
-def _hw(res) -> tuple[int, int]:
-    for h_attr, w_attr in (("height", "width"), ("h", "w")):
-        if hasattr(res, h_attr) and hasattr(res, w_attr):
-            return int(getattr(res, h_attr)), int(getattr(res, w_attr))
-    raise ModelError(f"resolution: {res} has no height/width for an image input")
-
-
-def load_torch_model(spec: str, *, resolution=None, batch=None, input_shapes=None, seed: int = 0):
-    """A LoadedModel for ``torch:package.module:factory[@weights]``: the module exported to ONNX."""
-    from accelbench.models.loader import LoadedModel
-
-    parsed = parse_torch_spec(spec)
-    module = build_module(parsed)
-    shapes = _default_shapes(module, resolution, batch, input_shapes)
-    proto = export_onnx(module, shapes, spec_text=parsed.text)
-    task = str(getattr(module, "accelbench_task", "unknown"))
-    first = next(iter(shapes.values()))
-    return LoadedModel(f"{parsed.module}:{parsed.factory}", proto, shapes, "torch", int(first[0]) if first else 1,
-                       task=task, notes=[f"exported to ONNX opset {ONNX_OPSET} from {parsed.text}"])
+            object.__setattr__(self, "resolution", parse_resolution(self.resolution).spec)
 
 
 def _cpu_flags() -> set[str]:
@@ -196,9 +74,14 @@ def _cpu_flags() -> set[str]:
 @register_backend
 class TorchBackend(Backend):
     name = "torch"
+    options_class = TorchOptions
+    accepts = ("torch",)
+    packages = ("torch",)
+    extra = "torch"
+    options: TorchOptions
 
-    def __init__(self, config: BackendConfig):
-        super().__init__(config)
+    def __init__(self, config: BackendConfig, options: TorchOptions | None = None):
+        super().__init__(config, options)
         self._module = None
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._spec: str = ""
@@ -219,7 +102,7 @@ class TorchBackend(Backend):
         if flags & {"avx512_bf16", "amx_bf16"}:
             cpu.append("bf16")
         out = {"cpu": tuple(cpu)}
-        torch = _torch()
+        torch = import_torch()
         if torch.cuda.is_available():
             cuda = ["fp32", "fp16"]
             if torch.cuda.is_bf16_supported():
@@ -227,51 +110,48 @@ class TorchBackend(Backend):
             out["cuda"] = tuple(cuda)
         return out
 
-    def _check_device(self) -> str:
-        device = self.config.device.lower()
-        supported = self.supported()
-        if device not in supported:
-            raise BackendUnavailable(
-                f"device: torch has no {device!r} device here; available: {', '.join(sorted(supported))}"
-            )
-        if self.config.precision not in supported[device]:
-            raise BackendUnavailable(
-                f"precision: torch on {device} cannot run {self.config.precision!r} on this machine; "
-                f"it can run: {', '.join(supported[device])}"
-            )
-        return device
+    def prepare(self, model: onnx.ModelProto,
+                calibration_data: list[dict[str, np.ndarray]] | None = None) -> PreparedModel:
+        """The graph as it is (it names the module to rebuild); reduced precisions are a cast of the
+        module and its inputs when loading."""
+        precision, device = self.config.precision, self.config.device.lower()
+        if precision == "fp32":
+            return PreparedModel(model, self.name, device, precision, "none")
+        if precision in _DTYPES:
+            return PreparedModel(model, self.name, device, precision, "runtime-hint",
+                                 notes=("module and inputs cast in the torch backend",))
+        raise self.precision_refusal(device, precision)
 
     def load(self, model) -> None:
         from accelbench.precision.calibration import input_specs
 
-        torch = _torch()
-        device = self._check_device()
-        spec, shapes = None, None
+        torch = import_torch()
+        device = self.config.device.lower()
+        self.check_runs(device, self.config.precision)
         if is_torch_spec(model):
-            spec = model
-        else:
-            proto = model if isinstance(model, onnx.ModelProto) else getattr(model, "proto", None)
-            if isinstance(proto, onnx.ModelProto):
-                meta = {p.key: p.value for p in proto.metadata_props}
-                spec = meta.get(META_SPEC)
-                shapes = {s.name: s.shape for s in input_specs(proto)}
+            spec, shapes = model, None
+        else:  # an ONNX graph exported from a torch: spec names the module to rebuild
+            proto = self.prepared(model).proto
+            spec = torch_spec_of(proto) if proto is not None else None
+            shapes = {s.name: s.shape for s in input_specs(proto)} if spec else None
         if spec is None:
             raise UserError(
                 "model: the torch backend runs user modules given as torch:package.module:factory; "
-                "zoo models and ONNX files are not supported on torch yet (use --backend onnxruntime or openvino)"
+                "zoo models and ONNX files are not supported on torch yet (use one of these backends: "
+                f"{', '.join(backends_accepting('file'))})"
             )
         module = build_module(spec)
-        if shapes is None:  # a bare spec: option "resolution" (default 224) and config.batch
-            shapes = _default_shapes(module, dict(self.config.options).get("resolution"), self.config.batch, None)
+        if shapes is None:  # a bare spec: option resolution (default 224) and config.batch
+            shapes = default_input_shapes(module, self.options.resolution, self.config.batch, None)
         self._spec, self._shapes = spec, shapes
         if device == "cpu":
-            torch.set_num_threads(self.config.threads or _physical_cores())
+            torch.set_num_threads(self.config.threads or physical_cores())
         self._device = torch.device("cuda:0" if device == "cuda" else "cpu")
         self._dtype = getattr(torch, _DTYPES[self.config.precision])
         self._module = module.to(device=self._device, dtype=self._dtype)
 
     def prepare_inputs(self, seed: int = 0) -> tuple:
-        torch = _torch()
+        torch = import_torch()
         self._require_loaded()
         rng = np.random.default_rng(seed)
         return tuple(
@@ -280,7 +160,7 @@ class TorchBackend(Backend):
         )
 
     def run(self, inputs: tuple) -> Any:
-        torch = _torch()
+        torch = import_torch()
         with torch.inference_mode():
             out = self._module(*inputs)
         if self._device.type == "cuda":
@@ -288,7 +168,7 @@ class TorchBackend(Backend):
         return out
 
     def outputs_as_numpy(self, outputs: Any) -> list[np.ndarray]:
-        torch = _torch()
+        torch = import_torch()
         flat: list[np.ndarray] = []
 
         def walk(o):
@@ -305,7 +185,7 @@ class TorchBackend(Backend):
         return flat
 
     def describe(self) -> RunInfo:
-        torch = _torch()
+        torch = import_torch()
         self._require_loaded()
         param = next((p for p in self._module.parameters() if p.is_floating_point()), None)
         dtype = param.dtype if param is not None else self._dtype
@@ -343,12 +223,3 @@ class TorchBackend(Backend):
     def _require_loaded(self) -> None:
         if self._module is None:
             raise UserError("torch backend: call load(model) first")
-
-
-def _physical_cores() -> int:
-    try:
-        import psutil
-
-        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    except ImportError:
-        return os.cpu_count() or 1

@@ -122,7 +122,7 @@ def _host_rows(precision: str | None, measure: bool, size: int, budget_s: float)
     rows = [{"device": "host", "precision": p, "peak_ops_per_s": peaks[p].ops_per_s, "source": "theoretical",
              "arithmetic": peaks[p].arithmetic, "derived": True, "via": peaks[p].via} for p in wanted]
     if measure:
-        from accelbench.backends.gemm_peak import measure_host_gemm, remember_measurements
+        from accelbench.measure.gemm_peak import measure_host_gemm, remember_measurements
 
         measurements = measure_host_gemm(size, budget_s, tuple(p for p in wanted if p in ("fp32", "bf16", "int8")))
         remember_measurements(info, measurements)

@@ -1,6 +1,7 @@
 """The environment a measurement ran in: host, CPU, OS, Python, runtime versions, driver, clocks.
 
 Only stdlib + psutil; runtime versions come from package metadata, so nothing heavy is imported.
+Which packages: each registered backend's ``packages``, then MEASUREMENT_PACKAGES.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 # ISA flags that decide which precisions are fast on a CPU.
 RELEVANT_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
                   "amx_bf16", "amx_int8", "amx_tile", "avx_vnni_int8")
-RUNTIME_PACKAGES = ("onnxruntime", "onnxruntime-gpu", "openvino", "nncf", "torch", "mlcommons-loadgen",
-                    "numpy", "onnx", "nvidia-ml-py")
+# Packages every measurement depends on, whichever backend runs (LoadGen, the core, NVML counters).
+MEASUREMENT_PACKAGES = ("mlcommons-loadgen", "numpy", "onnx", "nvidia-ml-py")
 
 
 def _cpuinfo() -> dict[str, str]:
@@ -39,9 +40,18 @@ def _read(path: str) -> str | None:
         return None
 
 
+def recorded_packages() -> tuple[str, ...]:
+    """The pip distributions whose versions a record keeps: the backends' runtimes, then the core."""
+    from accelbench.backends.base import registered_backends
+
+    names = [p for backend in registered_backends() for p in backend.packages]
+    names += MEASUREMENT_PACKAGES
+    return tuple(dict.fromkeys(names))
+
+
 def runtime_versions() -> dict[str, str]:
     versions = {}
-    for name in RUNTIME_PACKAGES:
+    for name in recorded_packages():
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

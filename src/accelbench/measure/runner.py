@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from accelbench.errors import BackendUnavailable, ModelError, UserError
+from accelbench.errors import ModelError, UserError
 from accelbench.results.records import BenchConfig, BenchRecord
 
 IMAGE_TASKS = ("image-classification", "object-detection", "segmentation")
@@ -55,20 +55,7 @@ def validate_config(config: BenchConfig) -> None:
         pass  # the torch backend resolves package.module:factory when it loads (UserError there)
     elif not os.path.isfile(config.model):
         raise ModelError(f"model: {config.model!r} is not an existing file")
-    cls = get_backend(config.backend)
-    supported = cls.supported()
-    if supported and config.device not in supported:
-        raise BackendUnavailable(
-            f"device: {config.backend} cannot run on {config.device!r} here; available: {', '.join(sorted(supported))}"
-        )
-    if supported and config.precision not in supported.get(config.device, ()):
-        can = supported.get(config.device, ())
-        why = " (its CPU provider would insert casts and compute in fp32)" \
-            if config.backend == "onnxruntime" and config.device == "cpu" and config.precision == "fp16" else ""
-        raise BackendUnavailable(
-            f"precision: {config.backend} on {config.device} cannot run {config.precision!r}{why}; "
-            f"it can run: {', '.join(can)}"
-        )
+    get_backend(config.backend).check_runs(config.device, config.precision, config.source)
     if config.mode == "quick" and config.scenario == "single-stream" and config.batch != 1:
         raise UserError(f"batch: single-stream runs one sample per query (batch 1); got --batch {config.batch}"
                         " (use --scenario offline for batched throughput)")
@@ -121,16 +108,25 @@ def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathL
     """Measure in this process and return an ok record (exceptions propagate)."""
     from accelbench.backends.base import BackendConfig, get_backend
     from accelbench.measure.environment import collect_environment
-    from accelbench.measure.power import PowerMeter
     from accelbench.models.loader import load_model
 
-    notes: list[str] = []
     environment = collect_environment(config.device)
     loaded = load_model(config.model, resolution=config.resolution, batch=config.batch,
                         input_shapes=dict(config.input_shapes) or None, seed=config.seed)
     backend = get_backend(config.backend)(BackendConfig(device=config.device, precision=config.precision,
                                                         threads=config.threads, batch=config.batch))
-    backend.load(loaded.proto)
+    try:
+        return _measure_loaded(config, loaded, backend, environment, run_id=run_id, log_root=log_root, clock=clock)
+    finally:
+        backend.close()  # also when loading or the timed run fails: release the session/device memory
+
+
+def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, run_id: str,
+                    log_root: str | os.PathLike, clock: Callable[[], int]) -> BenchRecord:
+    from accelbench.measure.power import PowerMeter
+
+    notes: list[str] = []
+    backend.load(loaded)
     inputs = backend.prepare_inputs(config.seed)
     info = backend.describe()
     run_info = _run_info_dict(info)
@@ -203,7 +199,6 @@ def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathL
             deviation = dev.to_dict() if dev is not None else None
         except ImportError:
             notes.append("numeric deviation not recorded: accelbench.precision.deviation is missing")
-    backend.close()
 
     return BenchRecord(
         config=config,
@@ -312,21 +307,23 @@ def _peaks(device: str, executed: str, host_spec):
 
 
 def _gpu_catalog_spec():
+    """The catalog entry of GPU 0 by its NVML name; None without NVML or a matching entry."""
     try:
         import pynvml
 
-        from accelbench.hardware.catalog import load_catalog
-
         pynvml.nvmlInit()
         name = pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(0))
-        name = (name.decode() if isinstance(name, bytes) else name).lower()
-        for spec in load_catalog().values():
-            names = [spec.name.lower(), *(a.lower() for a in getattr(spec, "aliases", ()))]
-            if any(n and (n in name or name in n) for n in names):
-                return spec
+        return gpu_catalog_spec(name.decode() if isinstance(name, bytes) else name)
     except Exception:
         return None
-    return None
+
+
+def gpu_catalog_spec(gpu_name: str):
+    """The catalog entry for a GPU name as NVML gives it, matched as whole words ("NVIDIA L4" is not
+    the catalog's L4 inside "NVIDIA L40S"); None when no entry matches."""
+    from accelbench.hardware.catalog import match_device_name
+
+    return match_device_name(gpu_name)
 
 
 def _prices(config: BenchConfig, spec) -> tuple[float | None, float | None, str | None]:

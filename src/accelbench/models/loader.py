@@ -1,4 +1,4 @@
-"""Turn a MODEL argument (zoo name or .onnx path) into an ONNX graph with every input dim fixed."""
+"""Turn a MODEL argument (zoo name, .onnx path or torch: spec) into an ONNX graph with every input dim fixed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ import onnx
 from accelbench.errors import ModelError, UserError
 from accelbench.models.onnx_reader import load_weightless
 from accelbench.models.registry import find_zoo_model, zoo_models
+from accelbench.models.torch_export import export_torch_spec, is_torch_spec, torch_spec_of
 from accelbench.shapes import Resolution, parse_resolution
+
+# Where a model comes from (LoadedModel.source, BenchConfig.source) -> what to call such models in messages.
+MODEL_SOURCES: dict[str, str] = {
+    "zoo": "zoo models",
+    "file": "ONNX files",
+    "torch": "torch modules given as torch:package.module:factory",
+}
 
 
 @dataclass
@@ -22,12 +30,25 @@ class LoadedModel:
     name: str
     proto: onnx.ModelProto
     input_shapes: dict[str, tuple[int, ...]]
-    source: str  # "zoo" or "file"
+    source: str  # one of MODEL_SOURCES
     batch: int
     resolution: Resolution | None = None
     path: str | None = None
     task: str = "unknown"
     notes: list[str] = field(default_factory=list)
+
+
+def model_source(model) -> str:
+    """The MODEL_SOURCES entry of what a backend is handed: a LoadedModel says it; a torch: spec or a
+    graph exported from one is "torch"; any other graph or path counts as "file"."""
+    source = getattr(model, "source", None)
+    if source in MODEL_SOURCES:
+        return source
+    if is_torch_spec(model):
+        return "torch"
+    if isinstance(model, onnx.ModelProto) and torch_spec_of(model) is not None:
+        return "torch"
+    return "file"
 
 
 def graph_inputs(proto: onnx.ModelProto) -> list[onnx.ValueInfoProto]:
@@ -50,11 +71,11 @@ def load_model(
     ``with_weights=False`` skips weight data (zoo: not materialized; files: external data not read and
     large initializers keep dims and dtype only, see models/onnx_reader.py), all the static profiler needs.
     """
-    if isinstance(spec, str) and spec.startswith("torch:"):
+    if is_torch_spec(spec):
         # A user's torch.nn.Module (torch:package.module:factory[@state_dict.pt]), exported to ONNX.
-        from accelbench.backends.torch import load_torch_model
-
-        return load_torch_model(spec, resolution=resolution, batch=batch, input_shapes=input_shapes, seed=seed)
+        exported = export_torch_spec(spec, resolution=resolution, batch=batch, input_shapes=input_shapes)
+        return LoadedModel(exported.name, exported.proto, exported.input_shapes, "torch", exported.batch,
+                           task=exported.task, notes=list(exported.notes))
     zoo = find_zoo_model(spec)
     if zoo is not None and not os.path.exists(spec):
         if input_shapes:

@@ -1,5 +1,6 @@
-"""Numeric precisions: names and sizes. Pure (no runtime imports); conversion and quantization
-live in sibling modules that import their runtime only when used."""
+"""Numeric precisions: names and sizes. Pure (no runtime imports, no backend names); conversion,
+quantization, calibration inputs and numeric deviation live in sibling modules that import their
+runtime only when used. What a backend loads for a precision is its own ``Backend.prepare``."""
 
 from __future__ import annotations
 
@@ -21,16 +22,6 @@ def parse_precision(value: str) -> str:
 
 def bytes_per_element(precision: str) -> int:
     return BYTES_PER_ELEMENT[parse_precision(precision)]
-
-
-def prepare_model(proto, backend: str, device: str, precision: str, calibration_inputs=None, **kwargs):
-    """What ``backend`` should load for ``precision`` on ``device`` (see accelbench.precision.prepare).
-
-    Imported lazily so this module stays free of runtime imports.
-    """
-    from accelbench.precision.prepare import prepare_model as _prepare
-
-    return _prepare(proto, backend, device, precision, calibration_inputs, **kwargs)
 
 
 def numeric_deviation(reference_outputs, outputs, task: str = "unknown", **kwargs):

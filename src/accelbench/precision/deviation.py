@@ -125,14 +125,14 @@ def deviation_vs_fp32(backend, model, task: str = "unknown", *, runs: int = 2, s
 
     from accelbench.precision.calibration import DEVIATION_SEED
 
-    # auto delegates to the backend it picked; the reference must come from that one.
-    backend = getattr(backend, "chosen", None) or backend
+    # A delegating backend (auto) runs the one it picked; the reference must come from that one.
+    backend = backend.resolved()
     if backend.config.precision == "fp32":
         return None
     base_seed = DEVIATION_SEED if seed is None else seed
     ref_device = "cpu" if "fp32" in type(backend).supported().get("cpu", ()) else backend.config.device
     ref_config = replace(backend.config, precision="fp32", device=ref_device)
-    reference_backend = type(backend)(ref_config)
+    reference_backend = type(backend)(ref_config, backend.options)
     try:
         reference_backend.load(model)
         ref_runs, out_runs = [], []

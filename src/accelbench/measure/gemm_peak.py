@@ -1,0 +1,128 @@
+"""Measured GEMM peak of this CPU: fp32 through numpy, and each precision through every backend that
+builds a GEMM in its runtime (``Backend.gemm_kernel``: OpenVINO's fp32/bf16/int8 today); where
+more than one measures a precision, the fastest counts.
+
+Ops are counted 2 per MAC: a square n x n x n GEMM is 2 n^3 ops. Each measurement warms up once,
+then repeats within a time budget and keeps the best (shortest) run, because the peak is the
+question (not the typical speed); all run times are kept in ``run_times_ns``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from accelbench.errors import UserError
+
+if TYPE_CHECKING:
+    from accelbench.backends.base import GemmKernel
+
+GEMM_PRECISIONS = ("fp32", "bf16", "int8")
+
+
+@dataclass(frozen=True)
+class GemmMeasurement:
+    """One measured GEMM peak. ops_per_s from the best run; precision_executed as the runtime reports."""
+
+    precision: str  # asked for
+    n: int  # square matrix side
+    ops_per_s: float | None  # None: not measured (see note)
+    run_times_ns: tuple[int, ...]
+    runtime: str  # "numpy 2.1 (openblas)", "openvino 2025.1"
+    precision_executed: str
+    precision_source: str  # how precision_executed is known
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise UserError(f"gemm size: must be a positive integer; got {self.n}")
+
+
+def _square_ops(n: int) -> float:
+    return 2.0 * n**3
+
+
+def _time_runs(fn, budget_s: float, min_runs: int = 3, max_runs: int = 50) -> list[int]:
+    fn()  # warm-up: thread pools, page faults, JIT kernels
+    times: list[int] = []
+    start = time.perf_counter()
+    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter_ns()
+        fn()
+        times.append(time.perf_counter_ns() - t0)
+    return times
+
+
+def _blas_name() -> str:
+    try:
+        config = np.show_config(mode="dicts")  # numpy >= 1.25
+        return config["Build Dependencies"]["blas"]["name"]
+    except Exception:  # older numpy: the name is only cosmetic
+        return "blas"
+
+
+def measure_numpy_fp32(n: int = 2048, budget_s: float = 2.0, seed: int = 0) -> GemmMeasurement:
+    """Best fp32 ``a @ b`` of two n x n matrices through numpy's BLAS, all threads."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), dtype=np.float32)
+    times = _time_runs(lambda: np.matmul(a, b, out=out), budget_s)
+    return GemmMeasurement("fp32", n, _square_ops(n) / (min(times) / 1e9), tuple(times),
+                           f"numpy {np.__version__} ({_blas_name()})", "fp32", "numpy dtype")
+
+
+def _measure_kernel(kernel: GemmKernel, budget_s: float) -> GemmMeasurement:
+    """Time a backend's GEMM kernel (or pass on why it cannot run)."""
+    if kernel.run is None:
+        return GemmMeasurement(kernel.precision, kernel.n, None, (), kernel.runtime, kernel.precision_executed,
+                               kernel.precision_source, kernel.note)
+    times = _time_runs(kernel.run, budget_s)
+    return GemmMeasurement(kernel.precision, kernel.n, _square_ops(kernel.n) / (min(times) / 1e9), tuple(times),
+                           kernel.runtime, kernel.precision_executed, kernel.precision_source, kernel.note)
+
+
+def measure_precision(precision: str, n: int = 2048, budget_s: float = 2.0) -> GemmMeasurement:
+    """The best GEMM at ``precision``: numpy (fp32) and every registered backend's kernel, the fastest
+    counting (its note then names every one that ran); one not-measured entry when none ran."""
+    if precision not in GEMM_PRECISIONS:
+        raise UserError(f"gemm precision: {precision!r} is not measured; choose one of: {', '.join(GEMM_PRECISIONS)}")
+    from accelbench.backends.base import registered_backends
+
+    candidates = [measure_numpy_fp32(n, budget_s)] if precision == "fp32" else []
+    for backend in registered_backends():
+        kernel = backend.gemm_kernel(n, precision)
+        if kernel is not None:
+            candidates.append(_measure_kernel(kernel, budget_s))
+    if not candidates:
+        return GemmMeasurement(precision, n, None, (), "none", "none", "not run",
+                               f"not measured: no installed backend builds a {precision} GEMM")
+    ran = [c for c in candidates if c.ops_per_s]
+    if len(candidates) == 1 or not ran:
+        return candidates[0]
+    # numpy's BLAS may be held back here (OPENBLAS_CORETYPE), so a runtime's own GEMM, the kernels
+    # inference uses, is measured too; the faster one is the measured peak.
+    best = max(ran, key=lambda c: c.ops_per_s)
+    every = "; ".join(f"{c.runtime}: {c.ops_per_s / 1e9:,.0f} GFLOP/s" for c in ran)
+    return replace(best, note=(best.note + " " if best.note else "") + f"fastest of {every}")
+
+
+def measure_host_gemm(n: int = 2048, budget_s: float = 2.0,
+                      precisions: tuple[str, ...] = GEMM_PRECISIONS) -> list[GemmMeasurement]:
+    """One GemmMeasurement per precision in GEMM_PRECISIONS (others are skipped); ``budget_s`` per run
+    (plus one warm-up)."""
+    return [measure_precision(p, n, budget_s) for p in precisions if p in GEMM_PRECISIONS]
+
+
+def remember_measurements(info, measurements: list[GemmMeasurement]) -> None:
+    """Keep measured peaks for later records' utilization (accelbench.hardware.host.save_measured_peaks)."""
+    from accelbench.hardware.host import save_measured_peaks
+
+    save_measured_peaks(info, {
+        m.precision: {"ops_per_s": m.ops_per_s,
+                      "how": f"{m.n}^3 GEMM on {m.runtime}, best of {len(m.run_times_ns)}, ran as {m.precision_executed}"}
+        for m in measurements if m.ops_per_s
+    })

@@ -1,0 +1,180 @@
+"""A user's ``torch.nn.Module`` as a model: ``torch:package.module:factory[@weights.pt]`` specs,
+safe checkpoint loading, and the export to ONNX that the profiler and the ONNX runtimes use.
+
+torch is imported inside the functions that need it. The factory is called with no arguments
+after ``torch.manual_seed(0)`` (random-init modules are the same in every process and for the FP32
+reference) and must return the module. Checkpoints are read only with
+``torch.load(weights_only=True)``: a pickled module or anything that needs arbitrary unpickling is
+refused.
+
+The exported graph records the spec in its metadata (``accelbench.torch_spec``), so a backend that
+runs eager torch can rebuild the module from the graph it is handed.
+
+Input shape: ``--input-shape NAME=...`` (positional order) > a module attribute
+``example_input_shape`` (batch dim replaced by --batch) > an image [batch, 3, H, W] at
+--resolution (default 224).
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass
+
+import onnx
+
+from accelbench.errors import BackendUnavailable, ModelError
+
+SPEC_PREFIX = "torch:"
+META_SPEC = "accelbench.torch_spec"
+ONNX_OPSET = 17
+_SPEC_RE = re.compile(r"^torch:(?P<module>[A-Za-z_][\w.]*):(?P<factory>[A-Za-z_]\w*)(?:@(?P<weights>.+))?$")
+
+
+@dataclass(frozen=True)
+class TorchSpec:
+    """``torch:package.module:factory[@weights.pt]`` parsed."""
+
+    module: str
+    factory: str
+    weights: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{SPEC_PREFIX}{self.module}:{self.factory}" + (f"@{self.weights}" if self.weights else "")
+
+
+@dataclass(frozen=True)
+class ExportedModule:
+    """A torch module exported to ONNX: what models.loader turns into a LoadedModel."""
+
+    name: str  # package.module:factory
+    proto: onnx.ModelProto
+    input_shapes: dict[str, tuple[int, ...]]
+    batch: int
+    task: str
+    notes: tuple[str, ...]
+
+
+def is_torch_spec(spec: object) -> bool:
+    return isinstance(spec, str) and spec.startswith(SPEC_PREFIX)
+
+
+def parse_torch_spec(spec: str) -> TorchSpec:
+    match = _SPEC_RE.match(spec.strip())
+    if not match:
+        raise ModelError(
+            f"model: {spec!r} is not a torch module spec; expected torch:package.module:factory "
+            "or torch:package.module:factory@state_dict.pt"
+        )
+    return TorchSpec(match["module"], match["factory"], match["weights"])
+
+
+def torch_spec_of(proto: onnx.ModelProto) -> str | None:
+    """The spec an exported graph came from (its ``accelbench.torch_spec`` metadata), or None."""
+    return next((p.value for p in proto.metadata_props if p.key == META_SPEC), None)
+
+
+def import_torch():
+    """The torch module, or a one-line BackendUnavailable when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        raise BackendUnavailable("backend: torch is not installed; install it with pip install 'accelbench[torch]'") from None
+    return torch
+
+
+def load_state_dict_safely(path: str) -> dict:
+    """A state_dict read with ``torch.load(weights_only=True)``; anything needing pickle is refused."""
+    torch = import_torch()
+    if not os.path.isfile(path):
+        raise ModelError(f"model: weights file {path!r} does not exist")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError and friends: the file needs arbitrary unpickling
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelError(
+            f"model: refusing checkpoint {path!r}: it cannot be loaded with torch.load(weights_only=True) "
+            f"(pickled objects are not loaded; save a state_dict instead) ({first[:120]})"
+        ) from None
+    if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict):
+        raise ModelError(f"model: checkpoint {path!r} holds a {type(data).__name__}, not a state_dict")
+    return data
+
+
+def build_module(spec: TorchSpec | str):
+    """Import the factory, call it (after torch.manual_seed(0)), load weights; returns an eval() module."""
+    torch = import_torch()
+    spec = parse_torch_spec(spec) if isinstance(spec, str) else spec
+    try:
+        mod = importlib.import_module(spec.module)
+    except ImportError as exc:
+        raise ModelError(f"model: cannot import {spec.module!r} for {spec.text!r} ({exc})") from None
+    factory = getattr(mod, spec.factory, None)
+    if not callable(factory):
+        raise ModelError(f"model: {spec.module!r} has no callable {spec.factory!r}")
+    torch.manual_seed(0)  # random-init modules are the same in every process and for the reference run
+    module = factory()
+    if not isinstance(module, torch.nn.Module):
+        raise ModelError(f"model: {spec.text!r} returned {type(module).__name__}, not a torch.nn.Module")
+    if spec.weights:
+        state = load_state_dict_safely(spec.weights)
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ModelError(f"model: state_dict {spec.weights!r} does not fit {spec.text!r}: {first[:160]}") from None
+    return module.eval()
+
+
+def export_onnx(module, input_shapes: dict[str, tuple[int, ...]], *, spec_text: str = "") -> onnx.ModelProto:
+    """Export ``module`` to ONNX (opset 17) with fixed ``input_shapes`` (positional order)."""
+    torch = import_torch()
+    args = tuple(torch.randn(*shape) for shape in input_shapes.values())
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notices
+        try:
+            with torch.inference_mode(False), torch.no_grad():
+                torch.onnx.export(module, args, buf, opset_version=ONNX_OPSET, dynamo=False,
+                                  input_names=list(input_shapes), do_constant_folding=True)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelError(f"model: torch.onnx.export failed for {spec_text or type(module).__name__}: {first[:200]}") from None
+    proto = onnx.load_from_string(buf.getvalue())
+    if spec_text:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = META_SPEC, spec_text
+    proto.doc_string = f"exported from torch module {spec_text or type(module).__name__}"
+    return proto
+
+
+def default_input_shapes(module, resolution, batch, input_shapes) -> dict[str, tuple[int, ...]]:
+    """Input shapes by precedence: explicit ``input_shapes`` > ``module.example_input_shape`` > an image."""
+    from accelbench.shapes import parse_resolution
+
+    if input_shapes:
+        return {name: tuple(int(d) for d in shape) for name, shape in input_shapes.items()}
+    example = getattr(module, "example_input_shape", None)
+    if example is not None:
+        shape = tuple(int(d) for d in example)
+        return {"input": ((batch or shape[0]),) + shape[1:]}
+    res = parse_resolution(resolution if resolution is not None else "224")
+    return {"input": (batch or 1, 3, res.height, res.width)}
+
+
+def export_torch_spec(spec: str, *, resolution=None, batch=None, input_shapes=None) -> ExportedModule:
+    """``torch:package.module:factory[@weights]``: the module built and exported to ONNX."""
+    parsed = parse_torch_spec(spec)
+    module = build_module(parsed)
+    shapes = default_input_shapes(module, resolution, batch, input_shapes)
+    proto = export_onnx(module, shapes, spec_text=parsed.text)
+    first = next(iter(shapes.values()))
+    return ExportedModule(f"{parsed.module}:{parsed.factory}", proto, shapes, int(first[0]) if first else 1,
+                          str(getattr(module, "accelbench_task", "unknown")),
+                          (f"exported to ONNX opset {ONNX_OPSET} from {parsed.text}",))
