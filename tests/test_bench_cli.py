@@ -9,7 +9,7 @@ import pytest
 from accelbench.cli import main
 from accelbench.measure.runner import run_config
 from accelbench.results.records import BenchConfig
-from accelbench.results.store import ResultStore
+from accelbench.results.store import open_store
 
 pytest.importorskip("onnxruntime")
 
@@ -43,7 +43,7 @@ def test_bench_resnet50_onnxruntime_cpu_json(tmp_path):
     assert d["stop_reason"] in ("ci-target", "time-limit") and d["stability"]["verdict"] in ("stable", "unstable")
     assert d["environment"]["runtime_versions"]["onnxruntime"]
     # The record is in the store, and `results` exports it.
-    with ResultStore(db) as store:
+    with open_store(db) as store:
         (rec,) = store.query()
     assert rec.record_id == d["record_id"] and list(rec.latency_ns) == d["latency_ns"]
     proc = _cli(["results", "--db", str(db), "--format", "csv"], tmp_path)
@@ -84,7 +84,7 @@ def test_crashing_config_becomes_failed_record_and_next_one_runs(tmp_path, monke
     ok = run_config(tiny, run_id="r1", log_root=tmp_path)
     assert crashed.status == "failed" and crashed.failure_kind == "crash" and "SIGABRT" in crashed.error
     assert ok.ok and ok.latency_ns
-    with ResultStore(tmp_path / "r.db") as store:
+    with open_store(tmp_path / "r.db") as store:
         store.save(crashed)
         store.save(ok)
         assert [r.status for r in store.query(run_id="r1")] == ["failed", "ok"]

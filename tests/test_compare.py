@@ -9,7 +9,7 @@ import pytest
 
 from accelbench.errors import UserError
 from accelbench.report.compare import compare
-from accelbench.results.store import ResultStore
+from accelbench.results.store import open_store
 from cli_helpers import cli_exit_code
 from test_report_data import ENV, make_record
 
@@ -35,7 +35,7 @@ def db(tmp_path):
         "other_ort": make_record("resnet50", "224", 50176, R50, 0.030, run_id="runD", seed=7,
                                  runtime_version="1.17.0"),
     }
-    with ResultStore(path) as store:
+    with open_store(path) as store:
         for r in recs.values():
             store.save(r)
     return path, recs

@@ -125,7 +125,7 @@ def test_shipped_params_cover_the_catalog():
 
 def test_calibrate_fits_host_from_store_and_project_uses_it(tmp_path, monkeypatch, capsys):
     from accelbench.results.records import BenchConfig, BenchRecord, new_run_id
-    from accelbench.results.store import ResultStore
+    from accelbench.results.store import open_store
 
     cal = tmp_path / "calibration.toml"
     monkeypatch.setenv("ACCELBENCH_CALIBRATION", str(cal))
@@ -143,7 +143,7 @@ def test_calibrate_fits_host_from_store_and_project_uses_it(tmp_path, monkeypatc
     true = replace(device_params(host, use_calibration=False)[0], compute_efficiency=0.3, layer_overhead_s=3e-5)
     measured = {res: project_batch(load_profile("resnet50", resolution=res, precision="fp32"), host, true, 1).time_s
                 for res in ("64", "128")}
-    with ResultStore(db) as store:
+    with open_store(db) as store:
         for res, seconds in measured.items():
             ms = seconds * 1e3
             cfg = BenchConfig(model="resnet50", resolution=res, batch=1, device="cpu", precision="fp32")
@@ -164,10 +164,10 @@ def test_calibrate_fits_host_from_store_and_project_uses_it(tmp_path, monkeypatc
 
 
 def test_calibrate_without_records_is_a_user_error(tmp_path, capsys):
-    from accelbench.results.store import ResultStore
+    from accelbench.results.store import open_store
 
     db = tmp_path / "empty.db"
-    ResultStore(db).close()
+    open_store(db).close()
     code, _, err = run(["calibrate", "--db", str(db)], capsys)
     assert code == 2 and "no ok `bench` records" in err
     code, _, err = run(["calibrate", "--db", str(tmp_path / "missing.db")], capsys)

@@ -9,7 +9,7 @@ import pytest
 from accelbench.errors import UserError
 from accelbench.measure.power import PowerRecord
 from accelbench.results.records import BenchConfig, BenchRecord
-from accelbench.results.store import ResultStore
+from accelbench.results.store import open_store
 from accelbench.results.summary import RunSummary, StageSummary, save_run_summary
 
 EVIL = "<script>alert(1)</script>"
@@ -63,7 +63,7 @@ def build_run(db, run_id="20261101T100000Z-abcdef", *, with_summary=True, model4
         make_record("yolov3", "1mp", 1280 * 720, 97_000_000_000, 1.9, run_id=run_id, n=12, spread=0.2, seed=5),
         make_record(model4, "640x480", 640 * 480, 2_000_000_000, 0.05, run_id=run_id, seed=6),
     ]
-    with ResultStore(db) as store:
+    with open_store(db) as store:
         for r in recs:
             store.save(r)
     if with_summary:
@@ -124,7 +124,7 @@ def test_latest_run_prefers_newest(tmp_path):
     assert load_report_data(db).summary is not None
     # A later bench-only run becomes the default; the summary run is still reachable by id.
     later = make_record("resnet50", "224", 50176, 4_089_184_256, 0.04, run_id="bench-2")
-    with ResultStore(db) as store:
+    with open_store(db) as store:
         store.save(later)
     data = load_report_data(db)
     assert data.run_id == "bench-2" and data.summary is None and len(data.records) == 1

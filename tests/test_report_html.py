@@ -90,13 +90,13 @@ def test_record_with_missing_optional_fields(tmp_path):
     """No pixels, MACs, peak, power or run_info: the report still renders and says what is missing."""
     from accelbench.measure.power import PowerRecord
     from accelbench.results.records import BenchConfig, BenchRecord
-    from accelbench.results.store import ResultStore
+    from accelbench.results.store import open_store
 
     db = str(tmp_path / "bare.db")
     rec = BenchRecord(config=BenchConfig(model="bert-base"), run_id="bare", latency_ns=(1000, 2000, 3000),
                       power=PowerRecord(None, "unavailable"))
     failed = BenchRecord.failed(BenchConfig(model="yolov3", precision="int8"), "bare", "out of memory", "oom")
-    with ResultStore(db) as store:
+    with open_store(db) as store:
         store.save(rec)
         store.save(failed)
     page = build_report_html(load_report_data(db), plotly_js="")

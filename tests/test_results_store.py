@@ -10,7 +10,7 @@ import pytest
 from accelbench.errors import UserError
 from accelbench.measure.power import PowerRecord
 from accelbench.results.records import SCHEMA_VERSION, BenchConfig, BenchRecord
-from accelbench.results.store import ResultStore
+from accelbench.results.store import open_store
 
 
 def _record(run_id="run-1", model="resnet50", latency=(1_000_000, 2_000_000, 3_000_000, 2_000_000), **kw):
@@ -43,7 +43,7 @@ def test_derived_figures_by_hand():
 def test_round_trip_and_query(tmp_path):
     db = tmp_path / "r.db"
     a, b = _record("run-1"), _record("run-2", model="mobilenet_v2", precision="int8")
-    with ResultStore(db) as store:
+    with open_store(db) as store:
         store.save(a)
         store.save(b)
         assert store.count() == 2
@@ -57,7 +57,7 @@ def test_round_trip_and_query(tmp_path):
 
 def test_failed_mid_insert_leaves_no_half_record(tmp_path):
     db = tmp_path / "r.db"
-    with ResultStore(db) as store:
+    with open_store(db) as store:
         store.save(_record("good"))
         # A sample beyond int64 fails while the samples row is written, after the records row.
         bad = _record("bad", latency=(1, 2**70))
@@ -72,17 +72,19 @@ def test_failed_mid_insert_leaves_no_half_record(tmp_path):
 def test_writer_killed_mid_transaction(tmp_path):
     # A writer that inserts the records row, then dies (SIGKILL) before COMMIT: no row survives.
     db = tmp_path / "r.db"
-    ResultStore(db).close()
+    open_store(db).close()
     code = f"""
 import os, signal, sqlite3
 con = sqlite3.connect({str(db)!r})
 con.execute("BEGIN")
-con.execute("INSERT INTO records VALUES ('x','r','t',1,'ok','m',NULL,1,'b','cpu','fp32',NULL,'single-stream','quick','{{}}')")
+con.execute("INSERT INTO records (record_id, run_id, timestamp, record_schema_version, status, model, resolution,"
+            " batch, backend, device, precision_requested, precision_executed, scenario, mode, record_json, seq)"
+            " VALUES ('x','r','t',1,'ok','m',NULL,1,'b','cpu','fp32',NULL,'single-stream','quick','{{}}',1)")
 os.kill(os.getpid(), signal.SIGKILL)
 """
     proc = subprocess.run([sys.executable, "-c", code])
     assert proc.returncode == -9
-    with ResultStore(db) as store:
+    with open_store(db) as store:
         assert store.count() == 0
         store.save(_record("after"))
         assert store.count() == 1
@@ -91,7 +93,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 def test_failed_record_stored_beside_others(tmp_path):
     cfg = BenchConfig(model="resnet50")
     failed = BenchRecord.failed(cfg, "run-1", "the child crashed with SIGABRT", "crash")
-    with ResultStore(tmp_path / "r.db") as store:
+    with open_store(tmp_path / "r.db") as store:
         store.save(_record("run-1"))
         store.save(failed)
         got = store.query(run_id="run-1", status="failed")

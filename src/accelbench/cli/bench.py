@@ -13,6 +13,7 @@ from accelbench.cli import app
 from accelbench.cli.common import (
     batch_option,
     check_format,
+    db_option,
     echo_json,
     input_shape_option,
     model_argument,
@@ -74,7 +75,7 @@ def _positive_int(name: str, value: str | None) -> int | None:
 @click.option("--price-per-hour", default=None, help="Rental rate, USD/hour (for $ per million inferences).")
 @click.option("--tdp", default=None, help="CPU package TDP, W: enables the labelled power ESTIMATE (TDP share).")
 @click.option("--tdp-cores", default=None, help="Cores that --tdp covers (default: this host's physical cores).")
-@click.option("--db", default=None, help="SQLite results file (default ./accelbench.db or $ACCELBENCH_DB).")
+@db_option
 @click.option("--no-save", is_flag=True, help="Do not write the record to the results store.")
 @click.option("--no-isolation", is_flag=True, help="Measure in this process (no child process, no timeout).")
 @click.option("--timeout", default=None, help="Child-process timeout, seconds (default: from the time limit).")
@@ -88,7 +89,7 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
 
     from accelbench.measure.runner import run_config
     from accelbench.results.records import BenchConfig, new_run_id
-    from accelbench.results.store import ResultStore, default_db_path
+    from accelbench.results.store import open_store, split_store_url
     from accelbench.shapes import parse_batch, parse_input_shapes
 
     fmt = check_format(output_format, BENCH_FORMATS)
@@ -121,9 +122,8 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
         tdp_w=_positive_float("tdp", tdp),
         tdp_cores=_positive_int("tdp-cores", tdp_cores),
     )
-    db_path = db or default_db_path()
-    store = None if no_save else ResultStore(db_path)  # opened first: a bad --db fails before measuring
-    logs = log_dir or str(Path(db_path).resolve().parent / "accelbench-logs")
+    store = None if no_save else open_store(db)  # opened first: a bad --db fails before measuring
+    logs = log_dir or str(Path(split_store_url(db)[1]).resolve().parent / "accelbench-logs")
     try:
         record = run_config(config, run_id=new_run_id(), isolate=not no_isolation,
                             timeout_s=_positive_float("timeout", timeout), log_root=logs)
@@ -218,7 +218,7 @@ def _flat_row(record) -> dict:
 
 
 @app.command("results")
-@click.option("--db", default=None, help="SQLite results file (default ./accelbench.db or $ACCELBENCH_DB).")
+@db_option
 @click.option("--run", "run_id", default=None, help="Only this run id ('latest' for the last run).")
 @click.option("--model", default=None, help="Only this model.")
 @click.option("--backend", default=None, help="Only this backend.")
@@ -228,13 +228,10 @@ def _flat_row(record) -> dict:
 def results_command(db, run_id, model, backend, precision, samples, output_format):
     """List or export stored measurements."""
     from accelbench.precision import parse_precision
-    from accelbench.results.store import ResultStore, default_db_path
+    from accelbench.results.store import open_store
 
     fmt = check_format(output_format, RESULTS_FORMATS)
-    path = db or default_db_path()
-    if not Path(path).exists():
-        raise UserError(f"db: {path!r} does not exist; run `accelbench bench` first or pass --db PATH")
-    with ResultStore(path) as store:
+    with open_store(db, read_only=True) as store:
         if run_id == "latest":
             ids = store.run_ids()
             run_id = ids[-1] if ids else None

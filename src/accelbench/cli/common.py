@@ -26,6 +26,19 @@ input_shape_option = click.option(
     "--input-shape", "input_shapes", multiple=True,
     help="Fix an input's shape: NAME=1x3x720x1280 (repeatable; ONNX files only).",
 )
+
+
+def _db_or_default(ctx, param, value):
+    # Imported when --db is parsed, not when the CLI loads: the store pulls in numpy.
+    from accelbench.results.store import default_db_path
+
+    return value or default_db_path()
+
+
+db_option = click.option(
+    "--db", "db", default=None, metavar="PATH", callback=_db_or_default,
+    help="Results store: a SQLite file or sqlite:///PATH (default ./accelbench.db, or $ACCELBENCH_DB).",
+)
 precision_option = click.option("--precision", "-p", default="fp32", show_default=True,
                                  help="fp32, fp16, bf16, int16 or int8.")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import click
 
 from accelbench.cli import app
-from accelbench.cli.common import (batch_option, check_format, echo_json, format_option, input_shape_option,
-                                   model_argument, resolution_option)
+from accelbench.cli.common import (batch_option, check_format, db_option, echo_json, format_option,
+                                   input_shape_option, model_argument, resolution_option)
 from accelbench.errors import UserError, choice_error
 
 PROJECT_FORMATS = ("table", "json")
@@ -192,7 +192,7 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
 
 
 @app.command("calibrate")
-@click.option("--db", default=None, help="Results database (default ./accelbench.db or $ACCELBENCH_DB).")
+@db_option
 @click.option("--device", "-d", "device_id", default="host", show_default=True,
               help="Device to calibrate: 'host' (CPU records) or a catalog id (GPU records).")
 @click.option("--dry-run", is_flag=True, help="Show the fit, do not save it.")
@@ -204,16 +204,14 @@ def calibrate_cmd(db, device_id, dry_run, output_format):
     from accelbench.projection.api import device_params
     from accelbench.projection.calibrate import calibration_path, fit_params, save_calibration
     from accelbench.results.records import utc_now
-    from accelbench.results.store import ResultStore, default_db_path
+    from accelbench.results.store import open_store
 
     fmt = check_format(output_format, PROJECT_FORMATS)
     device = projection_device(device_id)
-    db_path = db or default_db_path()
+    db_path = db
     import os
 
-    if not os.path.exists(db_path):
-        raise UserError(f"db: {db_path!r} does not exist; run `accelbench bench ...` first or give --db PATH")
-    with ResultStore(db_path) as store:
+    with open_store(db_path, read_only=True) as store:
         records = store.query(status="ok")
     points = records_to_points(records, device)
     params, _ = device_params(device, use_calibration=False)

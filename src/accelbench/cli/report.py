@@ -5,32 +5,26 @@ from __future__ import annotations
 import click
 
 from accelbench.cli import app
-from accelbench.cli.common import check_format, echo_json, format_option
+from accelbench.cli.common import check_format, db_option, echo_json, format_option
 
 REPORT_FORMATS = ("table", "json")
 
 
-def _db_option():
-    return click.option("--db", "db_path", default=None,
-                        help="Results store (SQLite file; default ./accelbench.db or $ACCELBENCH_DB).")
-
-
 @app.command("report")
-@_db_option()
+@db_option
 @click.option("--run", "run_id", default=None, help="Run id (default: the newest run in the store).")
 @click.option("-o", "--output", "output", default="report.html", show_default=True, help="HTML file to write.")
 @click.option("--png", "png_dir", default=None, help="Also write the key charts as PNG files into this folder.")
 @format_option(REPORT_FORMATS)
-def report_command(db_path, run_id, output, png_dir, output_format):
+def report_command(db, run_id, output, png_dir, output_format):
     """Write a self-contained HTML report of one run (opens offline: plotly.js is inlined)."""
     from accelbench.report.charts import all_charts
     from accelbench.report.html import write_report
     from accelbench.report.png import write_pngs
     from accelbench.report.tables import print_tables, ranking_table, fallback_ranking_table
-    from accelbench.results.store import default_db_path
 
     fmt = check_format(output_format, REPORT_FORMATS)
-    path, data = write_report(db_path or default_db_path(), run_id, output)
+    path, data = write_report(db, run_id, output)
     pngs = write_pngs(all_charts(data), png_dir) if png_dir else []
     absent = [n for n in data.absent_stages]
     if fmt == "json":
@@ -50,24 +44,16 @@ def report_command(db_path, run_id, output, png_dir, output_format):
 @app.command("compare")
 @click.argument("a")
 @click.argument("b")
-@_db_option()
+@db_option
 @click.option("--force", is_flag=True, help="Compare even when the environments (host, CPU, runtime version) differ.")
 @format_option(REPORT_FORMATS)
-def compare_command(a, b, db_path, force, output_format):
+def compare_command(a, b, db, force, output_format):
     """Compare A and B side by side (record ids, run ids, or run:ID / record:ID): ratio B/A and
     whether each difference is larger than the measurement noise (95 % CIs overlapping or not)."""
     from accelbench.report.compare import compare, comparison_tables
     from accelbench.report.tables import print_tables
-    from accelbench.results.store import default_db_path
 
     fmt = check_format(output_format, REPORT_FORMATS)
-    db = db_path or default_db_path()
-    from pathlib import Path
-
-    from accelbench.errors import UserError
-
-    if not Path(db).exists():
-        raise UserError(f"db: {db!r} does not exist; give --db the file `accelbench run` or `bench` wrote")
     comp = compare(db, a, b, force=force)
     if fmt == "json":
         echo_json(comp.to_dict())

@@ -8,7 +8,7 @@ import sys
 import click
 
 from accelbench.cli import app
-from accelbench.cli.common import check_format, echo_json
+from accelbench.cli.common import check_format, db_option, echo_json
 
 
 @app.command("run")
@@ -22,7 +22,7 @@ from accelbench.cli.common import check_format, echo_json
 @click.option("--precision", "precisions", multiple=True,
               help="Precisions to measure (repeatable); default: fp32 and this host's best reduced precision.")
 @click.option("--time-limit", type=float, default=None, help="Seconds of measurement per configuration.")
-@click.option("--db", default=None, help="Results database (default ./accelbench.db or $ACCELBENCH_DB).")
+@db_option
 @click.option("--report", "report_path", default=None,
               help="Where to write the HTML report (default accelbench-out/report-<run>.html).")
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report.")

@@ -11,12 +11,11 @@ model, and, for the same runtime, the runtime version must match.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 
 from accelbench.errors import UserError
 from accelbench.results.records import BenchRecord
-from accelbench.results.store import ResultStore
+from accelbench.results.store import ResultStore, open_store
 
 PAIR_KEY = ("model", "resolution", "batch", "precision", "backend")
 
@@ -103,34 +102,28 @@ def pair_key(rec: BenchRecord) -> dict:
             "backend": cfg.backend}
 
 
-def resolve(db_path: str, ident: str) -> Side:
+def resolve(store: ResultStore, ident: str) -> Side:
     """``run:ID``, ``record:ID`` or a bare id (a record id or unique prefix of one first, then a run id)."""
     kind, _, value = ident.partition(":") if ident.startswith(("run:", "record:")) else ("", "", ident)
     value = value.strip()
     if not value:
         raise UserError(f"compare: empty id in {ident!r}; give a record id, a run id, 'run:ID' or 'record:ID'")
-    with ResultStore(db_path) as store:
-        if kind in ("", "record"):
-            conn = sqlite3.connect(db_path, timeout=30)
-            try:
-                rows = conn.execute("SELECT record_id, run_id FROM records WHERE record_id = ? OR record_id LIKE ?",
-                                    (value, value.replace("%", "").replace("_", "") + "%")).fetchall()
-            finally:
-                conn.close()
-            exact = [r for r in rows if r[0] == value]
-            rows = exact or rows
-            if len(rows) > 1 and kind == "record":
-                raise UserError(f"compare: record id prefix {value!r} matches {len(rows)} records; give more characters")
-            if len(rows) == 1 and (kind == "record" or len(value) >= 6 or exact):
-                rec = next(r for r in store.query(run_id=rows[0][1]) if r.record_id == rows[0][0])
-                return Side("record", rec.record_id, (rec,))
-            if kind == "record":
-                raise UserError(f"compare: no record {value!r} in {db_path!r}")
-        records = tuple(store.query(run_id=value))
-        if records:
-            return Side("run", value, records)
-        known = ", ".join(store.run_ids()[-5:]) or "none"
-    raise UserError(f"compare: {ident!r} is neither a record id nor a run id in {db_path!r}; latest runs: {known}")
+    if kind in ("", "record"):
+        ids = store.record_ids(value)
+        if len(ids) > 1 and kind == "record":
+            raise UserError(f"compare: record id prefix {value!r} matches {len(ids)} records; give more characters")
+        # A bare id shorter than 6 characters must match a record exactly: it may be a run id.
+        if len(ids) == 1 and (kind == "record" or len(value) >= 6 or ids[0] == value):
+            (rec,) = store.query(record_id=ids[0])
+            return Side("record", rec.record_id, (rec,))
+        if kind == "record":
+            raise UserError(f"compare: no record {value!r} in {store.location!r}")
+    records = tuple(store.query(run_id=value))
+    if records:
+        return Side("run", value, records)
+    known = ", ".join(store.run_ids()[-5:]) or "none"
+    raise UserError(f"compare: {ident!r} is neither a record id nor a run id in {store.location!r};"
+                    f" latest runs: {known}")
 
 
 def environment_mismatches(a: BenchRecord, b: BenchRecord) -> list[str]:
@@ -188,7 +181,8 @@ def _latest_ok_by_key(records) -> dict[tuple, BenchRecord]:
 
 def compare(db_path: str, ident_a: str, ident_b: str, *, force: bool = False) -> Comparison:
     """Resolve A and B, pair their records, refuse mismatched environments unless ``force``."""
-    a, b = resolve(db_path, ident_a), resolve(db_path, ident_b)
+    with open_store(db_path, read_only=True) as store:
+        a, b = resolve(store, ident_a), resolve(store, ident_b)
     if a.kind == "record" or b.kind == "record":
         if a.kind != b.kind:
             raise UserError(f"compare: A is a {a.kind} and B is a {b.kind}; compare two records or two runs")

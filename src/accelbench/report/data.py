@@ -5,11 +5,11 @@ and the catalog's on-chip memory sizes. Reports read; they never measure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from accelbench.errors import UserError
 from accelbench.results.records import BenchRecord
-from accelbench.results.summary import RunSummary, load_run_summary
+from accelbench.results.store import open_store
+from accelbench.results.summary import RunSummary
 
 STAGE_TITLES = {
     1: "Peak TOPS",
@@ -77,41 +77,14 @@ def _catalog() -> tuple[tuple[dict, ...], tuple[dict, ...], tuple[dict, ...]]:
     return tuple(sram), tuple(peaks), tuple(devices)
 
 
-def _latest_run(db_path: str) -> str:
-    """The newest run in the store: a four-stage summary or a plain group of records, whichever is newer."""
-    import sqlite3
-
-    conn = sqlite3.connect(db_path, timeout=30)
-    try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        candidates = []
-        if "run_summaries" in tables:
-            row = conn.execute("SELECT run_id, created FROM run_summaries ORDER BY created DESC LIMIT 1").fetchone()
-            if row:
-                candidates.append((str(row[1]), 1, row[0]))
-        if "records" in tables:
-            row = conn.execute("SELECT run_id, MAX(timestamp) AS t FROM records GROUP BY run_id"
-                               " ORDER BY t DESC, MAX(rowid) DESC LIMIT 1").fetchone()
-            if row:
-                candidates.append((str(row[1]), 0, row[0]))
-    finally:
-        conn.close()
-    if not candidates:
-        raise UserError(f"db: {db_path!r} holds no runs yet; run `accelbench run` or `accelbench bench` first")
-    # Newest wins; on a tie, the summary (it covers the records too).
-    return max(candidates)[2]
-
-
 def load_report_data(db_path: str, run_id: str | None = None) -> ReportData:
     """Records + summary of one run (default: the newest). UserError for a missing db or run."""
-    from accelbench.results.store import ResultStore
-
-    if not Path(db_path).exists():
-        raise UserError(f"db: {db_path!r} does not exist; give --db the file `accelbench run` or `bench` wrote")
-    with ResultStore(db_path) as store:
-        run = run_id or _latest_run(db_path)
+    with open_store(db_path, read_only=True) as store:
+        run = run_id or store.latest_run_id()
+        if run is None:
+            raise UserError(f"db: {db_path!r} holds no runs yet; run `accelbench run` or `accelbench bench` first")
         records = tuple(store.query(run_id=run))
-        summary = load_run_summary(db_path, run)
+        summary = store.load_summary(run)
         if not records and summary is None:
             known = store.run_ids()
             shown = ", ".join(known[-5:]) or "none"

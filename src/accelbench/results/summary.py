@@ -22,23 +22,12 @@ Projection entries: the projection module's to_dict() per (model, device).
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from accelbench.errors import UserError
 
 SUMMARY_SCHEMA_VERSION = 1
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS run_summaries (
-    run_id TEXT PRIMARY KEY,
-    created TEXT NOT NULL,
-    schema_version INTEGER NOT NULL,
-    summary_json TEXT NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -82,37 +71,30 @@ class RunSummary:
                       "projections": tuple(data.get("projections", ())), "notes": tuple(data.get("notes", ()))})
 
 
+# Compatibility for the callers written before the store owned all SQL (the four-stage run):
+# new code opens the store once (accelbench.results.store.open_store) and calls its methods.
+# The store module imports this one, hence the imports inside the functions.
+
+
 def save_run_summary(db_path: str, summary: RunSummary) -> None:
     """Insert or replace the summary of one run, in one transaction."""
-    conn = sqlite3.connect(db_path, timeout=30)
-    try:
-        with conn:
-            conn.executescript(_DDL)
-            conn.execute(
-                "INSERT OR REPLACE INTO run_summaries (run_id, created, schema_version, summary_json)"
-                " VALUES (?, ?, ?, ?)",
-                (summary.run_id, summary.created, summary.schema_version, json.dumps(summary.to_dict(), default=str)),
-            )
-    finally:
-        conn.close()
+    from accelbench.results.store import open_store
+
+    with open_store(db_path) as store:
+        store.save_summary(summary)
 
 
 def load_run_summary(db_path: str, run_id: str) -> RunSummary | None:
     """The summary of ``run_id``, or None when that run was not a four-stage run."""
-    conn = sqlite3.connect(db_path, timeout=30)
-    try:
-        conn.executescript(_DDL)
-        row = conn.execute("SELECT summary_json FROM run_summaries WHERE run_id = ?", (run_id,)).fetchone()
-    finally:
-        conn.close()
-    return RunSummary.from_dict(json.loads(row[0])) if row else None
+    from accelbench.results.store import open_store
+
+    with open_store(db_path, read_only=True) as store:
+        return store.load_summary(run_id)
 
 
 def latest_run_summary_id(db_path: str) -> str | None:
-    conn = sqlite3.connect(db_path, timeout=30)
-    try:
-        conn.executescript(_DDL)
-        row = conn.execute("SELECT run_id FROM run_summaries ORDER BY created DESC LIMIT 1").fetchone()
-    finally:
-        conn.close()
-    return row[0] if row else None
+    from accelbench.results.store import open_store
+
+    with open_store(db_path, read_only=True) as store:
+        newest = store.newest_summary()
+    return newest[1] if newest else None

@@ -1,0 +1,217 @@
+"""The results store: where records and run summaries live, behind one interface.
+
+``open_store(url_or_path, read_only=...)`` picks the engine by URL scheme and returns a
+``ResultStore``; callers never see SQL. A plain path or ``sqlite:///PATH`` is a SQLite file
+(``results/store/sqlite.py``, the only SQL in accelbench). Default: ``./accelbench.db``, or
+``$ACCELBENCH_DB``. Adding an engine (PostgreSQL) is one module implementing ``ResultStore`` plus
+its scheme in ``ENGINE_MODULES``; no caller changes.
+
+What every engine keeps:
+
+* each record with its raw latency samples, written in one transaction (all or nothing);
+* each four-stage run's RunSummary (one per run id; saving again replaces it);
+* an explicit insertion sequence, so that "oldest first" means the same on every engine
+  (timestamp, then insertion order);
+* the store schema version (``STORE_SCHEMA_VERSION``), raised by numbered migrations that the
+  engine applies in order, in one transaction, when a *writer* opens an older store. Readers
+  never create, migrate or modify anything; a store newer than this accelbench is refused
+  untouched.
+
+Samples are stored as little-endian int64 bytes (8 per query) on every engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+from accelbench.errors import UserError
+from accelbench.results.records import SCHEMA_VERSION, BenchRecord
+from accelbench.results.summary import RunSummary
+
+DEFAULT_DB = "accelbench.db"
+DB_ENV = "ACCELBENCH_DB"
+
+# Version 1: records, samples, meta. Version 2: run_summaries, records.seq, store_migrations.
+STORE_SCHEMA_VERSION = 2
+
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered step of an engine's schema: applied once, in order, by a writer."""
+
+    version: int  # the store schema version once this step has run
+    name: str  # what it changes, recorded in the store's migration history
+    statements: tuple[str, ...]
+
+
+# URL scheme -> the module of its engine, which defines ENGINE (a ResultStore subclass).
+ENGINE_MODULES = {"sqlite": "accelbench.results.store.sqlite"}
+
+
+def default_db_path() -> str:
+    return os.environ.get(DB_ENV) or DEFAULT_DB
+
+
+def samples_to_blob(latency_ns) -> bytes:
+    """int64 little-endian; raises OverflowError for a value beyond int64 (never silently wraps)."""
+    return np.asarray(list(latency_ns), dtype="<i8").tobytes()
+
+
+def blob_to_samples(blob: bytes) -> tuple[int, ...]:
+    return tuple(int(x) for x in np.frombuffer(blob, dtype="<i8"))
+
+
+def record_to_json(record: BenchRecord) -> str:
+    """The record's stored fields as JSON (no samples, no derived figures: those are recomputed on read)."""
+    stored = record.to_dict(include_samples=False)
+    derived_keys = set(stored) - set(BenchRecord.STORED) - {"config", "power_w", "power_source",
+                                                            "idle_power_w", "power_detail"}
+    for key in derived_keys:
+        stored.pop(key, None)
+    return json.dumps(stored)
+
+
+def record_from_json(record_json: str, record_schema_version: int, samples_blob: bytes | None) -> BenchRecord:
+    if record_schema_version != SCHEMA_VERSION:
+        raise UserError(f"db: record schema {record_schema_version} is not readable by this accelbench"
+                        f" (reads {SCHEMA_VERSION})")
+    data = json.loads(record_json)
+    data["latency_ns"] = blob_to_samples(samples_blob) if samples_blob is not None else ()
+    return BenchRecord.from_dict(data)
+
+
+def summary_to_json(summary: RunSummary) -> str:
+    return json.dumps(summary.to_dict(), default=str)
+
+
+def summary_from_json(summary_json: str) -> RunSummary:
+    return RunSummary.from_dict(json.loads(summary_json))
+
+
+class _OpenedByPath(ABCMeta):
+    # `ResultStore(path)` is what callers wrote before the interface existed: it still opens the
+    # store for writing, exactly as `open_store(path)`. New code calls open_store.
+    def __call__(cls, *args, **kwargs):
+        if cls is ResultStore:
+            return open_store(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class ResultStore(metaclass=_OpenedByPath):
+    """Records and run summaries in one store. Use as a context manager or call close().
+
+    ``location`` names the store in messages (a file path, or a URL without its password).
+    A store opened read-only raises on any write.
+    """
+
+    location: str
+    read_only: bool
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------
+    @abstractmethod
+    def save(self, record: BenchRecord) -> None:
+        """Write the record and its samples in one transaction (all or nothing)."""
+
+    @abstractmethod
+    def save_summary(self, summary: RunSummary) -> None:
+        """Insert the summary of one run, or replace the one stored under the same run id."""
+
+    # -- reading -------------------------------------------------------------------------------
+    @abstractmethod
+    def query(self, *, run_id: str | None = None, model: str | None = None, backend: str | None = None,
+              precision: str | None = None, status: str | None = None,
+              record_id: str | None = None) -> list[BenchRecord]:
+        """Records matching every given filter, oldest first (timestamp, then insertion order)."""
+
+    @abstractmethod
+    def record_ids(self, id_or_prefix: str) -> tuple[str, ...]:
+        """The record id equal to ``id_or_prefix`` if one is; else every id that starts with it, oldest first."""
+
+    @abstractmethod
+    def run_ids(self) -> list[str]:
+        """Run ids of the stored records, oldest first (by each run's first record)."""
+
+    @abstractmethod
+    def load_summary(self, run_id: str) -> RunSummary | None:
+        """The summary of ``run_id``, or None when that run was not a four-stage run."""
+
+    @abstractmethod
+    def newest_summary(self) -> tuple[str, str] | None:
+        """(created, run_id) of the newest run summary; None when there is none."""
+
+    @abstractmethod
+    def newest_record_run(self) -> tuple[str, str] | None:
+        """(timestamp, run_id) of the run whose newest record is the newest; None when there are no records."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """How many records the store holds."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # -- built on the above, the same for every engine -----------------------------------------
+    def get_record(self, id_or_prefix: str) -> BenchRecord | None:
+        """The record with this id or unique id prefix; None when none matches; UserError when several do."""
+        ids = self.record_ids(id_or_prefix)
+        if len(ids) > 1:
+            raise UserError(f"record: id prefix {id_or_prefix!r} matches {len(ids)} records; give more characters")
+        if not ids:
+            return None
+        (record,) = self.query(record_id=ids[0])
+        return record
+
+    def latest_run_id(self) -> str | None:
+        """The newest run: a four-stage summary or a plain group of records, whichever is newer."""
+        candidates = []
+        summary = self.newest_summary()
+        if summary:
+            candidates.append((summary[0], 1, summary[1]))
+        records = self.newest_record_run()
+        if records:
+            candidates.append((records[0], 0, records[1]))
+        # Newest wins; on a tie, the summary (it covers the records too).
+        return max(candidates)[2] if candidates else None
+
+
+def split_store_url(url_or_path: str) -> tuple[str, str]:
+    """(scheme, location): a plain path is SQLite; ``sqlite:///rel.db`` and ``sqlite:////abs/x.db``
+    follow SQLAlchemy (the path is what follows the third slash)."""
+    scheme, sep, rest = url_or_path.partition("://")
+    if not sep:
+        return "sqlite", url_or_path
+    scheme = scheme.lower()
+    if scheme not in ENGINE_MODULES:
+        raise UserError(f"db: scheme {scheme + '://'!r} is not supported; give a file path or one of: "
+                        + ", ".join(f"{s}://" for s in ENGINE_MODULES) + f" (got {url_or_path!r})")
+    if scheme == "sqlite":
+        path = rest[1:] if rest.startswith("/") else ""
+        if not path:
+            raise UserError(f"db: {url_or_path!r} names no file; write sqlite:///relative.db or sqlite:////abs/path.db")
+        return scheme, path
+    return scheme, url_or_path
+
+
+def open_store(url_or_path: str | os.PathLike | None = None, *, read_only: bool = False) -> ResultStore:
+    """Open the results store at ``url_or_path`` (default ``default_db_path()``).
+
+    Writers (``read_only=False``) create a missing store and migrate an older one. Readers open it
+    read-only and never create or change anything: a missing store, or one that is not an
+    accelbench results store, is a UserError.
+    """
+    scheme, location = split_store_url(str(url_or_path or default_db_path()))
+    engine = importlib.import_module(ENGINE_MODULES[scheme]).ENGINE
+    return engine(location, read_only=read_only)
