@@ -178,10 +178,10 @@ def test_calibration_with_one_point_fits_compute_efficiency_only():
 
 
 def test_spearman():
-    from accelbench.cli.project import spearman
+    from accelbench.job.ranking import spearman
 
     assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
     # d = (0, 0, 1, -1): 1 - 6*2 / (4*15) = 0.8
     assert spearman([1, 2, 3, 4], [1, 2, 4, 3]) == pytest.approx(0.8)
-    assert math.isnan(spearman([1], [2]))
+    assert spearman([1], [2]) is None  # undefined: JSON null, not NaN

@@ -64,6 +64,22 @@ def test_rank_json_has_spearman(capsys):
     assert {"peak_rank", "per_w_rank", "per_usd_rank"} <= set(data["devices"][0])
 
 
+def test_rank_keeps_its_json_keys_and_table(capsys):
+    code, out, err = run(["rank", "resnet50", "-r", "64", "--format", "json", "--no-calibration"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert list(data) == ["model", "precision", "kind", "input_shapes", "spearman_throughput_vs_peak", "devices",
+                          "skipped"]
+    assert list(data["devices"][0]) == ["rank", "device", "throughput_per_s", "batch", "mac_utilization",
+                                        "peak_ops_per_s", "peak_rank", "throughput_per_w", "per_w_rank",
+                                        "throughput_per_usd", "per_usd_rank", "calibrated", "bound"]
+    assert [d["rank"] for d in data["devices"]] == list(range(1, len(data["devices"]) + 1))
+    code, out, err = run(["rank", "resnet50", "-r", "64", "--no-calibration"], capsys)
+    assert code == 0, err
+    rho = data["spearman_throughput_vs_peak"]
+    assert f"projected throughput vs peak TOPS: {rho:+.2f} (1 = peak TOPS orders" in out
+
+
 # -- device parameter files ---------------------------------------------------------------------
 
 GOOD = """

@@ -10,7 +10,10 @@ from accelbench.errors import UserError
 from accelbench.measure.power import PowerRecord
 from accelbench.results.records import BenchConfig, BenchRecord
 from accelbench.results.store import open_store
-from accelbench.results.summary import RunSummary, StageSummary, save_run_summary
+from accelbench.results.summary import (
+    ActivationRow, BoundShares, ClosestModel, LayerTime, MeasuredStageData, PeakFigure, PeakStageData, ProjectionEntry,
+    RankEntry, RunSummary, SramFigure, StageSummary, save_run_summary,
+)
 
 EVIL = "<script>alert(1)</script>"
 HOST_PEAK_FP32 = 269e9  # MAC/s, theoretical, for the synthetic host
@@ -67,48 +70,49 @@ def build_run(db, run_id="20261101T100000Z-abcdef", *, with_summary=True, model4
         for r in recs:
             store.save(r)
     if with_summary:
-        sram = [{"device": "t4", "name": "NVIDIA T4", "onchip_sram_bytes": 4 * 2**20},
-                {"device": "h100", "name": "NVIDIA H100 SXM", "onchip_sram_bytes": 50 * 2**20}]
-        layers = [{"name": f"conv{i}", "op": "Conv", "macs": 10**8 * (i + 1), "output_bytes": 2**20,
-                   "time_s": 0.001 * (i + 1), "time_source": "measured"} for i in range(5)]
+        sram = (SramFigure(device="t4", name="NVIDIA T4", onchip_sram_bytes=4 * 2**20),
+                SramFigure(device="h100", name="NVIDIA H100 SXM", onchip_sram_bytes=50 * 2**20))
+        layers = tuple(LayerTime(name=f"conv{i}", op="Conv", macs=10**8 * (i + 1), output_bytes=2**20,
+                                 time_s=0.001 * (i + 1), time_source="measured") for i in range(5))
         stages = (
             StageSummary(1, "Peak TOPS", "peak says 269 GMAC/s FP32, 1.07 TMAC/s BF16 (AMX); a T4 quotes 65 TMAC/s INT8",
-                         data={"peaks": [
-                             {"device": "host", "name": "This host", "kind": "CPU", "precision": "fp32",
-                              "peak_ops_per_s": 2 * HOST_PEAK_FP32, "source": "theoretical"},
-                             {"device": "host", "name": "This host", "kind": "CPU", "precision": "fp32",
-                              "peak_ops_per_s": 3.16e11, "source": "measured"},
-                             {"device": "t4", "name": "NVIDIA T4", "kind": "GPU", "precision": "int8",
-                              "peak_ops_per_s": 130e12, "source": "catalog"}]}),
+                         data=PeakStageData(peaks=(
+                             PeakFigure(device="host", name="This host", kind="CPU", precision="fp32",
+                                        peak_ops_per_s=2 * HOST_PEAK_FP32, source="theoretical"),
+                             PeakFigure(device="host", name="This host", kind="CPU", precision="fp32",
+                                        peak_ops_per_s=3.16e11, source="measured"),
+                             PeakFigure(device="t4", name="NVIDIA T4", kind="GPU", precision="int8",
+                                        peak_ops_per_s=130e12, source="catalog")))),
             StageSummary(2, "ResNet-50, done right", "224x224 batch 32: 53 img/s; 2 MP batch 1: 0.69 img/s",
                          record_ids=tuple(r.record_id for r in recs[:4]),
-                         data={"model": "resnet50", "configs": [], "sram": sram, "layers": layers,
-                               "activations": [
-                                   {"resolution": "224", "pixels": 50176, "largest_activation_bytes": 3211264,
-                                    "peak_live_activation_bytes": 6422528, "precision": "fp32"},
-                                   {"resolution": "2mp", "pixels": 2073600, "largest_activation_bytes": 132710400,
-                                    "peak_live_activation_bytes": 265420800, "precision": "fp32"}]}),
+                         data=MeasuredStageData(model="resnet50", configs=(), sram=sram, layers=layers, activations=(
+                             ActivationRow(resolution="224", pixels=50176, largest_activation_bytes=3211264,
+                                           peak_live_activation_bytes=6422528, precision="fp32"),
+                             ActivationRow(resolution="2mp", pixels=2073600, largest_activation_bytes=132710400,
+                                           peak_live_activation_bytes=265420800, precision="fp32")))),
             StageSummary(3, "A real-world model", "peak says 269 GMAC/s; YOLOv3 at 1 MP achieved 51 GMAC/s (19 %)",
                          record_ids=(recs[4].record_id,),
-                         data={"model": "yolov3", "sram": sram, "layers": layers[:3], "activations": [
-                             {"resolution": "1mp", "pixels": 921600, "largest_activation_bytes": 235929600,
-                              "peak_live_activation_bytes": 353894400, "precision": "fp32"}]}),
+                         data=MeasuredStageData(model="yolov3", sram=sram, layers=layers[:3], activations=(
+                             ActivationRow(resolution="1mp", pixels=921600, largest_activation_bytes=235929600,
+                                           peak_live_activation_bytes=353894400, precision="fp32"),))),
             StageSummary(4, "Your model", f"{model4} at 640x480: 20 inferences/s",
                          record_ids=(recs[5].record_id,),
-                         data={"model": model4, "closest": [{"model": "resnet50", "distance": 0.3, "why": "conv stack"}]}),
+                         data=MeasuredStageData(model=model4, closest=(
+                             ClosestModel(model="resnet50", distance=0.3, why="conv stack"),))),
         )
         ranking = (
-            {"label": "NVIDIA T4 · resnet50 · int8", "kind": "projected", "device": "t4", "model": "resnet50",
-             "precision": "int8", "latency_s": 0.0011, "throughput_per_s": 6000.0, "per_w": 85.7, "per_usd": 3.0,
-             "value": 0.0011, "metric": "latency_s"},
-            {"label": "resnet50 bf16 · host", "kind": "measured", "record_id": recs[3].record_id, "device": "host",
-             "model": "resnet50", "precision": "bf16", "latency_s": 0.017, "throughput_per_s": 58.8, "per_w": 0.98,
-             "per_usd": 0.0294, "value": 0.017, "metric": "latency_s"},
+            RankEntry(label="NVIDIA T4 · resnet50 · int8", kind="projected", device="t4", model="resnet50",
+                      precision="int8", latency_s=0.0011, throughput_per_s=6000.0, per_w=85.7, per_usd=3.0,
+                      value=0.0011, metric="latency_s"),
+            RankEntry(label="resnet50 bf16 · host", kind="measured", record_id=recs[3].record_id, device="host",
+                      model="resnet50", precision="bf16", latency_s=0.017, throughput_per_s=58.8, per_w=0.98,
+                      per_usd=0.0294, value=0.017, metric="latency_s"),
         )
-        projections = ({"device": "h100", "device_name": "NVIDIA H100 SXM", "model": "resnet50", "precision": "int8",
-                        "latency_s": 0.0004, "throughput_per_s": 80000.0, "mac_utilization": 0.33,
-                        "bound": {"summary": "compute"}, "throughput_per_w": 114.0, "throughput_per_usd": 2.67,
-                        "assumptions": ["batch 1 latency", "weights resident in L2"]},)
+        projections = (ProjectionEntry(device="h100", device_name="NVIDIA H100 SXM", model="resnet50",
+                                       precision="int8", latency_s=0.0004, throughput_per_s=80000.0,
+                                       mac_utilization=0.33, bound=BoundShares(summary="compute"),
+                                       throughput_per_w=114.0, throughput_per_usd=2.67,
+                                       assumptions=("batch 1 latency", "weights resident in L2")),)
         save_run_summary(db, RunSummary(run_id=run_id, created="2025-01-01T10:00:00+00:00",
                                         command=f"accelbench run --model {model4}", objective="latency",
                                         stages=stages, ranking=ranking, projections=projections, duration_s=151.0,
@@ -150,3 +154,13 @@ def test_units():
     assert fmt_time(0.0371) == "37.1 ms" and fmt_time(1.45) == "1.45 s" and fmt_time(42e-6) == "42.0 µs"
     assert fmt_bytes(265420800) == "253 MiB"
     assert fmt_rate(2.69e11, "MAC/s") == "269 GMAC/s"
+
+
+def test_units_for_sentences():
+    from accelbench.report.units import fmt_correlation, fmt_macs, fmt_pct, fmt_rate
+
+    assert fmt_macs(2.338e9) == "2.34 GMAC" and fmt_macs(25.7e6) == "25.7 MMAC"
+    assert fmt_macs(None) == "–" and fmt_macs(None, missing="n/a") == "n/a"
+    assert fmt_rate(None, "MAC/s", missing="n/a") == "n/a" and fmt_pct(None, missing="n/a") == "n/a"
+    assert fmt_correlation(0.8404) == "+0.84" and fmt_correlation(-1.0) == "-1.00"
+    assert fmt_correlation(None) == "n/a" and fmt_correlation(float("nan")) == "n/a"

@@ -175,3 +175,66 @@ def test_report_in_headless_chromium(run_db, tmp_path, capsys):
     shutil.copyfile(shot, artifact)
     with capsys.disabled():  # shown in CI's log even though the test passes
         print(f"\nreport screenshot: {artifact} (also {shot})")
+
+
+HOSTILE_LINK = '<a href="https://evil.example/">x</a>'
+HOSTILE_BOLD = "<b>bold</b>"
+
+
+def _strings(value, key=None):
+    """Every (key, string) in a plotly figure, at any depth."""
+    if isinstance(value, str):
+        yield key, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v, key)
+
+
+def test_hostile_names_never_become_markup_in_charts(tmp_path):
+    """Plotly renders <a href> and <b> found in labels: node and model names are escaped at every
+    depth of the figure (names, hover text, bar labels, axis categories)."""
+    from dataclasses import replace
+
+    from accelbench.report.html import plotly_figure
+    from accelbench.results.summary import LayerTime
+
+    db = str(tmp_path / "hostile.db")
+    build_run(db, model4=HOSTILE_BOLD)
+    data = load_report_data(db)
+    stage2 = data.stage(2)
+    hostile_layers = (LayerTime(name=HOSTILE_LINK, op=HOSTILE_BOLD, macs=10**9, time_s=0.01, time_source="measured"),)
+    stages = tuple(replace(s, data=replace(s.data, layers=hostile_layers)) if s is stage2 else s
+                   for s in data.summary.stages)
+    data = replace(data, summary=replace(data.summary, stages=stages))
+    charts = all_charts(data)
+    figures = {cid: plotly_figure(c) for cid, c in charts.items()}
+    labels = [s for fig in figures.values() for key, s in _strings(fig) if key != "hovertemplate"]
+    assert any("&lt;a href=" in s for s in labels) and any("&lt;b&gt;bold" in s for s in labels)
+    assert not [s for s in labels if "<a" in s or "<b>" in s]
+    page = build_report_html(data, plotly_js="")
+    assert HOSTILE_LINK not in page and HOSTILE_BOLD not in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page  # the tables show the model's name as text
+
+
+def test_report_page_ships_as_templates_and_assets():
+    from importlib import resources
+
+    package = resources.files("accelbench.report")
+    assert (package / "templates" / "report.html.j2").is_file()
+    for asset in ("report.css", "report.js", "error-hook.js"):
+        text = (package / "assets" / asset).read_text()
+        assert "</script" not in text and "</style" not in text  # inlined as they are
+
+
+def test_report_without_jinja2_names_the_extra(run_db, tmp_path):
+    db, _ = run_db
+    blocked = ("import sys; sys.modules['jinja2'] = None; from accelbench.cli import main; "
+               f"main(['report', '--db', {db!r}, '-o', {str(tmp_path / 'x.html')!r}])")
+    proc = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: report: the HTML report needs jinja2; install it with "
+                                   "`pip install 'accelbench[report]'`")
+    assert not (tmp_path / "x.html").exists()

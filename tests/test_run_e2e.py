@@ -66,7 +66,9 @@ def test_run_stores_every_measurement_and_its_summary(tiny_run):
     assert ranked == sorted(ranked)
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium; .ci/run installs it")
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium; .ci/run installs it")
+
+
 def _chromium(args, tmp_path):
     return subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -75,6 +77,7 @@ def _chromium(args, tmp_path):
         capture_output=True, text=True, timeout=120)
 
 
+@needs_chromium
 def test_run_report_renders_in_chromium(tiny_run, tmp_path, capsys):
     result, _, report = tiny_run
     assert result.returncode == 0

@@ -32,15 +32,6 @@ def _optional_batch(batch):
     return None if batch is None else parse_batch(batch)
 
 
-def _si(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "-"
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {prefix}{unit}".rstrip()
-    return f"{value:.3g} {unit}".rstrip()
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f} ms" if seconds < 10 else f"{seconds:.2f} s"
 
@@ -110,29 +101,6 @@ def _fmt_opt(value, spec):
     return "-" if value is None else format(value, spec)
 
 
-def spearman(a: list[float], b: list[float]) -> float:
-    """Spearman's rank correlation (average ranks for ties); NaN for fewer than 2 items."""
-    import numpy as np
-
-    if len(a) < 2:
-        return float("nan")
-
-    def ranks(values):
-        values = np.asarray(values, dtype=float)
-        order = values.argsort(kind="mergesort")
-        r = np.empty(len(values))
-        r[order] = np.arange(1, len(values) + 1)
-        for v in np.unique(values):  # ties share their mean rank
-            mask = values == v
-            r[mask] = r[mask].mean()
-        return r
-
-    ra, rb = ranks(a), ranks(b)
-    if ra.std() == 0 or rb.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
 @app.command("rank")
 @model_argument
 @resolution_option
@@ -144,50 +112,33 @@ def spearman(a: list[float], b: list[float]) -> float:
 def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, output_format):
     """Rank every catalog device by PROJECTED throughput on MODEL (and per W, per $), beside its
     rank by peak TOPS, with Spearman's rank correlation between the two."""
-    from accelbench.projection.api import project_devices, resolve_devices
+    from accelbench.job.ranking import rank_devices
+    from accelbench.report.units import fmt_correlation
 
     fmt = check_format(output_format, PROJECT_FORMATS)
     profile = _profile(model, resolution, input_shapes, precision)
-    done, skipped = project_devices(profile, resolve_devices("all"), scenario="offline",
-                                    batch=_optional_batch(batch), use_calibration=not no_calibration)
-    if len(done) < 2:
-        raise UserError(f"rank: fewer than two catalog devices support {profile.precision}; try --precision int8")
-    by_thr = sorted(done, key=lambda p: -p.throughput_per_s)
-    peak_rank = {p.device: i + 1 for i, p in enumerate(sorted(done, key=lambda p: -p.peak_ops_per_s))}
-
-    def order(key):
-        have = [p for p in done if key(p) is not None]
-        return {p.device: i + 1 for i, p in enumerate(sorted(have, key=lambda p: -key(p)))}
-
-    w_rank = order(lambda p: p.throughput_per_w)
-    usd_rank = order(lambda p: p.throughput_per_usd)
-    rho = spearman([p.throughput_per_s for p in done], [p.peak_ops_per_s for p in done])
-    rows = [{
-        "rank": i + 1, "device": p.device, "throughput_per_s": p.throughput_per_s, "batch": p.throughput_batch,
-        "mac_utilization": p.mac_utilization, "peak_ops_per_s": p.peak_ops_per_s, "peak_rank": peak_rank[p.device],
-        "throughput_per_w": p.throughput_per_w, "per_w_rank": w_rank.get(p.device),
-        "throughput_per_usd": p.throughput_per_usd, "per_usd_rank": usd_rank.get(p.device),
-        "calibrated": p.calibrated, "bound": p.bound_summary,
-    } for i, p in enumerate(by_thr)]
+    ranking = rank_devices(profile, batch=_optional_batch(batch), use_calibration=not no_calibration)
     if fmt == "json":
         echo_json({"model": profile.model, "precision": profile.precision, "kind": "projected",
                    "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
-                   "spearman_throughput_vs_peak": rho, "devices": rows,
-                   "skipped": [s.to_dict() for s in skipped]})
+                   "spearman_throughput_vs_peak": ranking.spearman_throughput_vs_peak,
+                   "devices": [r.to_dict() for r in ranking.devices],
+                   "skipped": [s.to_dict() for s in ranking.skipped]})
         return
     click.echo(f"{profile.model}, {profile.precision}: devices ranked by PROJECTED throughput (estimates)")
     head = (f"{'#':>2} {'device':<22} {'proj. inf/s':>12} {'batch':>5} {'MAC util':>8} {'peak TOPS':>9} "
             f"{'peak #':>6} {'inf/s/W':>8} {'W #':>4} {'inf/s/$':>8} {'$ #':>4}")
     click.echo(head)
     click.echo("-" * len(head))
-    for r in rows:
-        click.echo(f"{r['rank']:>2} {r['device']:<22} {r['throughput_per_s']:>12,.1f} {r['batch']:>5} "
-                   f"{r['mac_utilization']:>8.1%} {r['peak_ops_per_s'] / 1e12:>9.1f} {r['peak_rank']:>6} "
-                   f"{_fmt_opt(r['throughput_per_w'], '.1f'):>8} {_fmt_opt(r['per_w_rank'], 'd'):>4} "
-                   f"{_fmt_opt(r['throughput_per_usd'], '.2f'):>8} {_fmt_opt(r['per_usd_rank'], 'd'):>4}")
-    for s in skipped:
+    for r in ranking.devices:
+        click.echo(f"{r.rank:>2} {r.device:<22} {r.throughput_per_s:>12,.1f} {r.batch:>5} "
+                   f"{r.mac_utilization:>8.1%} {r.peak_ops_per_s / 1e12:>9.1f} {r.peak_rank:>6} "
+                   f"{_fmt_opt(r.throughput_per_w, '.1f'):>8} {_fmt_opt(r.per_w_rank, 'd'):>4} "
+                   f"{_fmt_opt(r.throughput_per_usd, '.2f'):>8} {_fmt_opt(r.per_usd_rank, 'd'):>4}")
+    for s in ranking.skipped:
         click.echo(f"   {s.device:<22} skipped: {s.reason}")
-    click.echo(f"Spearman rank correlation, projected throughput vs peak TOPS: {rho:+.2f} "
+    click.echo(f"Spearman rank correlation, projected throughput vs peak TOPS: "
+               f"{fmt_correlation(ranking.spearman_throughput_vs_peak)} "
                f"(1 = peak TOPS orders these devices exactly as the projection does)")
 
 

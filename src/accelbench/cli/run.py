@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -40,8 +39,10 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
     4. your model (--model).
     Each at FP32 and at the best reduced precision this host supports.
     """
-    from accelbench.fourstage import Progress, execute, make_plan
+    from accelbench.job.execute import run_job
+    from accelbench.job.plan import make_plan
     from accelbench.precision import parse_precision
+    from accelbench.report.progress import Progress
     from accelbench.results.store import default_db_path
 
     fmt = check_format(output_format, ("table", "json"))
@@ -50,18 +51,15 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
                      precisions=tuple(parse_precision(p) for p in precisions) or None, time_limit_s=time_limit)
     db_path = db or default_db_path()
     estimate = plan.estimated_duration_s()
-    quiet = quiet or fmt == "json"
-    progress = Progress(estimate, quiet=quiet)
+    progress = Progress(estimate, quiet=quiet or fmt == "json")
     mode = "full matrix" if full else ("tiny sizes (ACCELBENCH_TINY=1)" if plan.tiny else "default sizes")
     progress.say(f"accelbench run: the four stages of inference benchmarking, {mode}: {plan.measurements} "
                  f"measurements at {', '.join(plan.precisions)}; estimated {estimate / 60:.1f} min on this machine")
     if full and not yes and sys.stdin.isatty():
         click.confirm(f"The full matrix takes about {estimate / 60:.0f} minutes. Start?", abort=True)
-    with progress:
-        outcome = execute(plan, db_path=db_path, progress=progress, command="accelbench " + " ".join(sys.argv[1:]))
+    outcome = run_job(plan, db_path=db_path, progress=progress, command="accelbench " + " ".join(sys.argv[1:]),
+                      report_path=report_path, write_html=not no_report)
     summary = outcome.summary
-    if not no_report:
-        outcome.report_path = _write_report(db_path, summary.run_id, report_path)
     if fmt == "json":
         echo_json({**summary.to_dict(), "db": db_path, "report": outcome.report_path})
         return
@@ -73,13 +71,3 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
     progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db_path} (run {summary.run_id}).", always=True)
     if outcome.report_path:
         progress.say(f"HTML report: {outcome.report_path}", always=True)
-
-
-def _write_report(db_path: str, run_id: str, report_path: str | None) -> str:
-    from accelbench.report.html import write_report
-
-    path = report_path or os.path.join("accelbench-out", f"report-{run_id}.html")
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    written, _ = write_report(db_path, run_id=run_id, out_path=path)
-    return str(written)
-

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 from accelbench.report.data import ReportData
 from accelbench.report.units import select_time_unit
+from accelbench.results.summary import MeasuredStageData
 
 PROVENANCES = ("measured", "derived", "estimated", "projected", "datasheet")
+PEAK_PROVENANCE = {"measured": "measured", "theoretical": "derived", "catalog": "datasheet"}  # by PeakFigure.source
 
 
 @dataclass(frozen=True)
@@ -139,20 +141,24 @@ def mac_utilization_vs_resolution(data: ReportData) -> Chart | None:
                          " the host's theoretical peak MAC/s at the precision that ran.")
 
 
+def _stage_data(data: ReportData, number: int) -> MeasuredStageData | None:
+    """The data of measured stage ``number`` (2-4), None when absent or skipped."""
+    st = data.stage(number)
+    return None if st is None or st.skipped else st.measured_data
+
+
 def peaks_chart(data: ReportData) -> Chart | None:
     stage = data.stage(1)
-    peaks = list((stage.data or {}).get("peaks") or []) if stage else []
-    if not any(p.get("source") == "catalog" for p in peaks):
+    peaks = list(stage.peak_data.peaks) if stage is not None and stage.peak_data is not None else []
+    if not any(p.source == "catalog" for p in peaks):
         peaks += list(data.catalog_peaks)  # the catalog's devices beside the host
-    peaks = [p for p in peaks if p.get("peak_ops_per_s")]
+    peaks = [p for p in peaks if p.peak_ops_per_s]
     if not peaks:
         return None
-    prov_of = {"measured": "measured", "theoretical": "derived", "catalog": "datasheet"}
 
     def col(p):
-        src = p.get("source", "catalog")
-        name = str(p.get("name") or p.get("device"))
-        return name if src == "catalog" else f"{name} ({src})"
+        name = p.name or p.device
+        return name if p.source == "catalog" else f"{name} ({p.source})"
 
     columns = []
     for p in peaks:
@@ -160,7 +166,7 @@ def peaks_chart(data: ReportData) -> Chart | None:
             columns.append(col(p))
     by_prec: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     for p in peaks:
-        by_prec[(str(p.get("precision")), prov_of.get(p.get("source"), "datasheet"))][col(p)] = p["peak_ops_per_s"] / 1e12
+        by_prec[(p.precision, PEAK_PROVENANCE[p.source])][col(p)] = p.peak_ops_per_s / 1e12
     order = {"fp32": 0, "tf32": 1, "bf16": 2, "fp16": 3, "int16": 4, "int8": 5}
     series = []
     for (prec, prov), vals in sorted(by_prec.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
@@ -179,33 +185,33 @@ def activation_vs_sram(data: ReportData) -> Chart | None:
     rows, sram = [], []
     for n in (2, 3, 4):
         st = data.stage(n)
-        if st is None or st.skipped:
+        stage_data = _stage_data(data, n)
+        if stage_data is None:
             continue
-        model = (st.data or {}).get("model") or st.title
-        for a in (st.data or {}).get("activations") or []:
-            rows.append((str(model), a))
-        sram.extend((st.data or {}).get("sram") or [])
+        model = stage_data.model or st.title
+        rows.extend((model, a) for a in stage_data.activations)
+        sram.extend(stage_data.sram)
     if not rows:
         return None
     if not sram:
         sram = list(data.catalog_sram)
     seen, refs = set(), []
-    for s in sorted(sram, key=lambda s: s.get("onchip_sram_bytes") or 0):
-        if s.get("onchip_sram_bytes") and s.get("device") not in seen:
-            seen.add(s.get("device"))
+    for s in sorted(sram, key=lambda s: s.onchip_sram_bytes or 0):
+        if s.onchip_sram_bytes and s.device not in seen:
+            seen.add(s.device)
             refs.append(s)
     unit = ("MiB", 1024**2)
-    xs = tuple(f"{m} @ {a.get('resolution')} {a.get('precision') or ''}".strip() for m, a in rows)
-    peak = tuple((a.get("peak_live_activation_bytes") or 0) / unit[1] for _, a in rows)
-    largest = tuple((a.get("largest_activation_bytes") or 0) / unit[1] for _, a in rows)
+    xs = tuple(f"{m} @ {a.resolution} {a.precision or ''}".strip() for m, a in rows)
+    peak = tuple((a.peak_live_activation_bytes or 0) / unit[1] for _, a in rows)
+    largest = tuple((a.largest_activation_bytes or 0) / unit[1] for _, a in rows)
     series = (
         Series("peak live activations", xs, peak, kind="bar", provenance="derived",
                text=tuple(f"{x}: {v:.3g} MiB live at the peak" for x, v in zip(xs, peak))),
         Series("largest single activation", xs, largest, kind="bar", provenance="derived",
                text=tuple(f"{x}: {v:.3g} MiB" for x, v in zip(xs, largest))),
     )
-    hlines = tuple(RefLine(s["onchip_sram_bytes"] / unit[1], f"{s.get('name') or s.get('device')}"
-                           f" on-chip {s['onchip_sram_bytes'] / unit[1]:.3g} MiB") for s in refs)
+    hlines = tuple(RefLine(s.onchip_sram_bytes / unit[1], f"{s.name or s.device}"
+                           f" on-chip {s.onchip_sram_bytes / unit[1]:.3g} MiB") for s in refs)
     return Chart("activation_vs_sram", "Activation memory vs on-chip SRAM", "", f"bytes ({unit[0]}, log scale)",
                  series, log_y=True, categorical_x=True, hlines=hlines,
                  caption="Peak live activation memory (static liveness analysis of the graph) against the on-chip"
@@ -214,22 +220,22 @@ def activation_vs_sram(data: ReportData) -> Chart | None:
 
 def layers_chart(data: ReportData, stage_number: int) -> Chart | None:
     st = data.stage(stage_number)
-    layers = list((st.data or {}).get("layers") or []) if st and not st.skipped else []
-    layers = [la for la in layers if la.get("time_s") is not None]
+    stage_data = _stage_data(data, stage_number)
+    layers = [la for la in (stage_data.layers if stage_data else ()) if la.time_s is not None]
     if not layers:
         return None
-    layers.sort(key=lambda la: la["time_s"])  # hbar draws bottom-up: slowest on top
-    unit = select_time_unit([la["time_s"] for la in layers])
-    sources = {str(la.get("time_source") or "measured") for la in layers}
+    layers.sort(key=lambda la: la.time_s)  # hbar draws bottom-up: slowest on top
+    unit = select_time_unit([la.time_s for la in layers])
+    sources = {la.time_source or "measured" for la in layers}
     prov = "projected" if all(s.startswith("projected") for s in sources) else "measured"
-    names = tuple(f"{la.get('name')} ({la.get('op')})" for la in layers)
+    names = tuple(f"{la.name} ({la.op})" for la in layers)
     series = (Series(
-        "time per layer", tuple(la["time_s"] / unit[1] for la in layers), names, kind="hbar", provenance=prov,
-        text=tuple(f"{la.get('name')}: {la['time_s'] / unit[1]:.3g} {unit[0]},"
-                   f" {(la.get('macs') or 0) / 1e9:.3g} GMAC, source {la.get('time_source') or 'measured'}"
+        "time per layer", tuple(la.time_s / unit[1] for la in layers), names, kind="hbar", provenance=prov,
+        text=tuple(f"{la.name}: {la.time_s / unit[1]:.3g} {unit[0]},"
+                   f" {(la.macs or 0) / 1e9:.3g} GMAC, source {la.time_source or 'measured'}"
                    for la in layers),
-        labels=tuple(f"{la['time_s'] / unit[1]:.3g} {unit[0]} · {(la.get('macs') or 0) / 1e9:.3g} GMAC" for la in layers)),)
-    model = (st.data or {}).get("model") or st.title
+        labels=tuple(f"{la.time_s / unit[1]:.3g} {unit[0]} · {(la.macs or 0) / 1e9:.3g} GMAC" for la in layers)),)
+    model = stage_data.model or st.title
     return Chart(f"layers_stage{stage_number}", f"Slowest layers of {model}", f"time ({unit[0]})", "",
                  series, categorical_x=False, height_px=max(300, 28 * len(layers) + 120),
                  caption="Per-layer time ({}), MACs in the hover text; the layers that dominate the run.".format(
@@ -250,23 +256,21 @@ def pareto_points(data: ReportData) -> tuple[list[ParetoPoint], list[str]]:
     points, missing, seen = [], [], set()
     ranking = data.summary.ranking if data.summary else ()
     for e in ranking:
-        key = e.get("record_id") or (e.get("device"), e.get("model"), e.get("precision"))
-        seen.add(key if isinstance(key, str) else tuple(key))
-        label = e.get("label") or f"{e.get('device')} {e.get('model')} {e.get('precision')}"
-        if e.get("per_w") and e.get("per_usd"):
-            points.append(ParetoPoint(str(label), float(e["per_w"]), float(e["per_usd"]),
-                                      "projected" if e.get("kind") == "projected" else "measured"))
+        seen.add(e.record_id or (e.device, e.model, e.precision))
+        label = e.label or f"{e.device} {e.model} {e.precision}"
+        if e.per_w and e.per_usd:
+            points.append(ParetoPoint(label, float(e.per_w), float(e.per_usd), e.kind))
         else:
-            missing.append(str(label))
+            missing.append(label)
     projections = data.summary.projections if data.summary else ()
     for p in projections:
-        key = (p.get("device"), p.get("model"), p.get("precision"))
+        key = (p.device, p.model, p.precision)
         if key in seen:
             continue
         seen.add(key)
-        label = f"{p.get('device_name') or p.get('device')} · {p.get('model')} · {p.get('precision')}"
-        if p.get("throughput_per_w") and p.get("throughput_per_usd"):
-            points.append(ParetoPoint(label, float(p["throughput_per_w"]), float(p["throughput_per_usd"]), "projected"))
+        label = f"{p.name} · {p.model} · {p.precision}"
+        if p.throughput_per_w and p.throughput_per_usd:
+            points.append(ParetoPoint(label, float(p.throughput_per_w), float(p.throughput_per_usd), "projected"))
         else:
             missing.append(label)
     for rec in data.ok_records:

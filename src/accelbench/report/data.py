@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from accelbench.errors import UserError
 from accelbench.results.records import BenchRecord
 from accelbench.results.store import open_store
-from accelbench.results.summary import RunSummary
+from accelbench.results.summary import PeakFigure, RunSummary, SramFigure, StageSummary
 
 STAGE_TITLES = {
     1: "Peak TOPS",
@@ -20,14 +20,22 @@ STAGE_TITLES = {
 
 
 @dataclass(frozen=True)
+class CatalogDevice:
+    device: str
+    name: str
+    tdp_w: float | None
+    price_usd: float | None
+
+
+@dataclass(frozen=True)
 class ReportData:
     run_id: str
     db_path: str
     records: tuple[BenchRecord, ...]
     summary: RunSummary | None = None
-    catalog_sram: tuple[dict, ...] = ()  # {"device", "name", "onchip_sram_bytes"} from the catalog
-    catalog_peaks: tuple[dict, ...] = ()  # {"device", "name", "kind", "precision", "peak_ops_per_s", "source"}
-    catalog_devices: tuple[dict, ...] = field(default_factory=tuple)  # id, name, tdp_w, price_usd
+    catalog_sram: tuple[SramFigure, ...] = ()
+    catalog_peaks: tuple[PeakFigure, ...] = ()  # source "catalog"
+    catalog_devices: tuple[CatalogDevice, ...] = field(default_factory=tuple)
 
     @property
     def ok_records(self) -> tuple[BenchRecord, ...]:
@@ -39,13 +47,8 @@ class ReportData:
                 return rec
         return None
 
-    def stage(self, number: int):
-        if self.summary is None:
-            return None
-        for st in self.summary.stages:
-            if st.stage == number:
-                return st
-        return None
+    def stage(self, number: int) -> StageSummary | None:
+        return None if self.summary is None else self.summary.stage(number)
 
     @property
     def absent_stages(self) -> tuple[int, ...]:
@@ -58,7 +61,7 @@ class ReportData:
         return tuple(out)
 
 
-def _catalog() -> tuple[tuple[dict, ...], tuple[dict, ...], tuple[dict, ...]]:
+def _catalog() -> tuple[tuple[SramFigure, ...], tuple[PeakFigure, ...], tuple[CatalogDevice, ...]]:
     """The catalog's SRAM sizes and peaks; empty when the catalog cannot be read (reports still render)."""
     try:
         from accelbench.hardware.catalog import load_catalog
@@ -69,11 +72,11 @@ def _catalog() -> tuple[tuple[dict, ...], tuple[dict, ...], tuple[dict, ...]]:
     sram, peaks, devices = [], [], []
     for dev in catalog.values():
         if dev.onchip_sram_bytes:
-            sram.append({"device": dev.id, "name": dev.name, "onchip_sram_bytes": dev.onchip_sram_bytes})
+            sram.append(SramFigure(device=dev.id, name=dev.name, onchip_sram_bytes=dev.onchip_sram_bytes))
         for precision, ops in dev.peak_ops_per_s.items():
-            peaks.append({"device": dev.id, "name": dev.name, "kind": dev.kind, "precision": precision,
-                          "peak_ops_per_s": ops, "source": "catalog"})
-        devices.append({"device": dev.id, "name": dev.name, "tdp_w": dev.tdp_w, "price_usd": dev.price_usd})
+            peaks.append(PeakFigure(device=dev.id, name=dev.name, kind=dev.kind, precision=precision,
+                                    peak_ops_per_s=ops, source="catalog"))
+        devices.append(CatalogDevice(dev.id, dev.name, dev.tdp_w, dev.price_usd))
     return tuple(sram), tuple(peaks), tuple(devices)
 
 

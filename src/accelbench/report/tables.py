@@ -102,14 +102,13 @@ def ranking_table(summary) -> Table | None:
     if summary is None or not summary.ranking:
         return None
     entries = list(summary.ranking)
-    t_unit = select_time_unit([e.get("latency_s") for e in entries])
+    t_unit = select_time_unit([e.latency_s for e in entries])
     rows = []
     for i, e in enumerate(entries, 1):
-        kind = "projected" if e.get("kind") == "projected" else "measured"
         rows.append((
-            Cell(str(i), i), Cell(str(e.get("label") or ""), badge=kind),
-            _num_cell(e.get("latency_s"), t_unit[1]), _num_cell(e.get("throughput_per_s")),
-            _num_cell(e.get("per_w")), _num_cell(e.get("per_usd"), digits=".3g"),
+            Cell(str(i), i), Cell(e.label, badge=e.kind),
+            _num_cell(e.latency_s, t_unit[1]), _num_cell(e.throughput_per_s),
+            _num_cell(e.per_w), _num_cell(e.per_usd, digits=".3g"),
         ))
     cols = ("rank", "configuration", f"latency ({t_unit[0]})", "inferences/s", "inf/s per W", "inf/s per $")
     return Table("ranking", f"Ranking by {summary.objective}", cols, tuple(rows), (True, False, True, True, True, True))
@@ -169,20 +168,17 @@ def projections_table(summary) -> Table | None:
     if summary is None or not summary.projections:
         return None
     projs = list(summary.projections)
-    t_unit = select_time_unit([p.get("latency_s") for p in projs])
+    t_unit = select_time_unit([p.latency_s for p in projs])
     rows = []
     for p in projs:
-        bound = p.get("bound")
-        bound_text = bound.get("summary", "") if isinstance(bound, dict) else str(bound or "")
-        util = p.get("mac_utilization")
+        util = p.mac_utilization
         rows.append((
-            Cell(str(p.get("device_name") or p.get("device") or ""), badge="projected",
-                 title="; ".join(str(a) for a in p.get("assumptions") or [])),
-            Cell(str(p.get("model") or "")), Cell(str(p.get("precision") or "")),
-            _num_cell(p.get("latency_s"), t_unit[1], "projected"), _num_cell(p.get("throughput_per_s"), 1.0, "projected"),
+            Cell(p.name, badge="projected", title="; ".join(p.assumptions)),
+            Cell(p.model or ""), Cell(p.precision or ""),
+            _num_cell(p.latency_s, t_unit[1], "projected"), _num_cell(p.throughput_per_s, 1.0, "projected"),
             Cell(fmt_pct(util), util, "projected" if util is not None else None),
-            Cell(bound_text),
-            _num_cell(p.get("throughput_per_w"), 1.0, "estimated" if p.get("throughput_per_w") else None),
+            Cell(p.bound.summary or ""),
+            _num_cell(p.throughput_per_w, 1.0, "estimated" if p.throughput_per_w else None),
         ))
     cols = ("device", "model", "precision", f"latency ({t_unit[0]})", "inferences/s", "MAC util", "bound", "inf/s per W")
     return Table("projections", "Projected devices", cols, tuple(rows),

@@ -12,6 +12,7 @@ from typing import Iterable
 TIME_UNITS = (("ns", 1e-9), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0))
 BYTE_UNITS = (("B", 1), ("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3), ("TiB", 1024**4))
 DECIMAL = (("", 1.0), ("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15))
+MISSING = "–"  # what a missing figure shows as; sentences pass missing="n/a"
 
 
 def _finite(values: Iterable[float | None]) -> list[float]:
@@ -57,37 +58,43 @@ def _num(value: float) -> str:
     return f"{value:.3g}"
 
 
-def fmt_time(seconds: float | None, unit: tuple[str, float] | None = None) -> str:
+def fmt_time(seconds: float | None, unit: tuple[str, float] | None = None, *, missing: str = MISSING) -> str:
     if seconds is None or not math.isfinite(seconds):
-        return "–"
+        return missing
     name, scale = unit or select_time_unit([seconds])
     return f"{_num(seconds / scale)} {name}"
 
 
-def fmt_bytes(nbytes: float | None, unit: tuple[str, float] | None = None) -> str:
+def fmt_bytes(nbytes: float | None, unit: tuple[str, float] | None = None, *, missing: str = MISSING) -> str:
     if nbytes is None:
-        return "–"
+        return missing
     name, scale = unit or select_bytes_unit([nbytes])
     return f"{_num(nbytes / scale)} {name}"
 
 
-def fmt_rate(value: float | None, base: str, unit: tuple[str, float] | None = None) -> str:
+def fmt_rate(value: float | None, base: str, unit: tuple[str, float] | None = None, *,
+             missing: str = MISSING) -> str:
     """A rate with a decimal prefix: fmt_rate(2.7e11, "MAC/s") -> "270 GMAC/s"."""
     if value is None or not math.isfinite(value):
-        return "–"
+        return missing
     prefix, scale = unit or select_prefix([value])
     return f"{_num(value / scale)} {prefix}{base}"
 
 
-def fmt_plain(value: float | None, suffix: str = "") -> str:
+def fmt_macs(macs: float | None, *, missing: str = MISSING) -> str:
+    """A MAC count (1 MAC = one multiply-accumulate) with a decimal prefix: 2.34e9 -> "2.34 GMAC"."""
+    return fmt_rate(macs, "MAC", missing=missing)
+
+
+def fmt_plain(value: float | None, suffix: str = "", *, missing: str = MISSING) -> str:
     if value is None or not math.isfinite(value):
-        return "–"
+        return missing
     return f"{_num(value)}{suffix}"
 
 
-def fmt_pct(fraction: float | None) -> str:
+def fmt_pct(fraction: float | None, *, missing: str = MISSING) -> str:
     if fraction is None or not math.isfinite(fraction):
-        return "–"
+        return missing
     pct = fraction * 100
     return f"{pct:.1f} %" if pct < 10 else f"{pct:.0f} %"
 
@@ -99,3 +106,8 @@ def fmt_energy(joules: float | None) -> str:
         if joules >= scale:
             return f"{_num(joules / scale)} {name}"
     return f"{joules / 1e-6:.3g} µJ"
+
+
+def fmt_correlation(rho: float | None) -> str:
+    """A correlation coefficient with its sign, two decimals; "n/a" where it is undefined (None)."""
+    return "n/a" if rho is None or not math.isfinite(rho) else f"{rho:+.2f}"

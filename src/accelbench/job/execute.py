@@ -1,0 +1,172 @@
+"""Run a RunPlan: stage 1's peaks, every configuration of stages 2-4 in order (each record stored
+as it comes), the projections and the ranking; store the RunSummary and write the HTML report.
+
+The stages are views over the same parts every other command uses: the host's peaks
+(hardware/), measured records (measure.runner.run_config -> results store), static profiles
+(profile/) and projections onto catalog devices (projection/).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from accelbench.errors import UserError
+from accelbench.job.plan import STAGE_TITLES, RunPlan
+from accelbench.job.ranking import project_for_ranking, rank_entries, with_rank_lesson
+from accelbench.job.stages import Measured, mac_rate_text, peak_lesson, stage_summary, utilization_text
+from accelbench.report.progress import Progress
+from accelbench.report.units import fmt_plain, fmt_rate, fmt_time
+from accelbench.results.summary import PeakFigure, PeakStageData, RunSummary, StageSummary
+
+REPORT_DIR = "accelbench-out"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    summary: RunSummary
+    records: tuple = ()  # BenchRecord, in the order they were measured
+    report_path: str | None = None  # the HTML report, when one was written
+
+
+def default_report_path(run_id: str) -> str:
+    return os.path.join(REPORT_DIR, f"report-{run_id}.html")
+
+
+def run_job(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "accelbench run",
+            report_path: str | None = None, write_html: bool = True, isolate: bool = True) -> RunOutcome:
+    """The main job: execute ``plan`` (records and summary into ``db_path``), then write the HTML
+    report to ``report_path`` (default accelbench-out/report-<run>.html) unless ``write_html`` is off."""
+    with progress:
+        outcome = execute(plan, db_path=db_path, progress=progress, command=command, isolate=isolate)
+    if not write_html:
+        return outcome
+    from dataclasses import replace
+
+    from accelbench.report.html import write_report
+
+    path = report_path or default_report_path(outcome.summary.run_id)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    written, _ = write_report(db_path, run_id=outcome.summary.run_id, out_path=path)
+    return replace(outcome, report_path=str(written))
+
+
+def record_line(record) -> str:
+    """One progress line per measured configuration."""
+    if not record.ok:
+        return f"FAILED ({record.failure_kind}): {record.error}"
+    ran = record.precision_executed or record.config.precision
+    backend = (record.run_info or {}).get("runtime", record.config.backend)
+    parts = [f"{backend} {ran}", f"p50 {fmt_time(record.stats.p50_ns / 1e9)}",
+             f"{fmt_plain(record.throughput_per_s)} inf/s", mac_rate_text(record.macs_per_s),
+             f"MAC utilization {utilization_text(record)}"]
+    if record.stability is not None and getattr(record.stability, "warnings", None):
+        parts.append(f"unstable: {record.stability.warnings[0]}")
+    return ", ".join(parts)
+
+
+def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "accelbench run",
+            isolate: bool = True) -> RunOutcome:
+    """Run every stage of ``plan``, store records and the run summary in ``db_path``."""
+    from accelbench.measure.environment import collect_environment
+    from accelbench.measure.runner import run_config
+    from accelbench.results.records import BenchConfig, BenchRecord, new_run_id, utc_now
+    from accelbench.backends.base import backend_class
+    from accelbench.results.store import open_store
+
+    run_id = new_run_id()
+    started = time.monotonic()
+    created = utc_now()
+    stages: list[StageSummary] = []
+
+    progress.say("[bold]Stage 1 - peak TOPS[/bold]: what datasheets sell")
+    stage1 = stage1_peaks(plan, progress)
+    stages.append(stage1)
+    progress.say(f"  lesson: {stage1.lesson}", always=True)
+
+    measured: list[Measured] = []
+    backend = plan.backend
+    with open_store(db_path) as store:
+        for stage_no, title in STAGE_TITLES.items():
+            stage_configs = [c for c in plan.configs if c.stage == stage_no]
+            if not stage_configs:
+                continue
+            progress.say(f"[bold]Stage {stage_no} - {title}[/bold]")
+            for cfg in stage_configs:
+                for precision in plan.precisions:
+                    progress.step(f"stage {stage_no}: {cfg.label}, {precision}")
+                    config = BenchConfig(model=cfg.model, source=cfg.source, resolution=cfg.resolution,
+                                         batch=cfg.batch, backend=backend, precision=precision,
+                                         scenario=cfg.scenario, mode="quick", time_limit_s=plan.time_limit_s)
+                    try:
+                        record = run_config(config, run_id=run_id, isolate=isolate)
+                    except UserError as exc:  # e.g. a precision this backend cannot run: keep going
+                        record = BenchRecord.failed(config, run_id, str(exc), "user-error",
+                                                    environment=collect_environment(config.device))
+                    store.save(record)
+                    if record.ok and backend_class(backend).delegates:
+                        # "auto" tried the installed backends on the first configuration; keep its pick.
+                        backend = (record.run_info or {}).get("runtime", backend)
+                        progress.say(f"  auto picked the {backend} backend (short trial on {cfg.label})")
+                    measured.append(Measured(cfg, precision, record))
+                    progress.done(f"{cfg.label}, {precision}: {record_line(record)}")
+            stage = stage_summary(stage_no, title, [m for m in measured if m.config.stage == stage_no],
+                                  plan.precisions[-1])
+            stages.append(stage)
+            progress.say(f"  lesson: {stage.lesson}", always=True)
+
+    if plan.user_model is None:
+        stages.append(StageSummary(4, STAGE_TITLES[4], "", skipped="no --model given: run `accelbench run --model "
+                                   "PATH_OR_ZOO_NAME` to measure your own network"))
+    progress.step("projecting onto catalog devices and ranking")
+    projections = project_for_ranking(measured)
+    ranking = rank_entries(measured, projections, plan.objective)
+    if projections:
+        stages[0] = with_rank_lesson(stages[0], projections)
+    summary = RunSummary(
+        run_id=run_id, created=created, command=command, objective=plan.objective, stages=tuple(stages),
+        ranking=tuple(ranking), projections=projections, duration_s=time.monotonic() - started,
+        environment=collect_environment("cpu"),
+        notes=(f"backend: {backend}", f"precisions: {', '.join(plan.precisions)}",
+               "sizes shrunk by ACCELBENCH_TINY=1 (test mode)" if plan.tiny else "full sizes"),
+    )
+    with open_store(db_path) as store:
+        store.save_summary(summary)
+    progress.done("")
+    return RunOutcome(summary, tuple(m.record for m in measured))
+
+
+def stage1_peaks(plan: RunPlan, progress: Progress) -> StageSummary:
+    """Stage 1: the host's theoretical and measured (GEMM) peaks beside the catalog's devices."""
+    from accelbench.hardware.catalog import load_catalog
+    from accelbench.hardware.host import detect_host, theoretical_peaks
+
+    host = detect_host(with_gpus=True)
+    peaks = [PeakFigure(device="host", name=host.cpu_model, kind="CPU", precision=peak.precision,
+                        peak_ops_per_s=peak.ops_per_s, source="theoretical", arithmetic=peak.arithmetic)
+             for peak in theoretical_peaks(host)]
+    progress.step("stage 1: measuring this CPU's GEMM peak")
+    try:
+        from accelbench.measure.gemm_peak import measure_host_gemm, remember_measurements
+
+        measurements = measure_host_gemm(n=512 if plan.tiny else 2048, budget_s=0.3 if plan.tiny else 1.5,
+                                         precisions=("fp32",) + tuple(p for p in plan.precisions if p != "fp32"))
+        if not plan.tiny:  # a tiny GEMM is no peak: do not let it stand for this host later
+            remember_measurements(host, measurements)
+        for gemm in measurements:
+            if gemm.ops_per_s:
+                peaks.append(PeakFigure(
+                    device="host", name=host.cpu_model, kind="CPU", precision=gemm.precision,
+                    peak_ops_per_s=gemm.ops_per_s, source="measured",
+                    arithmetic=f"{gemm.n}^3 GEMM on {gemm.runtime}, best of {len(gemm.run_times_ns)}, "
+                               f"ran as {gemm.precision_executed}"))
+    except UserError as exc:
+        progress.say(f"  measured GEMM peak unavailable: {exc}")
+    progress.done("host peaks: " + "; ".join(f"{p.precision} {p.source} {fmt_rate(p.peak_ops_per_s, 'OPS')}"
+                                             for p in peaks))
+    for spec in load_catalog().values():
+        for precision, ops in spec.peak_ops_per_s.items():
+            peaks.append(PeakFigure(device=spec.id, name=spec.name, kind=spec.kind, precision=precision,
+                                    peak_ops_per_s=ops, source="catalog"))
+    return StageSummary(1, "peak TOPS", peak_lesson(peaks, host.physical_cores), data=PeakStageData(peaks=tuple(peaks)))

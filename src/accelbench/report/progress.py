@@ -1,0 +1,87 @@
+"""What the user sees while a long job runs: a live rich display on a terminal, plain lines
+elsewhere (a pipe, a CI log), with a heartbeat so that plain output never goes silent."""
+
+from __future__ import annotations
+
+import time
+
+
+class Progress:
+    """What the user sees while the run goes on: a live rich display on a terminal, plain lines
+    elsewhere (and with --quiet only the stage lessons). A heartbeat line every few seconds keeps
+    plain output from going silent during a long measurement."""
+
+    def __init__(self, total_s: float, *, quiet: bool = False, live: bool | None = None, heartbeat_s: float = 5.0):
+        import sys
+
+        from accelbench.report.terminal import make_console
+
+        self.quiet = quiet
+        self.live = (sys.stdout.isatty() if live is None else live) and not quiet
+        # Plain output (a pipe, a CI log) keeps each line whole instead of wrapping it.
+        self.console = make_console(soft_wrap=not self.live)
+        self.total_s = total_s
+        self.started = time.monotonic()
+        self.heartbeat_s = heartbeat_s
+        self._progress = None
+        self._task = None
+        self._stop = None
+        self._current = ""
+
+    def __enter__(self) -> "Progress":
+        if self.live:
+            from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+            self._progress = RichProgress(
+                TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[eta]}"),
+                TimeElapsedColumn(), console=self.console, transient=True)
+            self._progress.__enter__()
+            self._task = self._progress.add_task("starting", total=self.total_s, eta="")
+        elif not self.quiet:
+            import threading
+
+            self._stop = threading.Event()
+            threading.Thread(target=self._heartbeat, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+        if self._stop is not None:
+            self._stop.set()
+
+    def _heartbeat(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(1.0):
+            if self._current and time.monotonic() - last >= self.heartbeat_s:
+                last = time.monotonic()
+                self.console.print(f"  ... {self._current} ({self.elapsed_s:.0f} s elapsed, {self.eta_text()})")
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def eta_text(self) -> str:
+        left = max(0.0, self.total_s - self.elapsed_s)
+        return f"about {left:.0f} s left" if left else "finishing"
+
+    def step(self, text: str) -> None:
+        """A configuration starts."""
+        self._current = text
+        if self._progress is not None:
+            self._progress.update(self._task, description=text, completed=min(self.elapsed_s, self.total_s),
+                                  eta=self.eta_text())
+        elif not self.quiet:
+            self.console.print(f"  {text} ...")
+
+    def done(self, text: str) -> None:
+        """A configuration finished (one result line)."""
+        self._current = ""
+        if self._progress is not None:
+            self._progress.update(self._task, completed=min(self.elapsed_s, self.total_s))
+        if not self.quiet:
+            self.console.print(f"    {text}")
+
+    def say(self, text: str = "", *, always: bool = False) -> None:
+        if always or not self.quiet:
+            self.console.print(text)
