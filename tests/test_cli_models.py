@@ -34,6 +34,36 @@ def test_models_json_lists_every_zoo_model_with_exact_figures(capsys):
     assert (mobilenet["params"], mobilenet["macs"]) == (3_504_872, 300_774_272)
     for row in rows.values():
         assert row["params"] > 0 and row["macs"] > 0 and row["accepts"]
+        assert row["stands_for"] and row["source"] and row["layers"] > 0 and row["network_kind"]
+
+
+# issue 12: parameters, MACs and layers at the default size of every model added to the zoo
+NEW_ZOO_FIGURES = {
+    "resnet18": (11_689_512, 1_814_073_344, "cnn"),
+    "resnet101": (44_549_160, 7_801_405_440, "cnn"),
+    "efficientnet_b0": (5_288_548, 385_814_752, "cnn"),
+    "unet": (31_037_698, 192_686_325_760, "dense-prediction"),
+    "yolov5s": (7_235_389, 8_216_780_800, "detector"),
+    "vit_b16": (86_567_656, 17_563_828_224, "transformer"),
+    "lstm": (3_317_760, 330_956_800, "rnn"),
+    "gru": (2_488_320, 248_217_600, "rnn"),
+    "whisper_tiny_encoder": (7_632_384, 18_468_864_000, "transformer"),
+}
+
+
+def test_models_lists_the_new_zoo_with_stands_for_lines(capsys):
+    code, out, err = run_cli(capsys, "models", "--format", "json")
+    assert code == 0, err
+    rows = {row["name"]: row for row in json.loads(out)}
+    for name, (params, macs, kind) in NEW_ZOO_FIGURES.items():
+        assert (rows[name]["params"], rows[name]["macs"], rows[name]["network_kind"]) == (params, macs, kind)
+    assert rows["lstm"]["size_kind"] == "sequence" and rows["lstm"]["input_shapes"] == {"features": [1, 100, 80]}
+    assert rows["unet"]["default_resolution"] == "512"
+    code, table, err = run_cli(capsys, "models")
+    assert code == 0, err
+    flat = " ".join(table.split())
+    for row in rows.values():
+        assert " ".join(row["stands_for"].split()[:2]) in flat  # wrapped cells: the first words stay together
 
 
 def test_models_table_lists_names_without_colour_codes(capsys):
@@ -120,5 +150,12 @@ def test_closest_ranks_the_same_architecture_first(tmp_path, capsys):
     assert info.value.code == 0
     found = json.loads(capsys.readouterr().out)["closest"]
     assert found[0]["model"] == "mobilenet_v2" and found[0]["distance"] < 1e-6
-    assert [f["model"] for f in found[1:3]] == ["resnet50", "yolov3"]  # CNNs before the transformer
-    assert found[-1]["model"] == "bert_base"
+    # the zoo grew (issue 12): the other depthwise CNN comes next, every CNN (resnet50, yolov3 among
+    # them) before every recurrent network and transformer, and bert_base among the last
+    assert found[1]["model"] == "efficientnet_b0"
+    kinds = [f["kind"] for f in found]
+    cnn_kinds = {"cnn", "detector", "dense-prediction"}
+    last_cnn = max(i for i, kind in enumerate(kinds) if kind in cnn_kinds)
+    assert all(kind not in cnn_kinds for kind in kinds[last_cnn + 1:]) and len(kinds) - last_cnn - 1 >= 5
+    names = [f["model"] for f in found]
+    assert {"resnet50", "yolov3"} <= set(names[:last_cnn + 1]) and "bert_base" in names[-3:]

@@ -1,9 +1,10 @@
 """`accelbench models`: list the zoo; `models save`: write one as an ONNX file; `models closest`:
 the zoo models most like a given one.
 
-The list shows, for every registered zoo model, its parameters and MACs at its default size as
-the static profiler counts them (accelbench.profile, fp32; MAC = multiply-accumulate of
-Conv/Gemm/MatMul, see docs/profiling.md), built without weights so listing allocates none.
+The list shows, for every registered zoo model, the applications it stands for and its parameters,
+MACs and layers at its default size as the static profiler counts them (accelbench.profile, fp32;
+MAC = multiply-accumulate of Conv/Gemm/MatMul/LSTM/GRU, see docs/profiling.md), built without
+weights so listing allocates none (all of them profile in about a second).
 """
 
 from __future__ import annotations
@@ -37,50 +38,43 @@ def _describe(zoo) -> dict:
     return {
         "name": zoo.name,
         "task": zoo.task,
+        "network_kind": profile.network_kind,
         "description": zoo.description,
+        "stands_for": zoo.stands_for,
         "params": int(profile.params),
         "macs": int(profile.macs),
+        "layers": profile.layer_count,
         "default_resolution": zoo.default_resolution,
+        "size_kind": zoo.size_kind,
         "input_shapes": {k: list(v) for k, v in loaded.input_shapes.items()},
         "accepts": zoo.accepts,
         "aliases": list(zoo.aliases),
+        "source": zoo.source,
     }
-
-
-def _si(value: int) -> str:
-    """Scale a count for display only (records keep exact integers)."""
-    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= factor:
-            return f"{value / factor:.2f} {suffix}"
-    return str(value)
 
 
 def _print_table(rows: list[dict]) -> None:
     from rich.table import Table
 
     from accelbench.report.terminal import make_console
+    from accelbench.report.units import fmt_rate
 
-    console = make_console()
-    table = Table(title="accelbench zoo (parameters and MACs at the default size, fp32 profile)")
-    table.add_column("name", no_wrap=True)
-    table.add_column("task", no_wrap=True)
-    table.add_column("params", justify="right", no_wrap=True)
-    table.add_column("MACs", justify="right", no_wrap=True)
-    table.add_column("default size", no_wrap=True)
-    table.add_column("input", no_wrap=True)
-    table.add_column("accepts")
+    table = Table(title="accelbench zoo (parameters, MACs and layers at the default size, fp32 profile)")
+    for column in ("name", "task", "params", "MACs", "layers", "default", "accepts", "stands for"):
+        table.add_column(column, justify="right" if column in ("params", "MACs", "layers") else "left",
+                         no_wrap=column not in ("accepts", "stands for"), ratio=3 if column == "stands for" else None)
     for row in rows:
-        inputs = ", ".join("x".join(str(d) for d in dims) for dims in row["input_shapes"].values())
-        table.add_row(row["name"], row["task"], f"{row['params']:,}", _si(row["macs"]),
-                      row["default_resolution"], inputs, row["accepts"])
-    console.print(table)
+        table.add_row(row["name"], row["task"], f"{row['params']:,}", fmt_rate(row["macs"], ""), str(row["layers"]),
+                      row["default_resolution"], row["accepts"], row["stands_for"])
+    make_console().print(table)
 
 
 @app.group("models", invoke_without_command=True)
 @format_option(LIST_FORMATS)
 @click.pass_context
 def models_group(ctx: click.Context, output_format: str) -> None:
-    """List the zoo models: task, parameters, MACs at the default size, the sizes each accepts."""
+    """List the zoo models: what each stands for, task, parameters, MACs and layers at the default
+    size, the sizes each accepts (docs/models.md)."""
     if ctx.invoked_subcommand is not None:
         return
     from accelbench.models.registry import zoo_models
@@ -152,29 +146,43 @@ def save_command(name: str, resolution: str | None, batch: str | None, seed: str
 @batch_option
 @input_shape_option
 @format_option(LIST_FORMATS)
+@click.option("--limit", default=None, metavar="N", help="How many zoo models to rank (default: all).")
 def closest_command(model: str, resolution: str | None, batch: str | None, input_shapes: tuple[str, ...],
-                    output_format: str) -> None:
-    """The zoo models most like MODEL (an .onnx file or a zoo name), from its static profile:
-    MACs, parameters, peak activation memory, layer count and operator mix (docs/models.md)."""
+                    output_format: str, limit: str | None) -> None:
+    """The zoo models most like MODEL (an .onnx file, a zoo name or a torch: spec), from static profiles
+    at MODEL's input size: op-type mix by MACs, MACs, parameters, layers, activation memory,
+    arithmetic-intensity distribution and network kind (docs/models.md, "closest")."""
     from accelbench.models.loader import load_model
-    from accelbench.models.similarity import closest_zoo_models
+    from accelbench.models.registry import zoo_models
+    from accelbench.models.similarity import closest_zoo_models, input_size_of, profile_features
     from accelbench.profile import profile_model
-    from accelbench.shapes import parse_batch, parse_input_shapes
+    from accelbench.shapes import parse_batch, parse_input_shapes, parse_whole_number
 
     fmt = check_format(output_format, LIST_FORMATS)
+    count = len(zoo_models()) if limit is None else parse_whole_number(
+        limit, field="limit", minimum=1, examples="3 or 10")
     loaded = load_model(model, resolution=resolution, batch=parse_batch(batch) if batch is not None else None,
                         input_shapes=parse_input_shapes(input_shapes), with_weights=False)
-    found = closest_zoo_models(profile_model(loaded), resolution=resolution, exclude=loaded.name, limit=10)
+    profile = profile_model(loaded)
+    size = input_size_of(profile)
+    found = closest_zoo_models(profile, exclude=loaded.name if loaded.source == "zoo" else None, limit=count)
     if fmt == "json":
-        echo_json({"model": loaded.name, "closest": [s.to_dict() for s in found]})
+        echo_json({"model": loaded.name, "input_size": None if size is None else {"kind": size.kind, "spec": size.spec},
+                   "features": profile_features(profile).to_dict(), "closest": [s.to_dict() for s in found]})
         return
     from rich.table import Table
 
     from accelbench.report.terminal import make_console
 
-    table = Table(title=f"zoo models closest to {loaded.name} (static profile; smaller distance = more alike)")
-    for column in ("zoo model", "at", "distance", "largest differences"):
-        table.add_column(column)
-    for s in found:
-        table.add_row(s.model, s.resolution, f"{s.distance:.2f}", s.why)
-    make_console().print(table)
+    at = "its default sizes" if size is None else f"{size.kind} size {size.spec}"
+    table = Table(title=f"zoo models closest to {loaded.name} ({profile.network_kind}), profiled at {at}"
+                        " (smaller distance = more alike)")
+    for column in ("#", "zoo model", "kind", "at", "distance", "largest differences"):
+        table.add_column(column, no_wrap=column != "largest differences")
+    for rank, s in enumerate(found, start=1):
+        at_size = s.resolution + (" *" if s.size_note else "")
+        table.add_row(str(rank), s.model, s.kind, at_size, f"{s.distance:.2f}", s.why)
+    console = make_console()
+    console.print(table)
+    if any(s.size_note for s in found):
+        console.print("* not at your size: " + "; ".join(f"{s.model} {s.size_note}" for s in found if s.size_note))

@@ -17,6 +17,8 @@ import onnx
 from accelbench.errors import ModelError
 from accelbench.shapes import Resolution, parse_resolution
 
+SIZE_KINDS = ("image", "sequence")
+
 # build(resolution, batch, with_weights, seed) -> onnx.ModelProto
 BuildFn = Callable[[Resolution, int, bool, int], onnx.ModelProto]
 
@@ -34,6 +36,8 @@ class ZooModel:
     validate: Callable[[Resolution], None] | None = None  # raises UserError for sizes it cannot take
     aliases: tuple[str, ...] = field(default=())
     stands_for: str = ""  # one line: the applications this architecture represents (`accelbench models`)
+    size_kind: str = "image"  # "image": --resolution is WxH; "sequence": a length (tokens, frames, steps)
+    source: str = ""  # the reference implementation the layout and parameter count follow
 
     def build(
         self,
@@ -66,12 +70,17 @@ def register_model(
     validate: Callable[[Resolution], None] | None = None,
     aliases: tuple[str, ...] = (),
     stands_for: str = "",
+    size_kind: str = "image",
+    source: str = "",
 ) -> Callable[[BuildFn], BuildFn]:
     """Decorator: register ``build(resolution, batch, with_weights, seed)`` under ``name``."""
+    if size_kind not in SIZE_KINDS:
+        raise ValueError(f"size_kind of zoo model {name!r} must be one of {SIZE_KINDS}; got {size_kind!r}")
 
     def decorate(fn: BuildFn) -> BuildFn:
         _REGISTRY[name] = ZooModel(
-            name, fn, description, default_resolution, accepts, task, validate, tuple(aliases), stands_for
+            name, fn, description, default_resolution, accepts, task, validate, tuple(aliases), stands_for,
+            size_kind, source,
         )
         return fn
 

@@ -109,6 +109,7 @@ def format_profile_table(profile: ModelProfile, top: int | None = None) -> str:
         ("parameters", f"{human_count(profile.params)} ({profile.params:,})"),
         ("weight bytes", f"{human_bytes(profile.weight_bytes)} ({profile.weight_bytes:,} B)"),
         ("layers", f"{profile.layer_count}"),
+        ("network kind", profile.network_kind or "-"),
         ("largest activation",
          f"{profile.largest_activation_elements:,} elements, {human_bytes(profile.largest_activation_bytes)}"),
         ("peak live activations", f"{human_bytes(profile.peak_live_activation_bytes)}"

@@ -23,6 +23,7 @@ from onnx import TensorProto
 
 from accelbench.errors import UserError
 from accelbench.precision import BYTES_PER_ELEMENT, parse_precision
+from accelbench.profile.kind import network_kind
 from accelbench.profile.graph import (
     DTYPE_BYTES,
     FLOAT_TYPES,
@@ -332,9 +333,13 @@ class _Profiler:
                 live_ranges[r][1] = last
         peak = _peak_live(((self.tensor_bytes(t), a, b) for t, (a, b) in live_ranges.items()), len(layers))
         largest = self._largest_activation()
+        output_shapes = {}
         for t in self.graph_outputs:
-            if self.shape(self.root(t)) is None:
+            shape = self.shape(self.root(t))
+            if shape is None:
                 self._warn(f"output {t!r} has an unknown shape: it counts as 0 bytes")
+            else:
+                output_shapes[t] = tuple(int(d) for d in shape)
         return ModelProfile(
             model=self.name,
             input_shapes=dict(self.input_shapes),
@@ -348,6 +353,8 @@ class _Profiler:
             output_bytes=sum(self.tensor_bytes(self.root(t)) for t in dict.fromkeys(self.graph_outputs)),
             unknown_ops=tuple(dict.fromkeys(unknown_ops)),
             warnings=tuple(dict.fromkeys(self.warnings)),
+            output_shapes=output_shapes,
+            network_kind=network_kind(records, self.input_shapes, output_shapes),
         )
 
     def _warn(self, message: str) -> None:

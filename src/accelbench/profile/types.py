@@ -82,6 +82,8 @@ class ModelProfile:
     output_bytes: int = 0  # the graph outputs
     unknown_ops: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    output_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # graph outputs with a known shape
+    network_kind: str = ""  # cnn, detector, dense-prediction, rnn, transformer, ... (profile/kind.py)
 
     @property
     def macs(self) -> int:
@@ -107,6 +109,8 @@ class ModelProfile:
         return {
             "model": self.model,
             "input_shapes": {k: list(v) for k, v in self.input_shapes.items()},
+            "output_shapes": {k: list(v) for k, v in self.output_shapes.items()},
+            "network_kind": self.network_kind,
             "precision": self.precision,
             "batch": self.batch,
             "macs": self.macs,

@@ -25,15 +25,13 @@ asserted in tests/test_zoo_yolo_bert.py.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import onnx
 from onnx import TensorProto
 
-from accelbench.errors import UserError
 from accelbench.models.builder import GraphBuilder
 from accelbench.models.registry import register_model
+from accelbench.models.zoo.common import check_batch, sequence_length
 from accelbench.shapes import Resolution
 
 NUM_LAYERS = 12
@@ -49,89 +47,35 @@ MASK_FILL = -10000.0
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def sequence_length(resolution: Resolution) -> int:
-    """The sequence length a Resolution stands for (its width; the spec must be a plain integer)."""
-    _validate(resolution)
-    return resolution.width
-
-
 def _validate(resolution: Resolution) -> None:
-    spec = resolution.spec.strip()
-    if not spec.isdigit():
-        raise UserError(
-            f"resolution: bert_base needs an integer sequence length 1..{MAX_POSITIONS}"
-            f" (e.g. 128 or 384), not an image size; got {resolution.spec!r}"
-        )
-    if not 1 <= resolution.width <= MAX_POSITIONS:
-        raise UserError(
-            f"resolution: bert_base takes a sequence length 1..{MAX_POSITIONS} (its position table);"
-            f" got {resolution.width}"
-        )
+    sequence_length(resolution, "bert_base", maximum=MAX_POSITIONS, limit_reason="its position table")
 
 
-def _check_batch(batch: int) -> None:
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise UserError(f"batch: bert_base needs a positive integer batch such as 1 or 32; got {batch!r}")
-
-
-def _layer_norm(b: GraphBuilder, x: str, name: str) -> str:
-    scale = b.weight(f"{name}.weight", [HIDDEN], init="ones")
-    bias = b.weight(f"{name}.bias", [HIDDEN], init="zeros")
-    return b.node("LayerNormalization", [x, scale, bias], name=name, axis=-1, epsilon=LAYER_NORM_EPS)
-
-
-def _scalar(b: GraphBuilder, hint: str, value: float) -> str:
-    return b.constant(hint, np.array(value, np.float32))
-
-
-def _to_heads(b: GraphBuilder, x: str, split_shape: str, perm: list[int], name: str) -> str:
-    y = b.node("Reshape", [x, split_shape], name=f"{name}.reshape")
-    return b.node("Transpose", [y], name=f"{name}.transpose", perm=perm)
-
-
-def _gelu_erf(b: GraphBuilder, x: str, name: str) -> str:
-    # HF's exported erf GELU: x * 0.5 * (1 + erf(x / sqrt(2))), in this node order
-    y = b.node("Div", [x, _scalar(b, "gelu.sqrt2", math.sqrt(2.0))], name=f"{name}.div")
-    y = b.node("Erf", [y], name=f"{name}.erf")
-    y = b.node("Add", [y, _scalar(b, "gelu.one", 1.0)], name=f"{name}.add")
-    y = b.node("Mul", [x, y], name=f"{name}.mul")
-    return b.node("Mul", [y, _scalar(b, "gelu.half", 0.5)], name=f"{name}.mul_half")
-
-
-def _encoder_layer(b: GraphBuilder, x: str, mask: str, split_shape: str, merge_shape: str, i: int) -> str:
+def _encoder_layer(b: GraphBuilder, x: str, mask: str, i: int) -> str:
     p = f"encoder.layer.{i}"
     att = f"{p}.attention.self"
-    q = _to_heads(b, b.matmul_weight(x, HIDDEN, HIDDEN, name=f"{att}.query"), split_shape, [0, 2, 1, 3],
-                  f"{att}.query")
-    # K goes straight to [b, h, d, s] so that QK^T is a plain MatMul, as the exporter emits it
-    k = _to_heads(b, b.matmul_weight(x, HIDDEN, HIDDEN, name=f"{att}.key"), split_shape, [0, 2, 3, 1],
-                  f"{att}.key")
-    v = _to_heads(b, b.matmul_weight(x, HIDDEN, HIDDEN, name=f"{att}.value"), split_shape, [0, 2, 1, 3],
-                  f"{att}.value")
-    scores = b.node("MatMul", [q, k], name=f"{att}.scores")  # [b, h, s, s]
-    scores = b.node("Div", [scores, _scalar(b, "attention.scale", math.sqrt(HEAD_DIM))], name=f"{att}.scale")
-    scores = b.node("Add", [scores, mask], name=f"{att}.mask_add")
-    probs = b.node("Softmax", [scores], name=f"{att}.softmax", axis=-1)
-    ctx = b.node("MatMul", [probs, v], name=f"{att}.context")  # [b, h, s, d]
-    ctx = b.node("Transpose", [ctx], name=f"{att}.context.transpose", perm=[0, 2, 1, 3])
-    ctx = b.node("Reshape", [ctx, merge_shape], name=f"{att}.context.reshape")
+    heads = {}
+    for part in ("query", "key", "value"):
+        projected = b.matmul_weight(x, HIDDEN, HIDDEN, name=f"{att}.{part}")
+        heads[part] = b.split_heads(projected, NUM_HEADS, HEAD_DIM, keys=part == "key", name=f"{att}.{part}")
+    ctx = b.attention(heads["query"], heads["key"], heads["value"], head_dim=HEAD_DIM, width=HIDDEN, name=att,
+                      mask=mask)
 
     out = b.matmul_weight(ctx, HIDDEN, HIDDEN, name=f"{p}.attention.output.dense")
     out = b.add(out, x, name=f"{p}.attention.output.residual")
-    x = _layer_norm(b, out, f"{p}.attention.output.LayerNorm")
+    x = b.layer_norm(out, HIDDEN, eps=LAYER_NORM_EPS, name=f"{p}.attention.output.LayerNorm")
 
-    h = b.matmul_weight(x, HIDDEN, INTERMEDIATE, name=f"{p}.intermediate.dense")
-    h = _gelu_erf(b, h, f"{p}.intermediate.gelu")
-    out = b.matmul_weight(h, INTERMEDIATE, HIDDEN, name=f"{p}.output.dense")
+    out = b.feed_forward(x, HIDDEN, INTERMEDIATE,
+                         names=(f"{p}.intermediate.dense", f"{p}.intermediate.gelu", f"{p}.output.dense"))
     out = b.add(out, x, name=f"{p}.output.residual")
-    return _layer_norm(b, out, f"{p}.output.LayerNorm")
+    return b.layer_norm(out, HIDDEN, eps=LAYER_NORM_EPS, name=f"{p}.output.LayerNorm")
 
 
 def build_bert_base(resolution: Resolution, batch: int, with_weights: bool, seed: int) -> onnx.ModelProto:
     """int64 ``input_ids``/``attention_mask``/``token_type_ids`` [batch, seq] ->
     ``last_hidden_state`` [batch, seq, 768] and ``pooler_output`` [batch, 768]."""
-    seq = sequence_length(resolution)
-    _check_batch(batch)
+    seq = sequence_length(resolution, "bert_base", maximum=MAX_POSITIONS, limit_reason="its position table")
+    check_batch(batch, "bert_base")
     b = GraphBuilder("bert_base", with_weights=with_weights, seed=seed)
     input_ids, attention_mask, token_type_ids = (b.input(n, [batch, seq], TensorProto.INT64) for n in INPUT_NAMES)
 
@@ -145,32 +89,25 @@ def build_bert_base(resolution: Resolution, batch: int, with_weights: bool, seed
     x = b.add(x, t, name="embeddings.add_token_type")
     p = b.node("Gather", [pos, position_ids], name="embeddings.position_embeddings", axis=0)
     x = b.add(x, p, name="embeddings.add_position")
-    x = _layer_norm(b, x, "embeddings.LayerNorm")
+    x = b.layer_norm(x, HIDDEN, eps=LAYER_NORM_EPS, name="embeddings.LayerNorm")
 
     # extended attention mask: 0 where attended, MASK_FILL where padded; [b, 1, 1, s]
     m = b.node("Unsqueeze", [attention_mask, b.constant("mask.axes", np.array([1, 2], np.int64))],
                name="extended_mask.unsqueeze")
     m = b.node("Cast", [m], name="extended_mask.cast", to=TensorProto.FLOAT)
-    m = b.node("Sub", [_scalar(b, "mask.one", 1.0), m], name="extended_mask.invert")
-    mask = b.node("Mul", [m, _scalar(b, "mask.fill", MASK_FILL)], name="extended_mask")
+    m = b.node("Sub", [b.scalar("mask.one", 1.0), m], name="extended_mask.invert")
+    mask = b.node("Mul", [m, b.scalar("mask.fill", MASK_FILL)], name="extended_mask")
 
-    # 0 in a Reshape target copies that input dim, so the graph does not hard-code batch/seq
-    split_shape = b.constant("heads.split_shape", np.array([0, 0, NUM_HEADS, HEAD_DIM], np.int64))
-    merge_shape = b.constant("heads.merge_shape", np.array([0, 0, HIDDEN], np.int64))
     for i in range(NUM_LAYERS):
-        x = _encoder_layer(b, x, mask, split_shape, merge_shape, i)
-    b.nodes[-1].output[0] = "last_hidden_state"
-    x = "last_hidden_state"
+        x = _encoder_layer(b, x, mask, i)
+    x = b.mark_output("last_hidden_state", [batch, seq, HIDDEN])
 
     # pooler: dense + tanh on the first token
     first = b.node("Gather", [x, b.constant("pooler.first_token", np.array(0, np.int64))],
                    name="pooler.first_token", axis=1)  # [b, 768]
     pooled = b.linear(first, HIDDEN, HIDDEN, name="pooler.dense")
     b.node("Tanh", [pooled], name="pooler.activation")
-    b.nodes[-1].output[0] = "pooler_output"
-
-    b.output("last_hidden_state", [batch, seq, HIDDEN])
-    b.output("pooler_output", [batch, HIDDEN])
+    b.mark_output("pooler_output", [batch, HIDDEN])
     return b.build()
 
 
@@ -182,4 +119,7 @@ register_model(
     task="language",
     validate=_validate,
     aliases=("bert-base", "bert", "bert-base-uncased"),
+    stands_for="NLP encoders: search ranking, classification, question answering, embeddings (MLPerf BERT)",
+    size_kind="sequence",
+    source="HuggingFace transformers BertModel (bert-base-uncased config)",
 )(build_bert_base)

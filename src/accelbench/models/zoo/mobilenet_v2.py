@@ -19,7 +19,7 @@ import onnx
 
 from accelbench.models.builder import GraphBuilder
 from accelbench.models.registry import register_model
-from accelbench.models.zoo.resnet50 import check_batch, validate_cnn_resolution
+from accelbench.models.zoo.common import check_batch, validate_image_size
 from accelbench.shapes import Resolution
 
 NUM_CLASSES = 1000
@@ -38,7 +38,7 @@ INVERTED_RESIDUAL_SETTING = (
 
 
 def _validate(resolution: Resolution) -> None:
-    validate_cnn_resolution(resolution, "mobilenet_v2")
+    validate_image_size(resolution, "mobilenet_v2")
 
 
 def _conv_bn_relu6(b: GraphBuilder, x: str, cin: int, cout: int, kernel: int, stride: int,
@@ -80,11 +80,8 @@ def build_mobilenet_v2(resolution: Resolution, batch: int, with_weights: bool, s
             cin = channels
             index += 1
     x = _conv_bn_relu6(b, x, cin, LAST_CHANNELS, 1, 1, f"features.{index}")
-    x = b.flatten(b.global_avg_pool(x, name="avgpool"), name="flatten")
     # classifier.0 is Dropout(0.2): identity at inference, so not emitted
-    b.linear(x, LAST_CHANNELS, NUM_CLASSES, name="classifier.1")
-    b.nodes[-1].output[0] = "logits"  # stable graph output name; the node keeps torchvision's name
-    b.output("logits", [batch, NUM_CLASSES])
+    b.classifier_head(x, LAST_CHANNELS, NUM_CLASSES, batch=batch, name="classifier.1")
     return b.build()
 
 
@@ -96,4 +93,6 @@ register_model(
     task="image-classification",
     validate=_validate,
     aliases=("mobilenetv2", "mobilenet-v2"),
+    stands_for="mobile and edge vision: phone cameras, embedded classifiers, the backbone of SSDLite/DeepLabV3+ mobile",
+    source="torchvision torchvision/models/mobilenetv2.py",
 )(build_mobilenet_v2)

@@ -25,10 +25,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from accelbench.errors import UserError
 from accelbench.models.builder import GraphBuilder
 from accelbench.models.registry import register_model
-from accelbench.shapes import Resolution, require_multiple
+from accelbench.models.zoo.common import check_batch, validate_image_size
+from accelbench.shapes import Resolution
 
 STRIDE = 32  # five stride-2 convs
 NUM_ANCHORS_PER_SCALE = 3
@@ -46,12 +46,7 @@ BACKBONE = ((64, 1), (128, 2), (256, 8), (512, 8), (1024, 4))
 
 
 def _validate(resolution: Resolution) -> None:
-    require_multiple(resolution, STRIDE, "yolov3")
-
-
-def _check_batch(batch: int) -> None:
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise UserError(f"batch: yolov3 needs a positive integer batch such as 1 or 32; got {batch!r}")
+    validate_image_size(resolution, "yolov3", min_side=STRIDE, multiple=STRIDE)
 
 
 class _Darknet:
@@ -127,7 +122,7 @@ def build_yolov3(resolution: Resolution, batch: int, with_weights: bool, seed: i
     """NCHW float32 input ``images`` [batch, 3, H, W] -> raw head tensors ``yolo_82``,
     ``yolo_94``, ``yolo_106`` ([batch, 255, H/s, W/s] for s = 32, 16, 8)."""
     _validate(resolution)
-    _check_batch(batch)
+    check_batch(batch, "yolov3")
     h, w = resolution.height, resolution.width
     b = GraphBuilder("yolov3", with_weights=with_weights, seed=seed)
     d = _Darknet(b, b.input(INPUT_NAME, [batch, 3, h, w]), 3)
@@ -172,4 +167,6 @@ register_model(
     task="object-detection",
     validate=_validate,
     aliases=("yolo-v3", "yolo_v3", "darknet-yolov3"),
+    stands_for="heavy real-time object detection at megapixel sizes: surveillance, traffic, robotics",
+    source="pjreddie/darknet cfg/yolov3.cfg",
 )(build_yolov3)
