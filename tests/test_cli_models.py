@@ -121,4 +121,4 @@ def test_closest_ranks_the_same_architecture_first(tmp_path, capsys):
     found = json.loads(capsys.readouterr().out)["closest"]
     assert found[0]["model"] == "mobilenet_v2" and found[0]["distance"] < 1e-6
     assert [f["model"] for f in found[1:3]] == ["resnet50", "yolov3"]  # CNNs before the transformer
-    assert found[-1]["model"] == "bert_base"
+    assert {f["model"] for f in found[-2:]} == {"bert_base", "bert_large"}  # the transformers last
