@@ -206,6 +206,21 @@ def test_engines_share_the_dram_bandwidth(resnet50_int8):
     assert any("DRAM" in a and "scaled" in a for a in starved.assumptions)
 
 
+def test_a_transformer_does_not_run_on_the_dlas():
+    from accelbench.projection.api import device_params, load_profile
+
+    device = get_device("jetson_agx_orin")
+    params, _ = device_params(device, use_calibration=False)
+    dla = dict(params.engines)["dla"]
+    bert = load_profile("bert_base", resolution="16", precision="int8")
+    assert "LayerNormalization" in dla.unsupported_ops(bert) and "MatMul" in dla.unsupported_ops(bert)
+    result = project(bert, device, params)
+    assert [e.name for e in result.engines] == ["gpu"]
+    assert any(a.startswith("dla cannot run") for a in result.assumptions)
+    with pytest.raises(UserError, match="supported_ops"):
+        toy_params(supported_ops="Conv")
+
+
 def test_an_engine_without_the_precision_is_left_out(resnet50_int8):
     from accelbench.projection.api import device_params
 

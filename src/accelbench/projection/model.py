@@ -462,6 +462,10 @@ def _project_engines(profile: ModelProfile, device: DeviceSpec, params: DevicePa
             skipped.append(f"{engine.name} has no {profile.precision} peak: not used")
             continue
         e_params = engine_params.get(engine.name, params)
+        missing = e_params.unsupported_ops(profile)
+        if missing:
+            skipped.append(f"{engine.name} cannot run {', '.join(missing[:4])}: not used")
+            continue
         e_proj = _project_single(profile, engine_device(device, engine), e_params, scenario=scenario, batch=batch,
                                  calibrated=calibrated)
         if with_interval:

@@ -42,7 +42,7 @@ KNOWN_FIELDS = (
     "units", "tile_shapes", "m_granularity", "n_granularity", "k_granularity_bytes", "max_split_k",
     "compute_efficiency", "dram_efficiency", "layer_overhead_s", "sram_bw_bytes_per_s",
     "dram_bw_bytes_per_s", "onchip_sram_bytes", "weight_sram_share", "max_batch", "note", "family",
-    "overhead_layers",
+    "overhead_layers", "supported_ops",
 )
 OVERHEAD_LAYERS = ("all", "macs")
 # What a [family.<name>] table may hold besides sources/assumptions: any figure a family shares.
@@ -72,6 +72,8 @@ class DeviceParams:
     max_batch: the largest batch the device's runtime takes (the search also stays in DRAM).
     overhead_layers: which layers pay layer_overhead_s: "all", or "macs" (only layers with MACs: a
         runtime such as TensorRT folds transposes, softmax and normalisation into its GEMM kernels).
+    supported_ops: ONNX ops the device (an engine such as a DLA) can run; empty = every op. A model
+        with any other op (in a layer or fused into one) does not run on it.
     """
 
     device_id: str
@@ -90,6 +92,7 @@ class DeviceParams:
     weight_sram_share: float = 0.5
     max_batch: int = 256
     overhead_layers: str = "all"
+    supported_ops: tuple[str, ...] = ()
     note: str = ""
     family: str = ROOT_FAMILY  # the family chain's leaf, e.g. "nvidia_ampere" ("" = none)
     family_chain: tuple[str, ...] = ()  # root first: ("nvidia_tensor_core", "nvidia_ampere")
@@ -128,6 +131,10 @@ class DeviceParams:
             value = getattr(self, name)
             if not _is_number(value) or not 0.0 < value <= 1.0:
                 raise UserError(f"{where}: {name} must be a fraction in (0, 1]; got {value!r}")
+        if not isinstance(self.supported_ops, (list, tuple)) or not all(
+                isinstance(op, str) and op for op in self.supported_ops):
+            raise UserError(f"{where}: supported_ops must be a list of ONNX op names; got {self.supported_ops!r}")
+        object.__setattr__(self, "supported_ops", tuple(self.supported_ops))
         if self.overhead_layers not in OVERHEAD_LAYERS:
             raise UserError(f"{where}: overhead_layers must be one of {', '.join(OVERHEAD_LAYERS)};"
                             f" got {self.overhead_layers!r}")
@@ -140,6 +147,13 @@ class DeviceParams:
 
     def pays_overhead(self, macs: int) -> bool:
         return self.overhead_layers == "all" or macs > 0
+
+    def unsupported_ops(self, profile) -> tuple[str, ...]:
+        """The profile's ops this device cannot run (none when ``supported_ops`` is empty)."""
+        if not self.supported_ops:
+            return ()
+        ops = {op for layer in profile.layers for op in (layer.op, *layer.fused_ops)}
+        return tuple(sorted(ops - set(self.supported_ops)))
 
     def k_granularity(self, precision: str, bytes_per_element: int) -> int:
         """K padding in elements at ``precision`` (at least 1)."""
