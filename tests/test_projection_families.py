@@ -17,7 +17,7 @@ import pytest
 from accelbench.errors import UserError
 from accelbench.hardware.catalog import device_from_dict, get_device, load_catalog
 from accelbench.projection.calibrate import CalibrationPoint, leave_one_out
-from accelbench.projection.intervals import Band, Residual, band_for, calibrated_band, coverage, t_quantile
+from accelbench.projection.intervals import Residual, band_for, calibrated_band, coverage, t_quantile
 from accelbench.projection.model import project
 from accelbench.projection.params import load_params_file
 from accelbench.projection.published import load_published_table
