@@ -14,9 +14,9 @@ from accelbench.profile.kind import family_macs, op_family
 
 EXPECTED_ZOO_KINDS = {
     "resnet18": "cnn", "resnet50": "cnn", "resnet101": "cnn", "mobilenet_v2": "cnn", "efficientnet_b0": "cnn",
-    "yolov3": "detector", "yolov5s": "detector", "unet": "dense-prediction",
+    "yolov3": "detector", "yolov5s": "detector", "retinanet": "detector", "unet": "dense-prediction",
     "lstm": "rnn", "gru": "rnn",
-    "bert_base": "transformer", "vit_b16": "transformer", "whisper_tiny_encoder": "transformer",
+    "bert_base": "transformer", "bert_large": "transformer", "vit_b16": "transformer", "whisper_tiny_encoder": "transformer",
 }
 
 
@@ -118,7 +118,7 @@ def test_depthwise_and_transposed_convs_are_their_own_families():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_ZOO_KINDS))
 def test_zoo_kinds(name):
-    small = "64" if name not in ("lstm", "gru", "bert_base", "whisper_tiny_encoder") else "16"
+    small = "64" if name not in ("lstm", "gru", "bert_base", "bert_large", "whisper_tiny_encoder") else "16"
     assert profile_model(load_model(name, resolution=small, with_weights=False)).network_kind == EXPECTED_ZOO_KINDS[name]
 
 

@@ -115,7 +115,7 @@ def test_a_cnn_never_ranks_an_lstm_above_a_cnn_of_similar_size(exported):
         for recurrent in ("lstm", "gru"):
             assert all(position[recurrent] > position[cnn] for cnn in similar_cnns), (name, recurrent, ranking)
         checked += 1
-    assert checked == 8
+    assert checked == sum(1 for profile, _ in exported.values() if profile.network_kind in CNN_KINDS) >= 9
 
 
 def small_cnn(side=128):

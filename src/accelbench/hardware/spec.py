@@ -11,6 +11,27 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class EngineSpec:
+    """One kind of compute engine of a device with several (Jetson: the GPU and two DLAs).
+
+    ``peak_ops_per_s`` is per engine; the device has ``count`` of them. A model runs on one engine
+    at a time for latency; Offline throughput may use every engine at once.
+    """
+
+    name: str  # "gpu", "dla"
+    kind: str  # GPU, NPU, ...: picks the projection defaults of the engine
+    count: int
+    peak_ops_per_s: dict[str, float]
+    clock_hz: float | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+    derived: tuple[str, ...] = ()
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        return tuple(self.peak_ops_per_s)
+
+
+@dataclass(frozen=True)
 class DeviceSpec:
     id: str  # short key used on the CLI: "t4", "a100", "host"
     name: str
@@ -37,6 +58,8 @@ class DeviceSpec:
     notes: str = ""
     # other names the device goes by, e.g. what NVML reports ("Tesla T4"); matched case-insensitively
     aliases: tuple[str, ...] = ()
+    # engines that run models independently (empty: the device is one engine)
+    engines: tuple[EngineSpec, ...] = ()
 
     @property
     def precisions(self) -> tuple[str, ...]:

@@ -13,7 +13,9 @@ The **network kind** follows from the share of MACs in each family, then from th
 - ``rnn``: recurrent layers hold >= 25 % of the MACs;
 - ``transformer``: there are attention MACs and attention + linear hold >= 50 %;
 - ``detector``: convolutions hold >= 50 % and the graph has box-level ops (NonMaxSuppression,
-  RoiAlign) or two or more 4-D outputs at different spatial sizes (multi-scale heads);
+  RoiAlign), two or more 4-D outputs at different spatial sizes (multi-scale heads), or anchor
+  outputs: a ``[batch, anchors, 4]`` box tensor beside another ``[batch, anchors, classes]`` one
+  (heads concatenated over levels, as torchvision's RetinaNet exports them);
 - ``dense-prediction``: convolutions hold >= 50 % and a 4-D output keeps at least 1/16 of the
   input's pixels (segmentation, denoising, super-resolution: stride <= 4);
 - ``cnn``: convolutions hold >= 50 % otherwise;
@@ -77,6 +79,13 @@ def family_macs(layers: Iterable[LayerProfile]) -> dict[str, int]:
     return totals
 
 
+def _anchor_outputs(output_shapes: Mapping[str, tuple[int, ...]]) -> bool:
+    """A [b, n, 4] box tensor and another [b, n, c] tensor over the same n anchors."""
+    rank3 = [tuple(shape) for shape in output_shapes.values() if len(shape) == 3]
+    boxes = {shape[1] for shape in rank3 if shape[2] == 4}
+    return any(shape[1] in boxes and shape[2] != 4 for shape in rank3)
+
+
 def network_kind(layers: Iterable[LayerProfile], input_shapes: Mapping[str, tuple[int, ...]],
                  output_shapes: Mapping[str, tuple[int, ...]]) -> str:
     """The kind of network (NETWORK_KINDS) by the rules of the module docstring."""
@@ -94,7 +103,7 @@ def network_kind(layers: Iterable[LayerProfile], input_shapes: Mapping[str, tupl
         ops = {op for layer in layers for op in layer.fused_ops}
         image = _image_input(input_shapes)
         spatial = _output_pixels(output_shapes, channels_last=image is not None and image[1])
-        if ops & BOX_OPS or len(set(spatial)) >= 2:
+        if ops & BOX_OPS or len(set(spatial)) >= 2 or _anchor_outputs(output_shapes):
             return "detector"
         if image is not None and any(p >= image[0] * DENSE_PIXEL_RATIO for p in spatial):
             return "dense-prediction"

@@ -34,6 +34,8 @@ def device_params(device: DeviceSpec, *, params_file: ParamsFile | None = None,
     params = pf.params_for(device.id, device.kind)
     if device.id == "host":
         params = _host_params(params, device)
+    if device.engines:
+        params = replace(params, engines=engine_params(device, params, pf))
     if use_calibration:
         from accelbench.projection.calibrate import calibration_for, calibration_path
 
@@ -43,8 +45,24 @@ def device_params(device: DeviceSpec, *, params_file: ParamsFile | None = None,
 
             values = {k: float(table[k]) for k in FITTED_FIELDS if k in table}
             origin = f"calibrated {table.get('fitted_at', '')} from {table.get('points', '?')} measurement(s), {calibration_path()}"
-            return with_overrides(params, values, origin), True
+            calibrated = with_overrides(params, values, origin)
+            loo = table.get("loo_errors", [])
+            if isinstance(loo, list) and all(isinstance(e, (int, float)) for e in loo):
+                calibrated = replace(calibrated, calibration_loo_errors=tuple(float(e) for e in loo))
+            return calibrated, True
     return params, False
+
+
+def engine_params(device: DeviceSpec, params: DeviceParams, pf: ParamsFile) -> tuple[tuple[str, DeviceParams], ...]:
+    """Params of each engine: an engine of the device's own kind is the device's table (a Jetson's
+    GPU); another kind has ``[<device id>_<engine>]`` over its kind's defaults (the DLAs)."""
+    out = []
+    for engine in device.engines:
+        if engine.kind == device.kind:
+            out.append((engine.name, params))
+        else:
+            out.append((engine.name, pf.params_for(f"{device.id}_{engine.name}", engine.kind)))
+    return tuple(out)
 
 
 def _host_params(params: DeviceParams, device: DeviceSpec) -> DeviceParams:

@@ -99,15 +99,16 @@ class CalibrationFit:
         }
 
 
-def _split_terms(point: CalibrationPoint, device: DeviceSpec, params: DeviceParams):
-    """Per-layer compute (at eff 1), sram, dram (at eff 1) seconds for one point, and its layer count."""
+def split_terms(point: CalibrationPoint, device: DeviceSpec, params: DeviceParams):
+    """Per-layer compute (at eff 1), sram, dram (at eff 1) seconds for one point, and how many of its
+    layers pay the per-layer overhead."""
     unit = replace(params, compute_efficiency=1.0, dram_efficiency=1.0, layer_overhead_s=0.0)
     ctx = _context(point.profile, device, unit)
     batch = _project_batch(point.profile, ctx, point.batch)
     compute = np.array([layer.compute_s for layer in batch.layers])
     sram = np.array([layer.sram_s for layer in batch.layers])
     dram = np.array([layer.dram_s for layer in batch.layers])
-    return compute, sram, dram, len(batch.layers)
+    return compute, sram, dram, sum(1 for layer in batch.layers if params.pays_overhead(layer.macs))
 
 
 def _grid_search(points, terms, params, ce_grid, de_grid, o_grid) -> tuple[float, float, float]:
@@ -138,24 +139,9 @@ def _loss(points, terms, params, ce: float, de: float, o: float) -> float:
     return float(_grid_search_loss(points, terms, params, np.array([ce]), np.array([de]), np.array([o]))[0, 0, 0])
 
 
-def _refine(points, terms, params, start, fitted, iterations: int = 300) -> tuple[float, float, float]:
-    """Nelder-Mead over the log of the fitted figures (efficiencies capped at 1)."""
-    names = ("compute_efficiency", "dram_efficiency", "layer_overhead_s")
-    free = [i for i, n in enumerate(names) if n in fitted]
-    floor = 1e-9
-
-    def unpack(x):
-        v = list(start)
-        for j, i in enumerate(free):
-            v[i] = math.exp(x[j]) - (floor if i == 2 else 0.0)
-        v[0], v[1], v[2] = min(v[0], 1.0), min(v[1], 1.0), max(v[2], 0.0)
-        return v
-
-    def f(x):
-        return _loss(points, terms, params, *unpack(x))
-
-    x0 = np.array([math.log(start[i] + (floor if i == 2 else 0.0)) for i in free])
-    simplex = [x0] + [x0 + np.eye(len(free))[j] * 0.2 for j in range(len(free))]
+def nelder_mead(f, x0: np.ndarray, *, step: float = 0.2, iterations: int = 300) -> np.ndarray:
+    """Minimise ``f`` from ``x0`` (a simplex of side ``step``); returns the best point found."""
+    simplex = [x0] + [x0 + np.eye(len(x0))[j] * step for j in range(len(x0))]
     values = [f(x) for x in simplex]
     for _ in range(iterations):
         order = np.argsort(values)
@@ -178,7 +164,27 @@ def _refine(points, terms, params, start, fitted, iterations: int = 300) -> tupl
             else:  # shrink towards the best
                 simplex = [simplex[0]] + [simplex[0] + 0.5 * (x - simplex[0]) for x in simplex[1:]]
                 values = [values[0]] + [f(x) for x in simplex[1:]]
-    return tuple(unpack(simplex[int(np.argmin(values))]))
+    return simplex[int(np.argmin(values))]
+
+
+def _refine(points, terms, params, start, fitted, iterations: int = 300) -> tuple[float, float, float]:
+    """Nelder-Mead over the log of the fitted figures (efficiencies capped at 1)."""
+    names = ("compute_efficiency", "dram_efficiency", "layer_overhead_s")
+    free = [i for i, n in enumerate(names) if n in fitted]
+    floor = 1e-9
+
+    def unpack(x):
+        v = list(start)
+        for j, i in enumerate(free):
+            v[i] = math.exp(x[j]) - (floor if i == 2 else 0.0)
+        v[0], v[1], v[2] = min(v[0], 1.0), min(v[1], 1.0), max(v[2], 0.0)
+        return v
+
+    def f(x):
+        return _loss(points, terms, params, *unpack(x))
+
+    x0 = np.array([math.log(start[i] + (floor if i == 2 else 0.0)) for i in free])
+    return tuple(unpack(nelder_mead(f, x0, step=0.2, iterations=iterations)))
 
 
 def fit_params(points: list[CalibrationPoint], device: DeviceSpec, params: DeviceParams) -> CalibrationFit:
@@ -187,7 +193,7 @@ def fit_params(points: list[CalibrationPoint], device: DeviceSpec, params: Devic
         raise UserError(f"calibration: no measurements for device {device.id!r} to fit")
     fitted = ("compute_efficiency",) if len(points) == 1 else (
         ("compute_efficiency", "layer_overhead_s") if len(points) == 2 else FITTED_FIELDS)
-    terms = [_split_terms(p, device, params) for p in points]
+    terms = [split_terms(p, device, params) for p in points]
     grids = [CE_GRID if "compute_efficiency" in fitted else np.array([params.compute_efficiency]),
              DE_GRID if "dram_efficiency" in fitted else np.array([params.dram_efficiency]),
              OVERHEAD_GRID if "layer_overhead_s" in fitted else np.array([params.layer_overhead_s])]
@@ -209,6 +215,49 @@ def fit_params(points: list[CalibrationPoint], device: DeviceSpec, params: Devic
         projected_before_s=tuple(latency(params, p) for p in points),
         projected_after_s=tuple(latency(after, p) for p in points),
     )
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """Each measurement projected with figures fitted on all the others (out-of-sample errors)."""
+
+    device: str
+    labels: tuple[str, ...]
+    measured_s: tuple[float, ...]
+    projected_s: tuple[float, ...]  # point i projected with a fit that never saw point i
+    fitted_fields: tuple[tuple[str, ...], ...]  # what each of those fits could fit
+
+    @property
+    def errors(self) -> tuple[float, ...]:
+        """projected / measured - 1 per point."""
+        return tuple(p / m - 1 for p, m in zip(self.projected_s, self.measured_s))
+
+    @property
+    def median_abs_error(self) -> float:
+        return float(np.median(np.abs(self.errors))) if self.errors else float("nan")
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "median_abs_error": self.median_abs_error,
+                "points": [{"label": lab, "measured_s": m, "projected_s": p, "error": p / m - 1,
+                            "fitted_fields": list(f)}
+                           for lab, m, p, f in zip(self.labels, self.measured_s, self.projected_s,
+                                                   self.fitted_fields)]}
+
+
+def leave_one_out(points: list[CalibrationPoint], device: DeviceSpec, params: DeviceParams) -> LeaveOneOut:
+    """Leave-one-measurement-out errors of ``fit_params``: needs at least two points (a fit on the
+    others must exist); with n points each fit sees n - 1, so it may fit fewer figures than the fit
+    on all of them (see fit_params)."""
+    if len(points) < 2:
+        raise UserError(f"calibration: leave-one-out needs at least 2 measurements for {device.id!r}; got {len(points)}")
+    projected, fields = [], []
+    for i, point in enumerate(points):
+        fit = fit_params(points[:i] + points[i + 1:], device, params)
+        fitted = replace(params, **fit.values)
+        projected.append(_project_batch(point.profile, _context(point.profile, device, fitted), point.batch).time_s)
+        fields.append(fit.fitted_fields)
+    return LeaveOneOut(device.id, tuple(p.label or f"{p.profile.model} b{p.batch}" for p in points),
+                       tuple(p.latency_s for p in points), tuple(projected), tuple(fields))
 
 
 # -- the calibration file -----------------------------------------------------------------------
@@ -249,8 +298,10 @@ def calibration_for(device: DeviceSpec, path: Path | None = None) -> dict | None
 
 
 def save_calibration(fit: CalibrationFit, device: DeviceSpec, *, source: str, fitted_at: str,
-                     path: Path | None = None) -> Path:
-    """Write (or replace) the device's table in the calibration file; returns the path."""
+                     path: Path | None = None, loo: LeaveOneOut | None = None) -> Path:
+    """Write (or replace) the device's table in the calibration file; returns the path. With ``loo``
+    its leave-one-measurement-out errors are kept too (``loo_errors``): projections of the calibrated
+    device draw their interval from them."""
     file = path or calibration_path()
     data = read_calibration(file)
     data[device.id] = {
@@ -262,6 +313,9 @@ def save_calibration(fit: CalibrationFit, device: DeviceSpec, *, source: str, fi
         "source": source,
         "fitted_at": fitted_at,
     }
+    if loo is not None:
+        data[device.id]["loo_errors"] = [round(e, 5) for e in loo.errors]
+        data[device.id]["loo_median_abs_error"] = round(loo.median_abs_error, 4)
     file.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# accelbench calibration: figures fitted by `accelbench calibrate`; used by `accelbench project`."]
     for dev, table in sorted(data.items()):
@@ -280,6 +334,8 @@ def _toml_key(key: str) -> str:
 
 
 def _toml_value(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

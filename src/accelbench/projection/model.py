@@ -18,13 +18,21 @@ For each fused layer of a ModelProfile at batch ``b``:
 * time_s = max(compute_s, sram_s, dram_s) + layer_overhead_s, and the layer's bound is the term
   that set it ("compute", "sram", "dram", or "overhead" when the fixed cost is larger).
 
+A device with several engines (Jetson: GPU + two DLAs; ``DeviceSpec.engines``) is projected engine by
+engine: Offline throughput adds every engine's (all run at once, as MLPerf's Jetson submissions do),
+capped by the DRAM bandwidth they share; latency is that of the engine that runs one sample fastest.
+
+Every projection carries an interval (projection/intervals.py): ``latency_s_low/high`` and
+``throughput_per_s_low/high`` at ``interval_level`` (0.8), and ``interval_source`` saying where it
+comes from.
+
 Times are seconds for one invocation of ``batch`` samples; bytes at the profile's precision.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from accelbench.errors import BackendUnavailable, UserError
 from accelbench.hardware.spec import DeviceSpec
@@ -93,6 +101,24 @@ class BatchProjection:
 
 
 @dataclass(frozen=True)
+class EngineProjection:
+    """One engine kind of a several-engine device: its own projection, per engine."""
+
+    name: str
+    count: int
+    latency_s: float  # batch 1 (or the batch asked for), one engine
+    throughput_per_s: float  # one engine at its best batch
+    throughput_batch: int
+    params_origin: str
+    family: str
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "count": self.count, "latency_s": self.latency_s,
+                "throughput_per_s": self.throughput_per_s, "throughput_batch": self.throughput_batch,
+                "params_origin": self.params_origin, "family": self.family}
+
+
+@dataclass(frozen=True)
 class DeviceProjection:
     """A model projected onto one device: every figure here is an estimate, not a measurement."""
 
@@ -118,6 +144,24 @@ class DeviceProjection:
     params_origin: str
     calibrated: bool = False
     kind: str = "projected"
+    # the interval: the real figure lies in [low, high] with probability ~interval_level (None: no interval)
+    latency_s_low: float | None = None
+    latency_s_high: float | None = None
+    throughput_per_s_low: float | None = None
+    throughput_per_s_high: float | None = None
+    interval_level: float | None = None
+    interval_source: str = ""  # one line: which residuals, how many, how far the family
+    family: str = ""  # the device family whose fitted figures were used ("" = kind defaults)
+    engines: tuple[EngineProjection, ...] = ()  # several-engine devices only
+
+    def indistinguishable_from(self, other: DeviceProjection) -> bool:
+        """True when the two throughput intervals overlap: a ranking cannot tell the devices apart by
+        projection. Without an interval on either side only equal central values are."""
+        if None in (self.throughput_per_s_low, self.throughput_per_s_high,
+                    other.throughput_per_s_low, other.throughput_per_s_high):
+            return self.throughput_per_s == other.throughput_per_s
+        return (self.throughput_per_s_low <= other.throughput_per_s_high
+                and other.throughput_per_s_low <= self.throughput_per_s_high)
 
     @property
     def bound_summary(self) -> str:
@@ -138,7 +182,13 @@ class DeviceProjection:
             "throughput_per_w": self.throughput_per_w, "throughput_per_usd": self.throughput_per_usd,
             "batches": [{"batch": b, "throughput_per_s": t} for b, t in self.batches],
             "assumptions": list(self.assumptions),
+            "latency_s_low": self.latency_s_low, "latency_s_high": self.latency_s_high,
+            "throughput_per_s_low": self.throughput_per_s_low, "throughput_per_s_high": self.throughput_per_s_high,
+            "interval_level": self.interval_level, "interval_source": self.interval_source,
+            "family": self.family,
         }
+        if self.engines:
+            data["engines"] = [engine.to_dict() for engine in self.engines]
         if with_layers:
             data["layers"] = [layer.to_dict() for layer in self.layers]
         return data
@@ -260,11 +310,12 @@ def _project_layer(layer: LayerProfile, index: int, count: int, scale: float, ct
     _, compute_s, sram_s, sram_bytes, mapped, label = best
     busy = {"compute": compute_s, "sram": sram_s, "dram": dram_s}
     bound = max(busy, key=busy.get)
-    if p.layer_overhead_s > busy[bound]:
+    overhead_s = p.layer_overhead_s if p.pays_overhead(layer.macs) else 0.0
+    if overhead_s > busy[bound]:
         bound = "overhead"
-    time_s = max(busy.values()) + p.layer_overhead_s
+    time_s = max(busy.values()) + overhead_s
     return LayerProjection(layer.name, layer.op, macs, int(mapped), label, compute_s, sram_s, dram_s,
-                           p.layer_overhead_s, int(round(sram_bytes)), int(round(dram)), spilled, time_s, bound)
+                           overhead_s, int(round(sram_bytes)), int(round(dram)), spilled, time_s, bound)
 
 
 def project_batch(profile: ModelProfile, device: DeviceSpec, params: DeviceParams, batch: int) -> BatchProjection:
@@ -305,15 +356,26 @@ def batch_candidates(profile: ModelProfile, device: DeviceSpec, params: DevicePa
 
 
 def project(profile: ModelProfile, device: DeviceSpec, params: DeviceParams, *,
-            scenario: str = "offline", batch: int | None = None, calibrated: bool = False) -> DeviceProjection:
+            scenario: str = "offline", batch: int | None = None, calibrated: bool = False,
+            with_interval: bool = True) -> DeviceProjection:
     """Latency at batch 1 (or ``batch``), throughput at the best batch (or ``batch``), and the rest.
 
     single-stream: the layer breakdown and MAC utilization are at the latency batch; offline: at
-    the throughput batch. Energy per inference = TDP x time per sample (an estimate).
+    the throughput batch. Energy per inference = TDP x time per sample (an estimate). With
+    ``with_interval`` the projection carries its interval (projection/intervals.py).
     """
     if scenario not in SCENARIOS:
         from accelbench.errors import choice_error
         raise choice_error("scenario", scenario, SCENARIOS)
+    if device.engines and params.engines:
+        return _project_engines(profile, device, params, scenario=scenario, batch=batch, calibrated=calibrated,
+                                with_interval=with_interval)
+    result = _project_single(profile, device, params, scenario=scenario, batch=batch, calibrated=calibrated)
+    return _with_interval(result, params, scenario) if with_interval else result
+
+
+def _project_single(profile: ModelProfile, device: DeviceSpec, params: DeviceParams, *, scenario: str,
+                    batch: int | None, calibrated: bool) -> DeviceProjection:
     ctx = _context(profile, device, params)
     notes = list(ctx.notes)
     if batch is not None:
@@ -355,8 +417,113 @@ def project(profile: ModelProfile, device: DeviceSpec, params: DeviceParams, *,
         throughput_per_w=throughput / tdp if tdp else None,
         throughput_per_usd=throughput / device.price_usd if device.price_usd else None,
         batches=tuple((b, pt.throughput_per_s) for b, pt in sorted(points.items())),
-        assumptions=tuple(assumptions), params_origin=p.origin, calibrated=calibrated,
+        assumptions=tuple(assumptions), params_origin=p.origin, calibrated=calibrated, family=p.family,
     )
+
+
+def _band(params: DeviceParams, bound: dict[str, float], scenario: str):
+    from accelbench.projection.intervals import band_for, calibrated_band, load_residuals
+
+    if params.calibration_loo_errors:
+        band = calibrated_band(list(params.calibration_loo_errors))
+        if band is not None:
+            return band
+    return band_for(params.family_chain, bound, scenario, load_residuals())
+
+
+def _with_interval(result: DeviceProjection, params: DeviceParams, scenario: str) -> DeviceProjection:
+    band = _band(params, result.bound, scenario)
+    if band is None:
+        return result
+    lat_low, lat_high = band.time_range(result.latency_s)
+    thr_low, thr_high = band.throughput_range(result.throughput_per_s)
+    return replace(result, latency_s_low=lat_low, latency_s_high=lat_high, throughput_per_s_low=thr_low,
+                   throughput_per_s_high=thr_high, interval_level=band.level, interval_source=band.source)
+
+
+def engine_device(device: DeviceSpec, engine) -> DeviceSpec:
+    """One engine of ``device`` as a device of its own (its peaks and clock; a different kind of
+    engine keeps none of the device's on-chip figures, which describe its main engine)."""
+    same_kind = engine.kind == device.kind
+    return replace(device, id=f"{device.id}_{engine.name}", name=f"{device.name} {engine.name.upper()}",
+                   kind=engine.kind, peak_ops_per_s=dict(engine.peak_ops_per_s), macs_per_clock={},
+                   clock_hz=engine.clock_hz or device.clock_hz, engines=(),
+                   onchip_sram_bytes=device.onchip_sram_bytes if same_kind else None,
+                   onchip_sram_bw_bytes_per_s=device.onchip_sram_bw_bytes_per_s if same_kind else None)
+
+
+def _project_engines(profile: ModelProfile, device: DeviceSpec, params: DeviceParams, *, scenario: str,
+                     batch: int | None, calibrated: bool, with_interval: bool) -> DeviceProjection:
+    engine_params = dict(params.engines)
+    runs = []  # (engine spec, params, projection)
+    skipped = []
+    for engine in device.engines:
+        if profile.precision not in engine.peak_ops_per_s:
+            skipped.append(f"{engine.name} has no {profile.precision} peak: not used")
+            continue
+        e_params = engine_params.get(engine.name, params)
+        missing = e_params.unsupported_ops(profile)
+        if missing:
+            skipped.append(f"{engine.name} cannot run {', '.join(missing[:4])}: not used")
+            continue
+        e_proj = _project_single(profile, engine_device(device, engine), e_params, scenario=scenario, batch=batch,
+                                 calibrated=calibrated)
+        if with_interval:
+            e_proj = _with_interval(e_proj, e_params, scenario)
+        runs.append((engine, e_params, e_proj))
+    if not runs:
+        have = ", ".join(device.precisions) or "none"
+        raise BackendUnavailable(f"precision: {device.id} has no engine with a {profile.precision} peak; it supports: {have}")
+    # Offline: every engine at once; they share the DRAM bandwidth
+    total = sum(e.count * p.throughput_per_s for e, _, p in runs)
+    demand = sum(e.count * p.throughput_per_s * sum(layer.dram_bytes for layer in p.layers) / max(1, p.throughput_batch)
+                 for e, _, p in runs if scenario == "offline")
+    dram_bw = (device.dram_bw_bytes_per_s or params.dram_bw_bytes_per_s or 0.0) * params.dram_efficiency
+    notes = [f"engines: {', '.join(f'{e.count} x {e.name}' for e, _, _ in runs)}; offline throughput adds them,"
+             " latency is the fastest engine's", *skipped]
+    scale = 1.0
+    if scenario == "offline" and dram_bw and demand > dram_bw:
+        scale = dram_bw / demand
+        notes.append(f"engines together need {demand / 1e9:.1f} GB/s of DRAM, more than {dram_bw / 1e9:.1f}:"
+                     f" throughput scaled by {scale:.2f}")
+    if batch is not None:
+        total_batch = sum(e.count * batch for e, _, _ in runs)
+    else:
+        total_batch = sum(e.count * p.throughput_batch for e, _, p in runs)
+    throughput = total * scale
+    lat_engine, lat_params, lat_proj = min(runs, key=lambda run: run[2].latency_s)
+    main = lat_proj if scenario == "single-stream" else max(runs, key=lambda run: run[0].count * run[2].throughput_per_s)[2]
+    if scenario == "offline":
+        weights = [e.count * p.throughput_per_s / total for e, _, p in runs]
+        bound = {b: sum(w * p.bound.get(b, 0.0) for w, (_, _, p) in zip(weights, runs)) for b in BOUNDS}
+        peak_macs = sum(e.count * p.peak_ops_per_s / 2 for e, _, p in runs)
+        utilization = throughput * profile.macs / max(1, profile.batch) / peak_macs
+    else:
+        bound, utilization = dict(lat_proj.bound), lat_proj.mac_utilization
+    tdp = device.tdp_w
+    per_sample_s = lat_proj.latency_s / lat_proj.latency_batch if scenario == "single-stream" else 1.0 / throughput
+    result = replace(
+        main, device=device.id, device_name=device.name, scenario=scenario,
+        latency_s=lat_proj.latency_s, latency_batch=lat_proj.latency_batch,
+        throughput_per_s=throughput, throughput_batch=total_batch, mac_utilization=utilization, bound=bound,
+        peak_ops_per_s=device.peak_ops_per_s.get(profile.precision, sum(e.count * p.peak_ops_per_s for e, _, p in runs)),
+        energy_per_inference_j=tdp * per_sample_s if tdp else None,
+        throughput_per_w=throughput / tdp if tdp else None,
+        throughput_per_usd=throughput / device.price_usd if device.price_usd else None,
+        assumptions=tuple(notes) + main.assumptions, params_origin=params.origin, calibrated=calibrated,
+        family=lat_params.family,
+        engines=tuple(EngineProjection(e.name, e.count, p.latency_s, p.throughput_per_s, p.throughput_batch,
+                                       ep.origin, ep.family) for e, ep, p in runs),
+        latency_s_low=lat_proj.latency_s_low, latency_s_high=lat_proj.latency_s_high,
+        interval_level=lat_proj.interval_level,
+    )
+    if with_interval and all(p.throughput_per_s_low is not None for _, _, p in runs):
+        # engines' bands added end to end (their errors assumed to go the same way: the wider band)
+        sources = "; ".join(f"{e.name}: {p.interval_source}" for e, _, p in runs)
+        result = replace(result, throughput_per_s_low=scale * sum(e.count * p.throughput_per_s_low for e, _, p in runs),
+                         throughput_per_s_high=scale * sum(e.count * p.throughput_per_s_high for e, _, p in runs),
+                         interval_source=sources)
+    return result
 
 
 def _why(params: DeviceParams, name: str) -> str:

@@ -16,6 +16,15 @@ File layout (``<id>.toml``; the file name must equal ``id``)::
     int8 = 40960
     [sources]                         # a source for every figure: "field" or "field.precision" keys
     peak_ops_per_s = "https://..."
+    [[engines]]                       # optional: engines that run models independently (GPU + DLAs)
+    name = "dla"                      # lower-case, unique in the device
+    kind = "NPU"                      # one of KINDS: picks the engine's projection defaults
+    count = 2
+    clock_hz = 0.614e9
+    peak_ops_per_s = { int8 = 10e12 } # per engine; for every precision of the device, the engines
+    derived = ["peak_ops_per_s"]      # that have it must add up to its peak (within 5 %)
+    [engines.sources]                 # a source for every engine figure
+    peak_ops_per_s = "derived: ..."
 
 Validation happens on load; every problem is a UserError naming the file and the field.
 ``get_device`` also knows "host" (this machine, detected) and "gpu0", "gpu1"... (NVIDIA GPUs via NVML).
@@ -33,7 +42,7 @@ from typing import Any
 
 from accelbench.errors import UserError
 from accelbench.hardware.peak import peak_ops_per_s
-from accelbench.hardware.spec import DeviceSpec
+from accelbench.hardware.spec import DeviceSpec, EngineSpec
 from accelbench.precision import PRECISIONS
 
 if sys.version_info >= (3, 11):
@@ -168,7 +177,53 @@ def device_from_dict(data: dict[str, Any], origin: str = "<dict>", expected_id: 
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
         raise _fail(origin, "aliases", f"must be a list of names; got {aliases!r}")
     kwargs["aliases"] = tuple(aliases)
+    kwargs["engines"] = _engines(origin, data.get("engines", []), kwargs["peak_ops_per_s"])
     return DeviceSpec(**kwargs)
+
+
+ENGINE_FIELDS = ("name", "kind", "count", "clock_hz", "peak_ops_per_s", "derived", "sources")
+
+
+def _engines(origin: str, raw: Any, device_peaks: dict[str, float]) -> tuple[EngineSpec, ...]:
+    """Validate ``[[engines]]``: names, kinds, counts, sourced figures, and peaks that add up."""
+    if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+        raise _fail(origin, "engines", f"must be an array of [[engines]] tables; got {raw!r}")
+    engines = []
+    for i, table in enumerate(raw):
+        where = f"engines[{i}]"
+        unknown = sorted(set(table) - set(ENGINE_FIELDS))
+        if unknown:
+            raise _fail(origin, f"{where}.{unknown[0]}", f"is not an engine field; known: {', '.join(ENGINE_FIELDS)}")
+        name = table.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name) or name in {e.name for e in engines}:
+            raise _fail(origin, f"{where}.name", f"must be a unique lower-case name such as 'dla'; got {name!r}")
+        if table.get("kind") not in KINDS:
+            raise _fail(origin, f"{where}.kind", f"must be one of: {', '.join(KINDS)}; got {table.get('kind')!r}")
+        count = table.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise _fail(origin, f"{where}.count", f"must be a positive integer; got {count!r}")
+        peaks = _per_precision(origin, f"{where}.peak_ops_per_s", table.get("peak_ops_per_s", {}))
+        if not peaks:
+            raise _fail(origin, f"{where}.peak_ops_per_s", "is required (per engine, 2 ops per MAC)")
+        clock = table.get("clock_hz")
+        if clock is not None:
+            clock = float(_positive_number(origin, f"{where}.clock_hz", clock))
+        sources = table.get("sources", {})
+        if not isinstance(sources, dict) or not all(isinstance(v, str) and v.strip() for v in sources.values()):
+            raise _fail(origin, f"{where}.sources", "must be a table of field = non-empty string")
+        for key in ("peak_ops_per_s", "clock_hz"):
+            if (key == "peak_ops_per_s" or clock is not None) and key not in sources:
+                raise _fail(origin, f"{where}.sources.{key}", "is missing: every figure needs a source")
+        derived = table.get("derived", [])
+        if not isinstance(derived, list) or not all(d in ("peak_ops_per_s", "clock_hz") for d in derived):
+            raise _fail(origin, f"{where}.derived", f"may name peak_ops_per_s and clock_hz only; got {derived!r}")
+        engines.append(EngineSpec(name, table["kind"], count, peaks, clock, dict(sources), tuple(derived)))
+    for precision, peak in device_peaks.items():
+        total = sum(e.count * e.peak_ops_per_s[precision] for e in engines if precision in e.peak_ops_per_s)
+        if engines and abs(total - peak) > MAX_PEAK_MISMATCH * peak:
+            raise _fail(origin, "engines", f"add up to {total:.4g} ops/s at {precision} but peak_ops_per_s.{precision}"
+                        f" is {peak:.4g}; they must agree within {MAX_PEAK_MISMATCH:.0%}")
+    return tuple(engines)
 
 
 def load_device_file(path: str | Path) -> DeviceSpec:
