@@ -66,6 +66,31 @@ def test_run_stores_every_measurement_and_its_summary(tiny_run):
     assert ranked == sorted(ranked)
 
 
+def test_run_calibrates_this_host_from_its_measurements(tiny_run):
+    """The host's projection of the ranking model is fitted on the run's other models, labelled a
+    calibrated projection, and listed below the host's measurements; the answer states its uncertainty."""
+    result, db, report = tiny_run
+    assert result.returncode == 0
+    conn = sqlite3.connect(db)
+    (summary_json,) = conn.execute("SELECT summary_json FROM run_summaries").fetchone()
+    conn.close()
+    summary = json.loads(summary_json)
+    host = [p for p in summary["projections"] if p["device"] == "host"]
+    assert host and all(p["provenance"] == "calibrated projection" and p["calibrated"] for p in host)
+    for p in host:
+        cal = p["calibration"]
+        assert cal["target_model"] == "mobilenet_v2" and cal["held_out"]  # its own records: compared, not fitted
+        assert not any(label.startswith("mobilenet_v2@") for label in cal["labels"])
+    catalog = [p for p in summary["projections"] if p["device"] != "host"]
+    assert all(p["throughput_per_s_low"] <= p["throughput_per_s"] <= p["throughput_per_s_high"] for p in catalog)
+    measured_ranks = [e["rank"] for e in summary["ranking"] if e["kind"] == "measured" and e["device"] == "host"]
+    host_projected = [e for e in summary["ranking"] if e["kind"] == "projected" and e["device"] == "host"]
+    assert host_projected and all(e["rank"] is None and e["superseded_by"] == min(measured_ranks)
+                                  for e in host_projected)
+    page = report.read_text(encoding="utf-8")
+    assert 'class="uncertainty"' in page and "calibrated projection" in page
+
+
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium; .ci/run installs it")
 
 
