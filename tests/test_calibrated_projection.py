@@ -191,3 +191,46 @@ def test_records_to_points_keeps_unnamed_records_but_not_other_cpus(host):
                _record("resnet50", "96", 0.03, run_id, environment={"cpu_model": "Some Other CPU 9000"})]
     points = records_to_points(records, host)
     assert [p.label.split()[0] for p in points] == ["resnet50@64"]
+
+
+def test_automatic_calibration_uses_stable_measurements_only(host, truth):
+    run_id = new_run_id()
+    this_cpu = {"cpu_model": host.name}
+    steady = project_batch(load_profile("resnet18", resolution="128", precision="fp32"), host, truth, 1).time_s
+    records = [_record("resnet18", "128", steady, run_id, environment=this_cpu),
+               # a busy machine: latencies spread 1x..3x, the stability verdict says so
+               BenchRecord(config=BenchConfig(model="mobilenet_v2", resolution="96", device="cpu"), run_id=run_id,
+                           latency_ns=tuple(int(0.01e9 * (1 + 2 * (i % 2))) for i in range(20)),
+                           run_info={"precision_executed": "fp32"}, environment=this_cpu)]
+    assert records[1].stability.verdict == "unstable"
+    params, _ = device_params(host, use_calibration=False)
+    cal = calibration_from_records(records, host, params, target=load_profile("resnet50", resolution="64",
+                                                                             precision="fp32"))
+    assert cal.points == 1 and cal.labels[0].startswith("resnet18@128") and cal.unstable == 1
+    assert "1 unstable measurement(s) not used" in cal.origin
+    # only unstable measurements: nothing to calibrate from
+    assert calibration_from_records(records[1:], host, params, target=load_profile(
+        "resnet50", resolution="64", precision="fp32")) is None
+
+
+def test_the_four_stage_run_projects_this_host_calibrated_from_its_other_models(measured, host):
+    """What `accelbench run` does after its stages: the ranking model projected on this host with
+    figures fitted on the host's other models, listed below the host's own measurement."""
+    from accelbench.job.plan import StageConfig
+    from accelbench.job.ranking import project_for_ranking, rank_entries
+    from accelbench.job.stages import Measured
+
+    db, seconds = measured
+    records = store_records(db)
+    own = next(r for r in records if r.config.model == "resnet50" and r.config.resolution == "64"
+               and r.environment.get("cpu_model") == host.name)
+    cfg = StageConfig(4, "resnet50", "64", 1, "single-stream", "resnet50 @ 64, batch 1")
+    projections = project_for_ranking([Measured(cfg, "fp32", own)], records, str(db))
+    (mine,) = [p for p in projections if p.device == "host"]
+    assert mine.calibrated and mine.provenance == CALIBRATED_PROJECTION and mine.precision == "fp32"
+    assert mine.extra["calibration"]["held_out"][0]["label"].startswith("resnet50@64")
+    assert mine.latency_s == pytest.approx(seconds[("resnet50", "64")], rel=0.05)
+    ranking = rank_entries([Measured(cfg, "fp32", own)], projections, "latency")
+    (host_projection,) = [e for e in ranking if e.device == "host" and e.kind == "projected"]
+    measured_rank = next(e.rank for e in ranking if e.kind == "measured")
+    assert host_projection.rank is None and host_projection.superseded_by == measured_rank

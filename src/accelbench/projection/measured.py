@@ -6,10 +6,12 @@ its figures are fitted on (docs/projection.md, "Use measurements when they exist
 * ``records_to_points(records, device)``: CalibrationPoints, each record's model re-profiled
   (what `accelbench calibrate` fits).
 * ``calibration_from_records(records, device, params, target=profile)``: the automatic calibration
-  used when ``target`` is projected on ``device``: fitted on the device's records at the target's
-  precision with the target model's own records left out (a projection is never its own
+  used when ``target`` is projected on ``device``: fitted on the device's stable records at the
+  target's precision with the target model's own records left out (a projection is never its own
   measurement; those records are what it is compared with), plus the leave-one-measurement-out
-  errors its interval is made from. None when no record is left to fit on.
+  errors its interval is made from. None when no record is left to fit on. Unstable records are not
+  used: this happens without being asked, so it takes only measurements whose latency is the
+  model's, not a busy machine's (`accelbench calibrate`, asked for, takes what it is given).
 * ``store_records(db)``: the ok records of a results store (none when the file does not exist).
 """
 
@@ -61,6 +63,7 @@ class MeasuredCalibration:
     loo_errors: tuple[float, ...]  # leave one measurement out (empty with one measurement)
     held_out: tuple[HeldOut, ...]  # the target model's own measurements, left out of the fit
     store: str = ""
+    unstable: int = 0  # the device's other measurements at this precision not used: unstable
 
     @property
     def points(self) -> int:
@@ -77,6 +80,8 @@ class MeasuredCalibration:
         text = f"calibrated from {self.points} measurement(s) of this device at {self.precision}{where}"
         if self.held_out:
             text += f" ({self.target_model}'s own {len(self.held_out)} left out)"
+        if self.unstable:
+            text += f"; {self.unstable} unstable measurement(s) not used"
         return text
 
     def apply(self, params: DeviceParams) -> DeviceParams:
@@ -89,7 +94,8 @@ class MeasuredCalibration:
                 "values": dict(self.values), "fitted_fields": list(self.fitted_fields), "points": self.points,
                 "labels": list(self.labels), "fitted_errors": list(self.fitted_errors),
                 "loo_errors": list(self.loo_errors), "loo_median_abs_error": self.loo_median_abs_error,
-                "held_out": [h.to_dict() for h in self.held_out], "store": self.store, "origin": self.origin}
+                "held_out": [h.to_dict() for h in self.held_out], "store": self.store, "unstable": self.unstable,
+                "origin": self.origin}
 
 
 def _lookup(value: Any, *keys: str) -> Any:
@@ -181,24 +187,31 @@ def _latency(point: CalibrationPoint, device: DeviceSpec, params: DeviceParams) 
 
 def calibration_from_records(records: Sequence, device: DeviceSpec, params: DeviceParams, *,
                              target: ModelProfile, store: str = "") -> MeasuredCalibration | None:
-    """Fit ``device``'s figures on its records at ``target``'s precision, leaving ``target``'s own
-    model out; None when nothing is left (or the device has several engines: records do not say which
-    engine ran). ``params``: the device's uncalibrated figures."""
+    """Fit ``device``'s figures on its stable records at ``target``'s precision, leaving ``target``'s
+    own model out; None when nothing is left (or the device has several engines: records do not say
+    which engine ran). ``params``: the device's uncalibrated figures."""
     if device.engines:
         return None
-    points = [p for p in points_from_records(device_records(records, device), device)
-              if p.profile.precision == target.precision]
-    fitted_on = [p for p in points if p.profile.model != target.model]
+    at_precision = [r for r in device_records(records, device)
+                    if (r.precision_executed or r.config.precision) == target.precision]
+    stable = points_from_records([r for r in at_precision if _stable(r)], device)
+    unstable = points_from_records([r for r in at_precision if not _stable(r)], device)
+    fitted_on = [p for p in stable if p.profile.model != target.model]
     if not fitted_on:
         return None
     fit = fit_params(fitted_on, device, params)
     loo = leave_one_out(fitted_on, device, params).errors if len(fitted_on) >= 2 else ()
     after = replace(params, **fit.values)
     held_out = tuple(HeldOut(p.label, p.latency_s, _latency(p, device, after))
-                     for p in points if p.profile.model == target.model)
+                     for p in stable + unstable if p.profile.model == target.model)
     return MeasuredCalibration(device=device.id, precision=target.precision, target_model=target.model,
                                values=dict(fit.values), fitted_fields=fit.fitted_fields, labels=fit.labels,
-                               fitted_errors=fit.errors_after, loo_errors=tuple(loo), held_out=held_out, store=store)
+                               fitted_errors=fit.errors_after, loo_errors=tuple(loo), held_out=held_out, store=store,
+                               unstable=sum(1 for p in unstable if p.profile.model != target.model))
+
+
+def _stable(record) -> bool:
+    return record.stability is not None and record.stability.verdict == "stable"
 
 
 def store_records(db: str | os.PathLike) -> tuple:
