@@ -41,8 +41,12 @@ def test_plan_rejects_bad_options_before_anything_runs(tmp_path):
 
 
 class _Stats:
-    def __init__(self, p50_ns):
+    def __init__(self, p50_ns, ci_rel=None):
         self.p50_ns = p50_ns
+        self.confidence = 0.95
+        # confidence intervals of the median and the mean (None: too few samples for one)
+        self.median_ci_ns = None if ci_rel is None else (p50_ns * (1 - ci_rel), p50_ns * (1 + ci_rel))
+        self.mean_ci_ns = self.median_ci_ns
 
 
 class _Power:
@@ -52,13 +56,15 @@ class _Power:
 class _Record:
     """A stand-in with the fields rank_entries reads (records themselves are tested elsewhere)."""
 
-    def __init__(self, rid, p50_ms, tput, per_w):
+    def __init__(self, rid, p50_ms, tput, per_w, ci_rel=None):
         self.record_id = rid
         self.ok = True
         self.run_info = {"runtime": "onnxruntime"}
         self.config = type("C", (), {"backend": "onnxruntime"})()
         self.precision_executed = "fp32"
-        self.stats = _Stats(p50_ms * 1e6)
+        self.inferences_per_query = 1
+        self.loadgen_throughput_per_s = None
+        self.stats = _Stats(p50_ms * 1e6, ci_rel)
         self.throughput_per_s = tput
         self.inferences_per_s_per_w = per_w
         self.inferences_per_s_per_usd = None

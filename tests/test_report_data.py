@@ -164,3 +164,14 @@ def test_units_for_sentences():
     assert fmt_rate(None, "MAC/s", missing="n/a") == "n/a" and fmt_pct(None, missing="n/a") == "n/a"
     assert fmt_correlation(0.8404) == "+0.84" and fmt_correlation(-1.0) == "-1.00"
     assert fmt_correlation(None) == "n/a" and fmt_correlation(float("nan")) == "n/a"
+
+
+def test_units_show_intervals():
+    from accelbench.report.units import fmt_band, fmt_level, fmt_time_band
+
+    assert fmt_band(1234, 980, 1510) == "1,234 (980–1,510)"
+    assert fmt_band(1234, None, 1510) == "1,234" and fmt_band(None, 1, 2) == "–"
+    assert fmt_band(12345.0, 9800.0, 15100.0, suffix="/s") == "12,345/s (9,800–15,100)"
+    assert fmt_time_band(0.00123, 0.00098, 0.00151) == "1.23 ms (0.98–1.51)"
+    assert fmt_time_band(0.00123, 0.00098, 0.00151, ("µs", 1e-6)) == "1,230 µs (980–1,510)"
+    assert fmt_level(0.8) == "80 %" and fmt_level(None) == ""

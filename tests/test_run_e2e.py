@@ -66,6 +66,37 @@ def test_run_stores_every_measurement_and_its_summary(tiny_run):
     assert ranked == sorted(ranked)
 
 
+def test_run_says_how_sure_its_answer_is(tiny_run):
+    """Every projection carries its band, the ranking its marks, the answer its uncertainty in words; a
+    projection of this host (made only from stable measurements of its other models, which a busy test
+    machine may not give) is a calibrated projection listed below the host's measurements."""
+    result, db, report = tiny_run
+    assert result.returncode == 0
+    conn = sqlite3.connect(db)
+    (summary_json,) = conn.execute("SELECT summary_json FROM run_summaries").fetchone()
+    conn.close()
+    summary = json.loads(summary_json)
+    catalog = [p for p in summary["projections"] if p["device"] != "host"]
+    assert catalog and all(p["throughput_per_s_low"] <= p["throughput_per_s"] <= p["throughput_per_s_high"]
+                           and p["interval_level"] == 0.8 for p in catalog)
+    ranked = [e for e in summary["ranking"] if e["rank"] is not None]
+    assert all(e["value_low"] <= e["value"] <= e["value_high"] for e in ranked if e["kind"] == "projected")
+    for this, after in zip(ranked, ranked[1:]):
+        overlap = this["value_low"] <= after["value_high"] and after["value_low"] <= this["value_high"] \
+            if None not in (this.get("value_low"), after.get("value_low")) else False
+        assert this.get("indistinguishable_from") == (after["rank"] if overlap else None)
+    best_host = min(e["rank"] for e in ranked if e["kind"] == "measured")
+    for e in summary["ranking"]:
+        if e["kind"] == "projected" and e["device"] == "host":
+            assert e["calibrated"] and e["rank"] is None and e["superseded_by"] == best_host
+    for p in summary["projections"]:
+        if p["device"] == "host":
+            assert p["provenance"] == "calibrated projection" and p["calibration"]["target_model"] == "mobilenet_v2"
+    page = report.read_text(encoding="utf-8")
+    assert 'class="uncertainty"' in page and ("is projected" in page or "is measured" in page)
+    assert ("is projected" in result.stdout or "is measured" in result.stdout)
+
+
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no /usr/bin/chromium; .ci/run installs it")
 
 

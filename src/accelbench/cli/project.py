@@ -32,10 +32,6 @@ def _optional_batch(batch):
     return None if batch is None else parse_batch(batch)
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3f} ms" if seconds < 10 else f"{seconds:.2f} s"
-
-
 @app.command("project")
 @model_argument
 @click.option("--device", "-d", "device_spec", default="all", show_default=True,
@@ -45,16 +41,20 @@ def _ms(seconds: float) -> str:
 @resolution_option
 @input_shape_option
 @click.option("--scenario", "-s", default="offline", show_default=True, help="single-stream or offline.")
-@click.option("--no-calibration", is_flag=True, help="Ignore saved calibrations (use the shipped parameters).")
+@click.option("--no-calibration", is_flag=True,
+              help="Use the shipped parameters: no calibration from measured records or a saved calibration.")
 @click.option("--layers", "show_layers", is_flag=True, help="Table format: also print the per-layer breakdown.")
+@db_option
 @format_option(PROJECT_FORMATS)
 def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, scenario, no_calibration,
-                show_layers, output_format):
+                show_layers, db, output_format):
     """Project MODEL onto accelerators you do not own: latency at batch 1, throughput at the best
     batch (1..256 within DRAM), MAC utilization, what bounds each layer, energy (TDP estimate),
-    throughput per W and per $. All figures are projected estimates."""
+    throughput per W and per $, each with its 80 % interval. A device with measured records in the
+    store (--db) is calibrated from them ("calibrated projection"). All figures are projected estimates."""
     from accelbench.projection.api import project_devices, resolve_devices
     from accelbench.projection.model import SCENARIOS
+    from accelbench.report.units import fmt_band, fmt_time, fmt_time_band
 
     fmt = check_format(output_format, PROJECT_FORMATS)
     scenario_key = scenario.strip().lower()
@@ -64,7 +64,7 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
     devices = resolve_devices(device_spec)
     profile = _profile(model, resolution, input_shapes, precision)
     done, skipped = project_devices(profile, devices, scenario=scenario_key, batch=batch_value,
-                                    use_calibration=not no_calibration)
+                                    use_calibration=not no_calibration, **_measured_records(db, no_calibration))
     if fmt == "json":
         echo_json({"model": profile.model, "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
                    "precision": profile.precision, "scenario": scenario_key, "kind": "projected",
@@ -73,15 +73,15 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in profile.input_shapes.items())
     click.echo(f"{profile.model} ({shapes}), {profile.precision}, {profile.macs / 1e9:.2f} GMACs, "
                f"scenario {scenario_key}: PROJECTED figures (estimates from docs/projection.md, not measured)")
-    head = (f"{'device':<22} {'latency (proj.)':>16} {'throughput (proj.)':>19} {'batch':>5} {'MAC util':>8} "
-            f"{'bound':<16} {'J/inf (est.)':>12} {'inf/s/W':>8} {'inf/s/$':>8}")
+    head = (f"{'device':<22} {'latency (proj., 80 % band)':>30} {'throughput (proj., 80 % band)':>30} {'batch':>5} "
+            f"{'MAC util':>8} {'bound':<16} {'J/inf (est.)':>12} {'inf/s/W':>8} {'inf/s/$':>8}")
     click.echo(head)
     click.echo("-" * len(head))
     for p in done:
-        tag = p.device + (" (cal.)" if p.calibrated else "")
-        click.echo(f"{tag:<22} {_ms(p.latency_s) + ' @b' + str(p.latency_batch):>16} "
-                   f"{p.throughput_per_s:>17,.1f}/s {p.throughput_batch:>5} {p.mac_utilization:>8.1%} "
-                   f"{p.bound_summary:<16} {_fmt_opt(p.energy_per_inference_j, '.4g'):>12} "
+        latency = fmt_time_band(p.latency_s, p.latency_s_low, p.latency_s_high) + f" @b{p.latency_batch}"
+        throughput = fmt_band(p.throughput_per_s, p.throughput_per_s_low, p.throughput_per_s_high, suffix="/s")
+        click.echo(f"{_device_tag(p):<22} {latency:>30} {throughput:>30} {p.throughput_batch:>5} "
+                   f"{p.mac_utilization:>8.1%} {p.bound_summary:<16} {_fmt_opt(p.energy_per_inference_j, '.4g'):>12} "
                    f"{_fmt_opt(p.throughput_per_w, '.1f'):>8} {_fmt_opt(p.throughput_per_usd, '.2f'):>8}")
     for s in skipped:
         click.echo(f"{s.device:<22} skipped: {s.reason}")
@@ -89,12 +89,63 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
         for p in done:
             click.echo(f"\n{p.device}: layers at batch {p.latency_batch if scenario_key == 'single-stream' else p.throughput_batch} (projected)")
             for layer in p.layers:
-                click.echo(f"  {layer.name[:40]:<40} {layer.op:<12} {_ms(layer.time_s):>12} {layer.bound:<8} "
+                click.echo(f"  {layer.name[:40]:<40} {layer.op:<12} {fmt_time(layer.time_s):>12} {layer.bound:<8} "
                            f"{layer.tile:<10} {'spill' if layer.spilled else ''}")
+    click.echo(_band_legend())
+    for line in _calibration_lines(done):
+        click.echo(line)
     if len(done) == 1:
         click.echo("assumptions: " + "; ".join(done[0].assumptions))
     else:
         click.echo("assumptions per device: --format json (key 'assumptions'); model: docs/projection.md")
+
+
+def _measured_records(db, no_calibration: bool) -> dict:
+    """project_devices' ``records`` and ``store``: the store's ok records (none without calibration)."""
+    if no_calibration:
+        return {}
+    from accelbench.projection.measured import store_records
+
+    return {"records": store_records(db), "store": str(db)}
+
+
+def _device_tag(p) -> str:
+    """A device as the tables name it; "(cal.)" marks a calibrated projection."""
+    return p.device + (" (cal.)" if p.calibrated else "")
+
+
+def _band_legend() -> str:
+    """What the bands are, and how often they held on the published table."""
+    from accelbench.projection.intervals import INTERVAL_LEVEL, shipped_coverage
+    from accelbench.report.units import fmt_level, fmt_pct
+
+    level = fmt_level(INTERVAL_LEVEL)
+    cov = shipped_coverage()
+    held = (f"; on the published MLPerf table they held in {cov.covered} of {cov.total} leave-one-device-out cases "
+            f"({fmt_pct(cov.share)})" if cov.total else "")
+    return (f"(low–high): {level} interval from the leave-one-device-out errors of the device's family, or from a "
+            f"calibrated device's leave-one-measurement-out errors{held}")
+
+
+def _calibration_lines(projections) -> list[str]:
+    """One line per calibrated projection: what it was fitted on, its out-of-sample error, and the
+    projected model's own measurements (left out of the fit) beside the projection."""
+    from accelbench.projection.model import CALIBRATED_PROJECTION
+    from accelbench.report.units import fmt_pct, fmt_time
+
+    lines = []
+    for p in projections:
+        if not p.calibrated:
+            continue
+        line = f"{_device_tag(p)}: {CALIBRATED_PROJECTION}, {p.params_origin}"
+        cal = p.calibration
+        if cal is not None and cal.loo_median_abs_error is not None:
+            line += f"; leave-one-measurement-out median |error| {fmt_pct(cal.loo_median_abs_error)}"
+        for held in cal.held_out if cal is not None else ():
+            line += (f"; {held.label}: measured {fmt_time(held.measured_s)}, calibrated projection "
+                     f"{fmt_time(held.projected_s)} ({held.error:+.0%})")
+        lines.append(line)
+    return lines
 
 
 def _fmt_opt(value, spec):
@@ -107,17 +158,22 @@ def _fmt_opt(value, spec):
 @batch_option
 @precision_option
 @input_shape_option
-@click.option("--no-calibration", is_flag=True, help="Ignore saved calibrations.")
+@click.option("--no-calibration", is_flag=True,
+              help="Use the shipped parameters: no calibration from measured records or a saved calibration.")
+@db_option
 @format_option(PROJECT_FORMATS)
-def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, output_format):
+def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, db, output_format):
     """Rank every catalog device by PROJECTED throughput on MODEL (and per W, per $), beside its
-    rank by peak TOPS, with Spearman's rank correlation between the two."""
+    rank by peak TOPS, with Spearman's rank correlation between the two. Each throughput carries its
+    80 % interval; a device whose interval overlaps the next one's is marked (indistinguishable by
+    projection)."""
     from accelbench.job.ranking import rank_devices
-    from accelbench.report.units import fmt_correlation
+    from accelbench.report.units import fmt_band, fmt_correlation
 
     fmt = check_format(output_format, PROJECT_FORMATS)
     profile = _profile(model, resolution, input_shapes, precision)
-    ranking = rank_devices(profile, batch=_optional_batch(batch), use_calibration=not no_calibration)
+    ranking = rank_devices(profile, batch=_optional_batch(batch), use_calibration=not no_calibration,
+                           **_measured_records(db, no_calibration))
     if fmt == "json":
         echo_json({"model": profile.model, "precision": profile.precision, "kind": "projected",
                    "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
@@ -126,17 +182,22 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
                    "skipped": [s.to_dict() for s in ranking.skipped]})
         return
     click.echo(f"{profile.model}, {profile.precision}: devices ranked by PROJECTED throughput (estimates)")
-    head = (f"{'#':>2} {'device':<22} {'proj. inf/s':>12} {'batch':>5} {'MAC util':>8} {'peak TOPS':>9} "
-            f"{'peak #':>6} {'inf/s/W':>8} {'W #':>4} {'inf/s/$':>8} {'$ #':>4}")
+    head = (f"{'#':>2} {'device':<22} {'proj. inf/s (80 % band)':>30} {'batch':>5} {'MAC util':>8} {'peak TOPS':>9} "
+            f"{'peak #':>6} {'inf/s/W':>8} {'W #':>4} {'inf/s/$':>8} {'$ #':>4}  vs next")
     click.echo(head)
     click.echo("-" * len(head))
     for r in ranking.devices:
-        click.echo(f"{r.rank:>2} {r.device:<22} {r.throughput_per_s:>12,.1f} {r.batch:>5} "
-                   f"{r.mac_utilization:>8.1%} {r.peak_ops_per_s / 1e12:>9.1f} {r.peak_rank:>6} "
+        tag = r.device + (" (cal.)" if r.calibrated else "")
+        overlap = f"≈ #{r.indistinguishable_from}" if r.indistinguishable_from else ""
+        click.echo(f"{r.rank:>2} {tag:<22} {fmt_band(r.throughput_per_s, r.throughput_per_s_low, r.throughput_per_s_high):>30} "
+                   f"{r.batch:>5} {r.mac_utilization:>8.1%} {r.peak_ops_per_s / 1e12:>9.1f} {r.peak_rank:>6} "
                    f"{_fmt_opt(r.throughput_per_w, '.1f'):>8} {_fmt_opt(r.per_w_rank, 'd'):>4} "
-                   f"{_fmt_opt(r.throughput_per_usd, '.2f'):>8} {_fmt_opt(r.per_usd_rank, 'd'):>4}")
+                   f"{_fmt_opt(r.throughput_per_usd, '.2f'):>8} {_fmt_opt(r.per_usd_rank, 'd'):>4}  {overlap}")
     for s in ranking.skipped:
         click.echo(f"   {s.device:<22} skipped: {s.reason}")
+    click.echo("≈ #N: the two intervals overlap: indistinguishable from #N by projection (measure both before"
+               " choosing); (cal.): calibrated projection")
+    click.echo(_band_legend())
     click.echo(f"Spearman rank correlation, projected throughput vs peak TOPS: "
                f"{fmt_correlation(ranking.spearman_throughput_vs_peak)} "
                f"(1 = peak TOPS orders these devices exactly as the projection does)")
@@ -150,75 +211,49 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
 @format_option(PROJECT_FORMATS)
 def calibrate_cmd(db, device_id, dry_run, output_format):
     """Fit a device's compute efficiency, DRAM efficiency and per-layer overhead to `accelbench bench`
-    measurements in the results store; save them for `project` (file: see docs/projection.md)."""
-    from accelbench.projection.api import projection_device
-    from accelbench.projection.api import device_params
-    from accelbench.projection.calibrate import calibration_path, fit_params, save_calibration
+    measurements in the results store; show the fitted (in-sample) error beside the
+    leave-one-measurement-out error; save them for `project` (file: see docs/projection.md)."""
+    import os
+
+    from accelbench.projection.api import device_params, projection_device
+    from accelbench.projection.calibrate import calibration_path, fit_params, leave_one_out, save_calibration
+    from accelbench.projection.measured import records_to_points
+    from accelbench.report.units import fmt_pct, fmt_time
     from accelbench.results.records import utc_now
     from accelbench.results.store import open_store
 
     fmt = check_format(output_format, PROJECT_FORMATS)
     device = projection_device(device_id)
-    db_path = db
-    import os
-
-    with open_store(db_path, read_only=True) as store:
+    with open_store(db, read_only=True) as store:
         records = store.query(status="ok")
     points = records_to_points(records, device)
     params, _ = device_params(device, use_calibration=False)
     fit = fit_params(points, device, params)
+    # out of sample: each measurement projected with figures fitted on the others (needs two)
+    loo = leave_one_out(points, device, params) if len(points) >= 2 else None
     saved = None
     if not dry_run:
-        saved = save_calibration(fit, device, source=os.path.abspath(db_path), fitted_at=utc_now())
+        saved = save_calibration(fit, device, source=os.path.abspath(db), fitted_at=utc_now(), loo=loo)
     if fmt == "json":
-        echo_json({**fit.to_dict(), "saved_to": str(saved) if saved else None, "db": db_path})
+        echo_json({**fit.to_dict(), "median_abs_error_loo": loo.median_abs_error if loo else None,
+                   "leave_one_out": loo.to_dict() if loo else None,
+                   "saved_to": str(saved) if saved else None, "db": db})
         return
-    click.echo(f"calibrating {device.id} ({device.name}) on {len(points)} measurement(s) from {db_path}")
-    head = f"{'measurement':<44} {'measured':>11} {'proj. before':>12} {'err':>6} {'proj. after':>12} {'err':>6}"
+    click.echo(f"calibrating {device.id} ({device.name}) on {len(points)} measurement(s) from {db}")
+    head = (f"{'measurement':<44} {'measured':>11} {'proj. before':>12} {'err':>6} {'fitted':>12} {'err':>6} "
+            f"{'left out':>12} {'err':>6}")
     click.echo(head)
     click.echo("-" * len(head))
-    for d in fit.to_dict()["points"]:
-        click.echo(f"{d['label'][:44]:<44} {_ms(d['measured_s']):>11} {_ms(d['projected_before_s']):>12} "
-                   f"{d['error_before']:>+6.0%} {_ms(d['projected_after_s']):>12} {d['error_after']:>+6.0%}")
-    click.echo(f"median |error|: {fit.median_abs_error_before:.1%} uncalibrated -> {fit.median_abs_error_after:.1%} calibrated")
+    loo_cells = ([(fmt_time(p), f"{e:+.0%}") for p, e in zip(loo.projected_s, loo.errors)] if loo
+                 else [("-", "")] * len(points))
+    for d, (loo_time, loo_err) in zip(fit.to_dict()["points"], loo_cells):
+        click.echo(f"{d['label'][:44]:<44} {fmt_time(d['measured_s']):>11} {fmt_time(d['projected_before_s']):>12} "
+                   f"{d['error_before']:>+6.0%} {fmt_time(d['projected_after_s']):>12} {d['error_after']:>+6.0%} "
+                   f"{loo_time:>12} {loo_err:>6}")
+    loo_text = (f", {fmt_pct(loo.median_abs_error)} leave-one-measurement-out (each measurement projected with"
+                f" figures fitted on the others: the error to expect on a model not measured)" if loo
+                else "; leave-one-measurement-out needs two measurements")
+    click.echo(f"median |error|: {fmt_pct(fit.median_abs_error_before)} uncalibrated -> "
+               f"{fmt_pct(fit.median_abs_error_after)} fitted (in sample){loo_text}")
     click.echo("fitted: " + ", ".join(f"{k} = {v:.4g} (was {getattr(params, k):.4g})" for k, v in fit.values.items()))
     click.echo(f"saved to {saved}" if saved else f"not saved (--dry-run); would go to {calibration_path()}")
-
-
-def records_to_points(records, device):
-    """CalibrationPoints from ok bench records that ran on ``device`` (host: CPU records)."""
-    from accelbench.projection.api import load_profile
-    from accelbench.projection.calibrate import CalibrationPoint
-
-    cache = {}
-    points = []
-    for rec in records:
-        cfg = rec.config
-        on_cpu = str(cfg.device).lower() == "cpu"
-        if (device.id == "host") != on_cpu:
-            continue
-        precision = rec.precision_executed or cfg.precision
-        if device.peak_macs_per_s(precision) is None:
-            continue
-        batch = rec.inferences_per_query
-        if rec.loadgen_throughput_per_s:
-            latency_s = batch / rec.loadgen_throughput_per_s
-        elif rec.stats is not None:
-            latency_s = rec.stats.p50_ns / 1e9
-        else:
-            continue
-        key = (cfg.model, cfg.resolution, dict(cfg.input_shapes).__repr__(), precision)
-        if key not in cache:
-            try:
-                cache[key] = load_profile(cfg.model, resolution=cfg.resolution, batch=1,
-                                          input_shapes=dict(cfg.input_shapes) or None, precision=precision)
-            except UserError:
-                cache[key] = None  # a model file that moved: skip its records
-        if cache[key] is None:
-            continue
-        label = f"{cfg.model}@{cfg.resolution or 'default'} {precision} b{batch} {cfg.backend}"
-        points.append(CalibrationPoint(cache[key], batch, latency_s, label))
-    if not points:
-        raise UserError(f"calibrate: no ok `bench` records for device {device.id!r} in the results store; "
-                        "run e.g. `accelbench bench resnet50 --resolution 224` first")
-    return points

@@ -18,6 +18,7 @@ REPORT_FORMATS = ("table", "json")
 @format_option(REPORT_FORMATS)
 def report_command(db, run_id, output, png_dir, output_format):
     """Write a self-contained HTML report of one run (opens offline: plotly.js is inlined)."""
+    from accelbench.report.answer import answer_in_words
     from accelbench.report.charts import all_charts
     from accelbench.report.html import write_report
     from accelbench.report.png import write_pngs
@@ -34,6 +35,8 @@ def report_command(db, run_id, output, png_dir, output_format):
         return
     ranking = ranking_table(data.summary) or fallback_ranking_table(data.records)
     print_tables([ranking])
+    if data.summary is not None and answer_in_words(data.summary.ranking):
+        click.echo(answer_in_words(data.summary.ranking))
     if absent:
         click.echo(f"stages absent from run {data.run_id}: {', '.join(str(n) for n in absent)}")
     for p in pngs:

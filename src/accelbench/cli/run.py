@@ -63,11 +63,17 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
     if fmt == "json":
         echo_json({**summary.to_dict(), "db": db_path, "report": outcome.report_path})
         return
+    from accelbench.report.answer import answer_in_words
     from accelbench.report.tables import print_tables, ranking_table
 
     print_tables([ranking_table(summary)], progress.console)
-    progress.say("measured = run on this machine; projected = estimated from datasheet figures (accelbench project);"
-                 " inf/s per W of this host is an estimate unless a power counter was read.", always=True)
+    if answer_in_words(summary.ranking):
+        from rich.markup import escape
+
+        progress.say(escape(answer_in_words(summary.ranking)), always=True)  # labels hold user text
+    progress.say("measured = run on this machine; projected = estimated from datasheet figures (accelbench project),"
+                 " in brackets its 80 % band; calibrated projection = this host's projection fitted on its other"
+                 " measurements; inf/s per W of this host is an estimate unless a power counter was read.", always=True)
     progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db_path} (run {summary.run_id}).", always=True)
     if outcome.report_path:
         progress.say(f"HTML report: {outcome.report_path}", always=True)

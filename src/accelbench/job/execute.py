@@ -16,6 +16,7 @@ from accelbench.errors import UserError
 from accelbench.job.plan import STAGE_TITLES, RunPlan
 from accelbench.job.ranking import project_for_ranking, rank_entries, with_rank_lesson
 from accelbench.job.stages import Measured, mac_rate_text, peak_lesson, stage_summary, utilization_text
+from accelbench.projection.measured import store_records
 from accelbench.report.progress import Progress
 from accelbench.report.units import fmt_plain, fmt_rate, fmt_time
 from accelbench.results.summary import PeakFigure, PeakStageData, RunSummary, StageSummary
@@ -120,7 +121,8 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
         stages.append(StageSummary(4, STAGE_TITLES[4], "", skipped="no --model given: run `accelbench run --model "
                                    "PATH_OR_ZOO_NAME` to measure your own network"))
     progress.step("projecting onto catalog devices and ranking")
-    projections = project_for_ranking(measured)
+    # devices measured in this store (this host) are calibrated from their measurements
+    projections = project_for_ranking(measured, store_records(db_path), str(db_path))
     ranking = rank_entries(measured, projections, plan.objective)
     if projections:
         stages[0] = with_rank_lesson(stages[0], projections)

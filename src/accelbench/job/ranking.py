@@ -1,6 +1,12 @@
 """Ranking: measured configurations of this host beside projected catalog devices, ordered by the
 run's objective; the catalog ranked by projected throughput beside its rank by peak TOPS
-(`accelbench rank`); and the rank correlation between the two, the one-number lesson of stage 1."""
+(`accelbench rank`); and the rank correlation between the two, the one-number lesson of stage 1.
+
+Both rankings order by the central figure and carry each entry's interval (a projection's 80 % band,
+a measurement's confidence interval); an entry whose interval overlaps the next one's is marked
+(``indistinguishable_from``: the two cannot be told apart). Measured figures always outrank
+projections of the same device: such a projection is listed after the ranked entries, unranked,
+for comparison (``superseded_by``)."""
 
 from __future__ import annotations
 
@@ -12,7 +18,9 @@ from accelbench.errors import UserError
 from accelbench.job.plan import StageConfig
 from accelbench.job.stages import Measured
 from accelbench.report.units import fmt_correlation, fmt_pct
-from accelbench.results.summary import PeakStageData, ProjectionEntry, RankCorrelation, RankEntry, StageSummary
+from accelbench.results.summary import (
+    PeakStageData, ProjectionEntry, RankCorrelation, RankEntry, StageSummary, intervals_overlap,
+)
 
 RANKING_STAGES = (4, 3, 2)  # the ranking model: the user's, else YOLOv3, else ResNet-50
 PROJECTED_PRECISIONS = ("int8", "fp16", "fp32")  # a device's best precision first
@@ -60,9 +68,13 @@ def ranking_config(measured: Sequence[Measured]) -> StageConfig | None:
     return None
 
 
-def project_for_ranking(measured: Sequence[Measured]) -> tuple[ProjectionEntry, ...]:
+def project_for_ranking(measured: Sequence[Measured], records: Sequence = (), store: str = ""
+                        ) -> tuple[ProjectionEntry, ...]:
     """Project the ranking model onto every catalog device at batch 1: one entry per device at its
-    best precision (int8 first; a device without it falls back)."""
+    best precision (int8 first; a device without it falls back). A device with measured ``records``
+    (BenchRecords of the results store ``store``) is calibrated from them, the ranking model's own
+    records left out; so is this host, whose calibrated projection is added at each precision the
+    ranking stage measured, to be compared with those measurements."""
     cfg = ranking_config(measured)
     if cfg is None:
         return ()
@@ -75,46 +87,128 @@ def project_for_ranking(measured: Sequence[Measured]) -> tuple[ProjectionEntry, 
         best: dict[str, ProjectionEntry] = {}
         for precision in PROJECTED_PRECISIONS:
             profile = profile_model(loaded, precision=precision)
-            for proj in project_all(profile, precision=precision):
+            for proj in project_all(profile, precision=precision, records=records, store=store):
                 if proj["device"] not in best:
-                    best[proj["device"]] = ProjectionEntry.from_dict(
-                        {**proj, "model": cfg.model, "resolution": cfg.resolution, "label": cfg.label})
-        return tuple(best.values())
+                    best[proj["device"]] = _projection_entry(proj, cfg)
+        host = _host_projections(loaded, cfg, measured, records, store)
+        return tuple(best.values()) + host
     except ImportError:  # a projection dependency is missing: rank the measured configurations only
         return ()
 
 
+def _projection_entry(projection: dict, cfg: StageConfig) -> ProjectionEntry:
+    return ProjectionEntry.from_dict({**projection, "model": cfg.model, "resolution": cfg.resolution,
+                                      "label": cfg.label})
+
+
+def _host_projections(loaded, cfg: StageConfig, measured: Sequence[Measured], records: Sequence,
+                      store: str) -> tuple[ProjectionEntry, ...]:
+    """This host's calibrated projections of the ranking model, one per precision the ranking stage
+    ran, each fitted on the host's other measurements (none where there are none)."""
+    from accelbench.profile import profile_model
+    from accelbench.projection.api import project_devices, projection_device
+
+    precisions = []
+    for m in measured:
+        ran = m.record.precision_executed if m.record.ok else None
+        if m.config == cfg and ran and ran not in precisions:
+            precisions.append(ran)
+    if not records or not precisions:
+        return ()
+    host = projection_device("host")
+    out = []
+    for precision in precisions:
+        try:
+            done, _ = project_devices(profile_model(loaded, precision=precision), [host], scenario="offline",
+                                      records=records, store=store)
+        except UserError:  # e.g. no peak of this precision on this host: nothing to project
+            continue
+        out.extend(_projection_entry(p.to_dict(with_layers=False), cfg) for p in done if p.calibration is not None)
+    return tuple(out)
+
+
+def _measured_entry(m: Measured) -> RankEntry:
+    """A measured configuration with its confidence intervals: of the median latency, and of the
+    throughput from the mean latency's (none when LoadGen set the throughput)."""
+    rec = m.record
+    stats = rec.stats
+    latency_ci = stats.median_ci_ns
+    throughput_ci = None
+    if stats.mean_ci_ns and rec.loadgen_throughput_per_s is None and min(stats.mean_ci_ns) > 0:
+        per_query = rec.inferences_per_query * 1e9
+        throughput_ci = (per_query / stats.mean_ci_ns[1], per_query / stats.mean_ci_ns[0])
+    return RankEntry(
+        label=f"this host ({(rec.run_info or {}).get('runtime', rec.config.backend)}, "
+              f"{rec.precision_executed}) @ {m.config.resolution}",
+        kind="measured", record_id=rec.record_id, device="host", model=m.config.model,
+        precision=rec.precision_executed, latency_s=stats.p50_ns / 1e9,
+        throughput_per_s=rec.throughput_per_s, per_w=rec.inferences_per_s_per_w,
+        per_w_source="estimated" if not rec.power.measured else "measured",
+        per_usd=rec.inferences_per_s_per_usd,
+        latency_s_low=latency_ci[0] / 1e9 if latency_ci else None,
+        latency_s_high=latency_ci[1] / 1e9 if latency_ci else None,
+        throughput_per_s_low=throughput_ci[0] if throughput_ci else None,
+        throughput_per_s_high=throughput_ci[1] if throughput_ci else None,
+        interval_level=stats.confidence if (latency_ci or throughput_ci) else None)
+
+
+def _projected_entry(proj: ProjectionEntry) -> RankEntry:
+    name = "this host" if proj.device == "host" else proj.name
+    return RankEntry(
+        label=f"{name} ({proj.precision}) @ {proj.resolution}", kind="projected", device=proj.device,
+        model=proj.model, precision=proj.precision, latency_s=proj.latency_s,
+        throughput_per_s=proj.throughput_per_s, per_w=proj.throughput_per_w, per_w_source="estimated",
+        per_usd=proj.throughput_per_usd, latency_s_low=proj.latency_s_low, latency_s_high=proj.latency_s_high,
+        throughput_per_s_low=proj.throughput_per_s_low, throughput_per_s_high=proj.throughput_per_s_high,
+        interval_level=proj.interval_level, calibrated=bool(proj.calibrated))
+
+
+def metric_interval(entry: RankEntry, metric: str) -> tuple[float | None, float | None]:
+    """The interval of ``entry``'s ``metric``: latency and throughput have their own; inferences/s
+    per W and per $ are throughput over a fixed power or price, so they share its relative band."""
+    if metric == "latency_s":
+        return entry.latency_s_low, entry.latency_s_high
+    low, high = entry.throughput_per_s_low, entry.throughput_per_s_high
+    if metric == "throughput_per_s":
+        return low, high
+    value, central = getattr(entry, metric), entry.throughput_per_s
+    if None in (low, high, value) or not central:
+        return None, None
+    return value * low / central, value * high / central
+
+
 def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionEntry],
                  objective: str) -> list[RankEntry]:
-    """Measured configurations of the ranking model and projected catalog devices, best first;
-    entries without a figure for the objective come last, unranked."""
+    """Measured configurations of the ranking model and projected catalog devices, best first by the
+    central figure; an entry whose interval overlaps the next one's is marked. Then, unranked, the
+    projections of devices that were measured (their measurements outrank them) and the entries
+    without a figure for the objective."""
     if not measured:
         return []
     target = next((s for s in RANKING_STAGES if any(m.config.stage == s for m in measured)), None)
-    entries = []
-    for m in measured:
-        rec = m.record
-        if m.config.stage != target or not rec.ok:
-            continue
-        entries.append(RankEntry(
-            label=f"this host ({(rec.run_info or {}).get('runtime', rec.config.backend)}, "
-                  f"{rec.precision_executed}) @ {m.config.resolution}",
-            kind="measured", record_id=rec.record_id, device="host", model=m.config.model,
-            precision=rec.precision_executed, latency_s=rec.stats.p50_ns / 1e9,
-            throughput_per_s=rec.throughput_per_s, per_w=rec.inferences_per_s_per_w,
-            per_w_source="estimated" if not rec.power.measured else "measured",
-            per_usd=rec.inferences_per_s_per_usd))
-    for proj in projections:
-        entries.append(RankEntry(
-            label=f"{proj.name} ({proj.precision}) @ {proj.resolution}", kind="projected", device=proj.device,
-            model=proj.model, precision=proj.precision, latency_s=proj.latency_s,
-            throughput_per_s=proj.throughput_per_s, per_w=proj.throughput_per_w, per_w_source="estimated",
-            per_usd=proj.throughput_per_usd))
+    entries = [_measured_entry(m) for m in measured if m.config.stage == target and m.record.ok]
+    measured_devices = {e.device for e in entries}
+    entries += [_projected_entry(proj) for proj in projections]
     metric, descending = OBJECTIVE_METRICS[objective]
-    have = [e for e in entries if getattr(e, metric) is not None]
-    missing = [e for e in entries if getattr(e, metric) is None]
+
+    def with_value(e: RankEntry, **changes) -> RankEntry:
+        low, high = metric_interval(e, metric)
+        return replace(e, metric=metric, value=getattr(e, metric), value_low=low, value_high=high, **changes)
+
+    superseded = [e for e in entries if e.kind == "projected" and e.device in measured_devices]
+    have = [e for e in entries if getattr(e, metric) is not None and e not in superseded]
+    missing = [e for e in entries if getattr(e, metric) is None and e not in superseded]
     have.sort(key=lambda e: getattr(e, metric), reverse=descending)
-    return ([replace(e, rank=rank, metric=metric, value=getattr(e, metric)) for rank, e in enumerate(have, 1)]
+    ranked = [with_value(e, rank=rank) for rank, e in enumerate(have, 1)]
+    for i in range(len(ranked) - 1):
+        this, after = ranked[i], ranked[i + 1]
+        if intervals_overlap((this.value_low, this.value_high), (after.value_low, after.value_high)):
+            ranked[i] = replace(this, indistinguishable_from=after.rank)
+    best_measured = {}
+    for e in ranked:
+        if e.kind == "measured":
+            best_measured.setdefault(e.device, e.rank)
+    return (ranked + [with_value(e, rank=None, superseded_by=best_measured.get(e.device)) for e in superseded]
             + [replace(e, rank=None, metric=metric, value=None) for e in missing])
 
 
@@ -168,6 +262,13 @@ class DeviceRank:
     per_usd_rank: int | None
     calibrated: bool
     bound: str
+    # appended after the first version's keys: the 80 % band of the throughput, what kind of figure it
+    # is, and the next device's rank when the two bands overlap (indistinguishable by projection)
+    throughput_per_s_low: float | None = None
+    throughput_per_s_high: float | None = None
+    interval_level: float | None = None
+    provenance: str = "projection"  # or "calibrated projection"
+    indistinguishable_from: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -180,12 +281,15 @@ class DeviceRanking:
     skipped: tuple  # projection.api.Skipped: devices that cannot run the precision
 
 
-def rank_devices(profile, *, batch: int | None = None, use_calibration: bool = True) -> DeviceRanking:
-    """Rank every catalog device by PROJECTED throughput (offline) on ``profile``."""
+def rank_devices(profile, *, batch: int | None = None, use_calibration: bool = True, records: Sequence = (),
+                 store: str = "") -> DeviceRanking:
+    """Rank every catalog device by PROJECTED throughput (offline) on ``profile``, central value first;
+    a device whose band overlaps the next one's is marked. Devices with measured ``records`` are
+    calibrated from them (projection/measured.py)."""
     from accelbench.projection.api import project_devices, resolve_devices
 
     done, skipped = project_devices(profile, resolve_devices("all"), scenario="offline", batch=batch,
-                                    use_calibration=use_calibration)
+                                    use_calibration=use_calibration, records=records, store=store)
     if len(done) < 2:
         raise UserError(f"rank: fewer than two catalog devices support {profile.precision}; try --precision int8")
     peak_rank = _order(done, lambda p: p.peak_ops_per_s)
@@ -197,7 +301,12 @@ def rank_devices(profile, *, batch: int | None = None, use_calibration: bool = T
         mac_utilization=p.mac_utilization, peak_ops_per_s=p.peak_ops_per_s, peak_rank=peak_rank[p.device],
         throughput_per_w=p.throughput_per_w, per_w_rank=w_rank.get(p.device),
         throughput_per_usd=p.throughput_per_usd, per_usd_rank=usd_rank.get(p.device),
-        calibrated=p.calibrated, bound=p.bound_summary) for i, p in enumerate(by_throughput, 1))
+        calibrated=p.calibrated, bound=p.bound_summary, throughput_per_s_low=p.throughput_per_s_low,
+        throughput_per_s_high=p.throughput_per_s_high, interval_level=p.interval_level, provenance=p.provenance,
+        indistinguishable_from=i + 1 if i < len(by_throughput) and intervals_overlap(
+            (p.throughput_per_s_low, p.throughput_per_s_high),
+            (by_throughput[i].throughput_per_s_low, by_throughput[i].throughput_per_s_high)) else None)
+        for i, p in enumerate(by_throughput, 1))
     rho = spearman([p.throughput_per_s for p in done], [p.peak_ops_per_s for p in done])
     return DeviceRanking(rows, rho, tuple(skipped))
 

@@ -24,9 +24,10 @@ def project_on_device(profile, device_id: str, *, batch: int | None = None, scen
 
 
 def project_all(profile, *, precision: str | None = None, scenario: str = "offline",
-                batch: int | None = None, use_calibration: bool = True) -> list[dict]:
+                batch: int | None = None, use_calibration: bool = True, records=(), store: str = "") -> list[dict]:
     """Every catalog device that has the profile's precision, as ``DeviceProjection.to_dict()``
-    without layers (``precision`` must match the profile's; it is accepted for clarity)."""
+    without layers (``precision`` must match the profile's; it is accepted for clarity). Devices with
+    measured ``records`` are calibrated from them (api.project_devices)."""
     from accelbench.projection.api import project_devices, resolve_devices
 
     if precision is not None and precision != profile.precision:
@@ -34,7 +35,7 @@ def project_all(profile, *, precision: str | None = None, scenario: str = "offli
 
         raise UserError(f"precision: the profile is at {profile.precision}; got {precision!r} (profile again)")
     done, _ = project_devices(profile, resolve_devices("all"), scenario=scenario, batch=batch,
-                              use_calibration=use_calibration)
+                              use_calibration=use_calibration, records=records, store=store)
     return [p.to_dict(with_layers=False) for p in done]
 
 

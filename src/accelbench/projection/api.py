@@ -1,19 +1,25 @@
 """Glue between the catalog, the device parameters, calibration and the profiler.
 
 ``device_params(device)`` gives the DeviceParams for a DeviceSpec (catalog id, or the detected
-host), with a saved calibration applied when one exists; ``project_devices`` projects one model
-onto several devices, skipping those that cannot run the precision.
+host), calibrated when it can be: from the device's own measurements when they are given
+(projection/measured.py), else from a saved calibration file; ``project_devices`` projects one model
+onto several devices, skipping those that cannot run the precision, and calibrates each device that
+has measured records among the ``records`` it is given.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Sequence
 
 from accelbench.errors import UserError
 from accelbench.hardware.spec import DeviceSpec
 from accelbench.profile.types import ModelProfile
 from accelbench.projection.model import DeviceProjection, project
 from accelbench.projection.params import DeviceParams, ParamsFile, load_params_file, with_overrides
+
+if TYPE_CHECKING:
+    from accelbench.projection.measured import MeasuredCalibration
 
 HOST_L2_BYTES_PER_CLOCK_PER_CORE = 64  # one 64-byte cache line per clock per core from L2
 
@@ -28,14 +34,20 @@ class Skipped:
 
 
 def device_params(device: DeviceSpec, *, params_file: ParamsFile | None = None,
-                  use_calibration: bool = True) -> tuple[DeviceParams, bool]:
-    """(params, calibrated) for ``device``; the host's unit count and bandwidths come from detection."""
+                  use_calibration: bool = True, measured: MeasuredCalibration | None = None
+                  ) -> tuple[DeviceParams, bool]:
+    """(params, calibrated) for ``device``; the host's unit count and bandwidths come from detection.
+
+    Calibration, unless ``use_calibration`` is off: ``measured`` (figures fitted on the device's
+    measurements) first, else the device's table in the saved calibration file."""
     pf = params_file or load_params_file()
     params = pf.params_for(device.id, device.kind)
     if device.id == "host":
         params = _host_params(params, device)
     if device.engines:
         params = replace(params, engines=engine_params(device, params, pf))
+    if use_calibration and measured is not None:
+        return measured.apply(params), True
     if use_calibration:
         from accelbench.projection.calibrate import calibration_for, calibration_path
 
@@ -117,10 +129,13 @@ def resolve_devices(spec: str | None) -> list[DeviceSpec]:
 
 
 def project_devices(profile: ModelProfile, devices: list[DeviceSpec], *, scenario: str = "offline",
-                    batch: int | None = None, use_calibration: bool = True
-                    ) -> tuple[list[DeviceProjection], list[Skipped]]:
+                    batch: int | None = None, use_calibration: bool = True, records: Sequence = (),
+                    store: str = "") -> tuple[list[DeviceProjection], list[Skipped]]:
     """Project onto each device; devices without the precision (or figures) are skipped with a reason.
 
+    A device with measured ``records`` (BenchRecords, e.g. ``measured.store_records(db)``; ``store``
+    names where they came from) is calibrated from them, ``profile``'s own model left out
+    (projection/measured.py), unless ``use_calibration`` is off.
     When only one device is asked for, its problem is raised as a UserError instead.
     """
     pf = load_params_file()
@@ -128,8 +143,16 @@ def project_devices(profile: ModelProfile, devices: list[DeviceSpec], *, scenari
     skipped: list[Skipped] = []
     for device in devices:
         try:
-            params, calibrated = device_params(device, params_file=pf, use_calibration=use_calibration)
-            done.append(project(profile, device, params, scenario=scenario, batch=batch, calibrated=calibrated))
+            measured = None
+            if use_calibration and records:
+                from accelbench.projection.measured import calibration_from_records
+
+                base, _ = device_params(device, params_file=pf, use_calibration=False)
+                measured = calibration_from_records(records, device, base, target=profile, store=store)
+            params, calibrated = device_params(device, params_file=pf, use_calibration=use_calibration,
+                                               measured=measured)
+            result = project(profile, device, params, scenario=scenario, batch=batch, calibrated=calibrated)
+            done.append(replace(result, calibration=measured) if calibrated and measured is not None else result)
         except UserError as exc:
             if len(devices) == 1:
                 raise

@@ -212,3 +212,9 @@ def coverage(residuals: tuple[Residual, ...], *, level: float = INTERVAL_LEVEL) 
         ratio = math.exp(-r.residual)
         inside.append(band is not None and band.time_factor_low <= ratio <= band.time_factor_high)
     return Coverage(level, sum(inside), len(inside), tuple(inside), tuple(bands))
+
+
+@lru_cache(maxsize=1)
+def shipped_coverage() -> Coverage:
+    """How often the bands held on the published table: the coverage of the shipped residuals."""
+    return coverage(load_residuals())

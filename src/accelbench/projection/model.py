@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from accelbench.errors import BackendUnavailable, UserError
 from accelbench.hardware.spec import DeviceSpec
@@ -40,7 +41,14 @@ from accelbench.precision import bytes_per_element
 from accelbench.profile.types import LayerProfile, ModelProfile
 from accelbench.projection.params import DeviceParams
 
+if TYPE_CHECKING:
+    from accelbench.projection.measured import MeasuredCalibration
+
 SCENARIOS = ("single-stream", "offline")
+# What a projected figure is, in words (JSON "provenance", tables, the report's badges): a projection
+# with the shipped (family) figures, or one whose figures were fitted on the device's own measurements.
+PROJECTION = "projection"
+CALIBRATED_PROJECTION = "calibrated projection"
 BOUNDS = ("compute", "sram", "dram", "overhead")
 MAX_SEARCH_BATCH = 256
 ACCUMULATOR_BYTES = 4  # split-K partial sums are kept at 32 bits
@@ -153,6 +161,9 @@ class DeviceProjection:
     interval_source: str = ""  # one line: which residuals, how many, how far the family
     family: str = ""  # the device family whose fitted figures were used ("" = kind defaults)
     engines: tuple[EngineProjection, ...] = ()  # several-engine devices only
+    # calibrated from the device's measurements: what was fitted on, the leave-one-out errors and the
+    # target model's own measurements beside this projection (projection/measured.py)
+    calibration: MeasuredCalibration | None = None
 
     def indistinguishable_from(self, other: DeviceProjection) -> bool:
         """True when the two throughput intervals overlap: a ranking cannot tell the devices apart by
@@ -162,6 +173,11 @@ class DeviceProjection:
             return self.throughput_per_s == other.throughput_per_s
         return (self.throughput_per_s_low <= other.throughput_per_s_high
                 and other.throughput_per_s_low <= self.throughput_per_s_high)
+
+    @property
+    def provenance(self) -> str:
+        """"calibrated projection" when the device's figures were fitted on its measurements, else "projection"."""
+        return CALIBRATED_PROJECTION if self.calibrated else PROJECTION
 
     @property
     def bound_summary(self) -> str:
@@ -185,10 +201,12 @@ class DeviceProjection:
             "latency_s_low": self.latency_s_low, "latency_s_high": self.latency_s_high,
             "throughput_per_s_low": self.throughput_per_s_low, "throughput_per_s_high": self.throughput_per_s_high,
             "interval_level": self.interval_level, "interval_source": self.interval_source,
-            "family": self.family,
+            "family": self.family, "provenance": self.provenance,
         }
         if self.engines:
             data["engines"] = [engine.to_dict() for engine in self.engines]
+        if self.calibration is not None:
+            data["calibration"] = self.calibration.to_dict()
         if with_layers:
             data["layers"] = [layer.to_dict() for layer in self.layers]
         return data

@@ -319,6 +319,8 @@ def with_overrides(params: DeviceParams, values: dict[str, float], origin: str) 
     if unknown:
         raise UserError(f"calibration: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(FITTED_FIELDS)}")
     assumptions = dict(params.assumptions)
+    # a fitted figure's shipped source (e.g. the family fit) no longer describes it
+    sources = {k: v for k, v in params.sources.items() if k not in values}
     for key in values:
         assumptions[key] = f"calibrated: {origin}"
-    return replace(params, origin=origin, assumptions=assumptions, **values)
+    return replace(params, origin=origin, assumptions=assumptions, sources=sources, **values)

@@ -2,9 +2,13 @@
 matplotlib. Each chart and each series says where its numbers come from: ``measured`` (timed on
 this host), ``derived`` (computed from measured figures and a static profile), ``estimated``
 (a model stands in for a missing counter, e.g. power from TDP), ``projected`` (the analytical
-device model), ``datasheet`` (a vendor figure from the catalog).
+device model), ``calibrated`` (a calibrated projection: the device model with figures fitted on the
+device's own measurements), ``datasheet`` (a vendor figure from the catalog).
 
-Axis values are already scaled to the display unit named in the axis title (units.py).
+Axis values are already scaled to the display unit named in the axis title (units.py). A series may
+carry an interval per point (``y_low``/``y_high``, ``x_low``/``x_high``, in axis units, None where a
+point has none): the renderers draw it as error bars (a projection's 80 % band, a measurement's
+confidence interval).
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from dataclasses import dataclass
 
 from accelbench.report.data import ReportData
 from accelbench.report.units import select_time_unit
-from accelbench.results.summary import MeasuredStageData
+from accelbench.results.summary import MeasuredStageData, RankEntry
 
-PROVENANCES = ("measured", "derived", "estimated", "projected", "datasheet")
+PROVENANCES = ("measured", "derived", "estimated", "projected", "calibrated", "datasheet")
 PEAK_PROVENANCE = {"measured": "measured", "theoretical": "derived", "catalog": "datasheet"}  # by PeakFigure.source
 
 
@@ -31,12 +35,28 @@ class Series:
     provenance: str = "measured"
     dash: bool = False
     labels: tuple = ()  # short per-point labels printed on the chart (for slides); () = none
+    # each point's interval in axis units (None: no interval for that point); () = no intervals
+    y_low: tuple = ()
+    y_high: tuple = ()
+    x_low: tuple = ()
+    x_high: tuple = ()
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
             raise ValueError(f"series {self.name!r}: {len(self.x)} x values but {len(self.y)} y values")
         if self.provenance not in PROVENANCES:
             raise ValueError(f"series {self.name!r}: provenance {self.provenance!r} not in {PROVENANCES}")
+        for name in ("y_low", "y_high", "x_low", "x_high"):
+            if getattr(self, name) and len(getattr(self, name)) != len(self.x):
+                raise ValueError(f"series {self.name!r}: {len(getattr(self, name))} {name} values for {len(self.x)} points")
+
+    @property
+    def has_y_interval(self) -> bool:
+        return any(v is not None for v in self.y_low) and any(v is not None for v in self.y_high)
+
+    @property
+    def has_x_interval(self) -> bool:
+        return any(v is not None for v in self.x_low) and any(v is not None for v in self.x_high)
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,7 @@ class Chart:
     hlines: tuple[RefLine, ...] = ()
     barmode: str = "group"
     height_px: int = 380
+    categories: tuple = ()  # the category axis's order, from the origin out; () = as the series give them
 
     @property
     def provenances(self) -> tuple[str, ...]:
@@ -247,8 +268,22 @@ class ParetoPoint:
     label: str
     per_w: float
     per_usd: float
-    kind: str  # measured | projected
+    kind: str  # measured | projected | calibrated (a calibrated projection)
     note: str = ""
+    # the interval: both figures are throughput over a fixed power or price, so they share its band
+    per_w_low: float | None = None
+    per_w_high: float | None = None
+    per_usd_low: float | None = None
+    per_usd_high: float | None = None
+
+
+def _pareto_point(label: str, per_w: float, per_usd: float, kind: str, throughput, low, high) -> ParetoPoint:
+    """A point whose interval scales with its throughput's (None where it has none)."""
+    if None in (throughput, low, high) or not throughput:
+        return ParetoPoint(label, per_w, per_usd, kind)
+    lo, hi = low / throughput, high / throughput
+    return ParetoPoint(label, per_w, per_usd, kind, per_w_low=per_w * lo, per_w_high=per_w * hi,
+                       per_usd_low=per_usd * lo, per_usd_high=per_usd * hi)
 
 
 def pareto_points(data: ReportData) -> tuple[list[ParetoPoint], list[str]]:
@@ -259,7 +294,8 @@ def pareto_points(data: ReportData) -> tuple[list[ParetoPoint], list[str]]:
         seen.add(e.record_id or (e.device, e.model, e.precision))
         label = e.label or f"{e.device} {e.model} {e.precision}"
         if e.per_w and e.per_usd:
-            points.append(ParetoPoint(label, float(e.per_w), float(e.per_usd), e.kind))
+            points.append(_pareto_point(label, float(e.per_w), float(e.per_usd), e.provenance, e.throughput_per_s,
+                                        e.throughput_per_s_low, e.throughput_per_s_high))
         else:
             missing.append(label)
     projections = data.summary.projections if data.summary else ()
@@ -270,7 +306,9 @@ def pareto_points(data: ReportData) -> tuple[list[ParetoPoint], list[str]]:
         seen.add(key)
         label = f"{p.name} · {p.model} · {p.precision}"
         if p.throughput_per_w and p.throughput_per_usd:
-            points.append(ParetoPoint(label, float(p.throughput_per_w), float(p.throughput_per_usd), "projected"))
+            points.append(_pareto_point(label, float(p.throughput_per_w), float(p.throughput_per_usd),
+                                        "calibrated" if p.calibrated else "projected", p.throughput_per_s,
+                                        p.throughput_per_s_low, p.throughput_per_s_high))
         else:
             missing.append(label)
     for rec in data.ok_records:
@@ -297,25 +335,77 @@ def pareto_chart(data: ReportData) -> Chart | None:
     if not points:
         return None
     series = []
-    for kind in ("measured", "projected"):
+    for kind, name in (("measured", "measured"), ("projected", "projected"), ("calibrated", "calibrated projection")):
         pts = [p for p in points if p.kind == kind]
         if pts:
-            series.append(Series(f"{kind}", tuple(p.per_w for p in pts), tuple(p.per_usd for p in pts), kind="markers",
-                                 provenance="projected" if kind == "projected" else "estimated",
+            series.append(Series(name, tuple(p.per_w for p in pts), tuple(p.per_usd for p in pts), kind="markers",
+                                 provenance="estimated" if kind == "measured" else kind,
                                  text=tuple(f"{p.label}: {p.per_w:.3g} inf/s per W, {p.per_usd:.3g} inf/s per $"
+                                            + _band_text(p.per_w_low, p.per_w_high, " per W")
                                             for p in pts),
-                                 labels=tuple(p.label for p in pts) if len(points) <= 8 else ()))
+                                 labels=tuple(p.label for p in pts) if len(points) <= 8 else (),
+                                 x_low=tuple(p.per_w_low for p in pts), x_high=tuple(p.per_w_high for p in pts),
+                                 y_low=tuple(p.per_usd_low for p in pts), y_high=tuple(p.per_usd_high for p in pts)))
     front = pareto_front(points)
     if len(front) > 1:
         series.append(Series("Pareto front", tuple(p.per_w for p in front), tuple(p.per_usd for p in front),
                              kind="line", dash=True, provenance="derived",
                              text=tuple(p.label for p in front)))
     caption = ("Up and to the right is better. Measured points use the host's power (an estimate from TDP unless a"
-               " counter was readable) and its price; projected points use the device model, TDP and list price.")
+               " counter was readable) and its price; projected points use the device model, TDP and list price;"
+               " their error bars are the 80 % band of the projected throughput.")
     if missing:
         caption += f" Not shown (no power or price): {len(missing)} configuration(s)."
     return Chart("pareto", "Efficiency: inferences/s per W vs inferences/s per $", "inferences/s per W",
                  "inferences/s per $", tuple(series), log_x=True, log_y=True, caption=caption)
+
+
+RANKED_AXIS = {"latency_s": "latency per query", "throughput_per_s": "inferences/s",
+               "per_w": "inferences/s per W", "per_usd": "inferences/s per $"}
+RANKED_SERIES = (("measured", "measured"), ("projected", "projected"), ("calibrated", "calibrated projection"))
+
+
+def _band_text(low, high, suffix: str = "") -> str:
+    return "" if low is None or high is None else f" (interval {low:.3g}–{high:.3g}{suffix})"
+
+
+def ranking_chart(data: ReportData) -> Chart | None:
+    """The answer as bars: every entry of the ranking with a figure for the objective, in rank order,
+    with its interval as error bars (projections: the 80 % band; measurements: the confidence interval)."""
+    ranking = data.summary.ranking if data.summary else ()
+    entries: list[RankEntry] = [e for e in ranking if e.value is not None and e.metric in RANKED_AXIS]
+    if not entries:
+        return None
+    metric = entries[0].metric
+    unit_name, scale = ("", 1.0)
+    if metric == "latency_s":
+        unit_name, scale = select_time_unit([e.value for e in entries])
+    axis = RANKED_AXIS[metric] + (f" ({unit_name})" if unit_name else "")
+
+    def scaled(value):
+        return None if value is None else value / scale
+
+    def category(e: RankEntry) -> str:
+        return f"#{e.rank} {e.label}" if e.rank is not None else f"{e.label} (not ranked)"
+
+    series = []
+    for kind, name in RANKED_SERIES:
+        pts = [e for e in entries if e.provenance == kind]
+        if pts:
+            series.append(Series(
+                name, tuple(scaled(e.value) for e in pts), tuple(category(e) for e in pts), kind="hbar",
+                provenance=kind,
+                text=tuple(f"{category(e)}: {scaled(e.value):.3g} {unit_name or RANKED_AXIS[metric]}"
+                           + _band_text(scaled(e.value_low), scaled(e.value_high)) for e in pts),
+                x_low=tuple(scaled(e.value_low) for e in pts), x_high=tuple(scaled(e.value_high) for e in pts)))
+    values = [e.value for e in entries if e.value]
+    spread = max(values) / min(values) if values else 1.0
+    return Chart("ranking", f"The answer: {RANKED_AXIS[metric]} by configuration", axis, "", tuple(series),
+                 log_x=spread > 20, barmode="overlay", height_px=max(300, 24 * len(entries) + 120),
+                 categories=tuple(category(e) for e in reversed(entries)),  # hbar draws bottom-up: #1 on top
+                 caption="In rank order, #1 on top. Error bars: a projection's 80 % band (from the leave-one-device-out"
+                         " errors of its device family, or a calibrated device's leave-one-measurement-out errors);"
+                         " a measurement's 95 % confidence interval. Overlapping bars cannot be told apart.")
 
 
 def precision_groups(data: ReportData) -> dict[str, list]:
@@ -357,7 +447,7 @@ def precision_chart(data: ReportData) -> Chart | None:
 def all_charts(data: ReportData) -> dict[str, Chart]:
     """Every chart that has data, by id (the order the report shows them in)."""
     charts = {}
-    for build in (peaks_chart, activation_vs_sram, lambda d: layers_chart(d, 2), lambda d: layers_chart(d, 3),
+    for build in (ranking_chart, peaks_chart, activation_vs_sram, lambda d: layers_chart(d, 2), lambda d: layers_chart(d, 3),
                   lambda d: layers_chart(d, 4), latency_vs_resolution, throughput_vs_resolution,
                   mac_utilization_vs_resolution, pareto_chart, precision_chart):
         chart = build(data)

@@ -27,20 +27,23 @@ from accelbench.report.tables import (
     Cell, Table, environment_table, fallback_ranking_table, precision_table, projections_table, ranking_table,
     records_table,
 )
-from accelbench.report.units import fmt_bytes, fmt_plain, fmt_time
+from accelbench.report.answer import answer_in_words
+from accelbench.report.units import fmt_band, fmt_bytes, fmt_plain, fmt_time, fmt_time_band
 from accelbench.results.summary import ClosestModel, StageSummary
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
            "#ea580c")
 BADGE_TEXT = {"measured": "measured", "derived": "derived", "estimated": "estimated", "projected": "projected",
-              "datasheet": "datasheet"}
+              "calibrated": "calibrated projection", "datasheet": "datasheet"}
 BADGE_HELP = {
     "measured": "timed on this host",
     "derived": "computed from measured figures and the static profile",
     "estimated": "a model stands in for a missing counter (e.g. power from TDP)",
-    "projected": "analytical model of a device not measured here",
+    "projected": "analytical model of a device not measured here, with its 80 % band",
+    "calibrated": "the analytical model with figures fitted on the device's own measurements of other models",
     "datasheet": "vendor-published figure from the device catalog",
 }
+ERROR_BAR_STYLE = {"color": "#374151", "thickness": 1.2, "width": 4}
 FOLD_ROWS = 20  # a table longer than this folds away behind "show all N rows"
 ASSETS = {"css": "report.css", "error_hook": "error-hook.js", "render": "report.js"}
 TEMPLATE = "report.html.j2"
@@ -70,6 +73,13 @@ def _clean(value, key: str | None = None):
     return value
 
 
+def _error_bars(values, low, high) -> dict:
+    """Plotly's asymmetric error bars from interval ends (a point without an interval gets null: no bar)."""
+    plus = [None if v is None or h is None else max(h - v, 0.0) for v, h in zip(values, high)]
+    minus = [None if v is None or lo is None else max(v - lo, 0.0) for v, lo in zip(values, low)]
+    return {"type": "data", "symmetric": False, "array": plus, "arrayminus": minus, "visible": True, **ERROR_BAR_STYLE}
+
+
 def plotly_figure(chart: Chart) -> dict:
     """A plotly.js figure (data, layout, config) for a Chart; every string escaped."""
     traces = []
@@ -94,6 +104,10 @@ def plotly_figure(chart: Chart) -> dict:
                      textposition=[("top center", "bottom center")[k % 2] for k in range(len(s.x))],
                      marker={"size": 11 if s.kind == "markers" else 7, "color": color},
                      line={"color": color, "width": 2, "dash": "dash" if s.dash else "solid"})
+        if s.has_y_interval:
+            t["error_y"] = _error_bars(s.y, s.y_low, s.y_high)
+        if s.has_x_interval:
+            t["error_x"] = _error_bars(s.x, s.x_low, s.x_high)
         traces.append({k: v for k, v in t.items() if v is not None})
     axis = {"gridcolor": "#e5e7eb", "zerolinecolor": "#e5e7eb", "automargin": True}
     xaxis = {**axis, "title": {"text": chart.x_title}}
@@ -108,6 +122,9 @@ def plotly_figure(chart: Chart) -> dict:
         xaxis["type"] = "category"
     if any(s.kind == "hbar" for s in chart.series):
         yaxis["type"] = "category"
+    if chart.categories:
+        category_axis = yaxis if any(s.kind == "hbar" for s in chart.series) else xaxis
+        category_axis.update(categoryorder="array", categoryarray=list(chart.categories))
     # Labelled points on log axes: pad the range so that labels at the edges are not clipped.
     for key, ax, is_log in (("x", xaxis, chart.log_x), ("y", yaxis, chart.log_y)):
         vals = [v for s in chart.series if s.labels and s.kind in ("markers", "line")
@@ -182,6 +199,7 @@ class Headline:
     winner: str = ""
     kind: str | None = None  # provenance badge
     metric: str = ""
+    uncertainty: str = ""  # how sure the answer is, in words ("" when no figure has an interval)
 
 
 def _column_badges(table: Table) -> list[str | None]:
@@ -221,8 +239,10 @@ def _headline(data: ReportData) -> Headline:
         metric, value = top.metric or s.objective, top.value
         value_text = ""
         if isinstance(value, (int, float)):
-            value_text = fmt_time(value) if "latency" in metric else f"{fmt_plain(value)} {metric}"
-        return Headline("Best for", s.objective, top.label or top.device, top.kind, value_text)
+            value_text = (fmt_time_band(value, top.value_low, top.value_high) if "latency" in metric
+                          else f"{fmt_band(value, top.value_low, top.value_high)} {metric}")
+        return Headline("Best for", s.objective, top.label or top.device, top.provenance, value_text,
+                        answer_in_words(s.ranking))
     ok = list(data.ok_records)
     if ok:
         best = min(ok, key=lambda r: r.stats.p50_ns / r.inferences_per_query)
@@ -342,6 +362,7 @@ def build_report_html(data: ReportData, *, plotly_js: str | None = None) -> str:
         assets=_assets(), plotly_js=Markup(js.replace("</script", "<\\/script")),
         headline=_headline(data),
         ranking=table_view(ranking_table(data.summary) or fallback_ranking_table(data.records)),
+        ranking_chart=charts.get("ranking"),
         absent_titles=[STAGE_TITLES[n] for n in data.absent_stages],
         stages=[_stage_view(data, n, charts) for n in STAGE_TITLES],
         across=[charts[k] for k in ACROSS_CHARTS if k in charts],

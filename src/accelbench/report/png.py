@@ -12,14 +12,23 @@ from accelbench.report.charts import Chart
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
            "#ea580c")
+ERROR_COLOR = "#374151"
 # The charts worth a slide, in this order (the others stay in the HTML report).
-KEY_CHARTS = ("peak_tops", "latency_vs_resolution", "throughput_vs_resolution", "mac_utilization",
+KEY_CHARTS = ("ranking", "peak_tops", "latency_vs_resolution", "throughput_vs_resolution", "mac_utilization",
               "activation_vs_sram", "pareto", "precision", "layers_stage3")
 
 
 def _plain(text: str) -> str:
     """matplotlib reads $...$ as math: escape it so model names print as given."""
     return str(text).replace("$", r"\$")
+
+
+def _errors(values, low, high):
+    """matplotlib's [[below...], [above...]] from interval ends; NaN (no bar) where a point has none."""
+    nan = float("nan")
+    below = [nan if v is None or lo is None else max(v - lo, 0.0) for v, lo in zip(values, low)]
+    above = [nan if v is None or h is None else max(h - v, 0.0) for v, h in zip(values, high)]
+    return [below, above]
 
 
 def render_png(chart: Chart, path: Path, dpi: int = 150) -> Path:
@@ -35,10 +44,13 @@ def render_png(chart: Chart, path: Path, dpi: int = 150) -> Path:
             cats = []
             for s in bars:
                 cats.extend(x for x in s.x if x not in cats)
-            width = 0.8 / len(bars)
+            overlay = chart.barmode == "overlay"  # series on categories of their own: no side-by-side offset
+            width = 0.8 if overlay else 0.8 / len(bars)
             for i, s in enumerate(bars):
-                pos = [cats.index(x) - 0.4 + width * (i + 0.5) for x in s.x]
-                rects = ax.bar(pos, s.y, width, label=_plain(s.name), color=PALETTE[i % len(PALETTE)])
+                pos = [cats.index(x) - (0.0 if overlay else 0.4 - width * (i + 0.5)) for x in s.x]
+                yerr = _errors(s.y, s.y_low, s.y_high) if s.has_y_interval else None
+                rects = ax.bar(pos, s.y, width, label=_plain(s.name), color=PALETTE[i % len(PALETTE)], yerr=yerr,
+                               capsize=3 if yerr else 0, ecolor=ERROR_COLOR)
                 if s.labels:
                     ax.bar_label(rects, labels=[_plain(x) for x in s.labels], fontsize=7, padding=2)
             ax.set_xticks(range(len(cats)))
@@ -46,15 +58,26 @@ def render_png(chart: Chart, path: Path, dpi: int = 150) -> Path:
         for i, s in enumerate(chart.series):
             color = PALETTE[i % len(PALETTE)]
             if s.kind == "hbar":
-                ax.barh([_plain(y) for y in s.y], s.x, color=color, label=_plain(s.name))
+                xerr = _errors(s.x, s.x_low, s.x_high) if s.has_x_interval else None
+                # numeric rows in the chart's category order (matplotlib would order them by first appearance)
+                rows = [chart.categories.index(y) for y in s.y] if chart.categories else [_plain(y) for y in s.y]
+                ax.barh(rows, s.x, color=color, label=_plain(s.name), xerr=xerr, capsize=3 if xerr else 0,
+                        ecolor=ERROR_COLOR)
                 if s.labels:
-                    for y, x, lab in zip(s.y, s.x, s.labels):
-                        ax.text(x, _plain(y), " " + _plain(lab), va="center", fontsize=7)
+                    for row, x, lab in zip(rows, s.x, s.labels):
+                        ax.text(x, row, " " + _plain(lab), va="center", fontsize=7)
             elif s.kind in ("line", "markers"):
                 style = "o" if s.kind == "markers" else ("o--" if s.dash else "o-")
                 ax.plot(s.x, s.y, style, color=color, label=_plain(s.name), markersize=7 if s.kind == "markers" else 4)
+                if s.has_x_interval or s.has_y_interval:
+                    ax.errorbar(s.x, s.y, xerr=_errors(s.x, s.x_low, s.x_high) if s.has_x_interval else None,
+                                yerr=_errors(s.y, s.y_low, s.y_high) if s.has_y_interval else None,
+                                fmt="none", ecolor=color, elinewidth=1, capsize=3, alpha=0.8)
                 for x, y, lab in zip(s.x, s.y, s.labels):
                     ax.annotate(_plain(lab), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        if chart.categories and any(s.kind == "hbar" for s in chart.series):
+            ax.set_yticks(range(len(chart.categories)))
+            ax.set_yticklabels([_plain(c) for c in chart.categories], fontsize=7)
         for ref in chart.hlines:
             ax.axhline(ref.y, color="#6b7280", linestyle=":", linewidth=1)
             ax.annotate(_plain(ref.label), (0.01, ref.y), xycoords=("axes fraction", "data"), fontsize=7,

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accelbench.report.units import (
-    fmt_energy, fmt_pct, fmt_plain, select_prefix, select_time_unit,
+    fmt_band, fmt_energy, fmt_level, fmt_pct, fmt_plain, select_prefix, select_time_unit,
 )
+
+
+# provenances the terminal spells out after a figure (the HTML report shows badges)
+TERMINAL_BADGES = {"projected": "projected", "estimated": "estimated", "calibrated": "calibrated projection"}
 
 
 @dataclass(frozen=True)
@@ -98,20 +102,57 @@ def records_table(records, title: str = "All measurements", table_id: str = "rec
                  caption="Latency per query (one batch). Hover a number for where it came from.")
 
 
+def _band_cell(value, low, high, scale: float = 1.0, title: str = "") -> Cell:
+    """A figure with its interval, "1,234 (980–1,510)"; sorted by the central value."""
+    if value is None:
+        return Cell("–", None, None, title)
+    return Cell(fmt_band(value, low, high, scale=scale), float(value), None, title)
+
+
+def _interval_title(level, kind: str) -> str:
+    if level is None:
+        return ""
+    what = "confidence interval" if kind == "measured" else "band"
+    return f"in brackets: the {fmt_level(level)} {what}"
+
+
+def _next_cell(e, by_rank: dict) -> Cell:
+    """What the rank is worth: overlapping the next entry's interval, or outranked by a measurement."""
+    if e.superseded_by is not None:
+        return Cell(f"measured #{e.superseded_by} outranks it", "",
+                    title="measured figures always outrank projections of the same device")
+    if e.indistinguishable_from is not None:
+        after = by_rank.get(e.indistinguishable_from)
+        both_measured = e.kind == "measured" and after is not None and after.kind == "measured"
+        how = "by measurement" if both_measured else "by projection"
+        return Cell(f"≈ #{e.indistinguishable_from} {how}", e.indistinguishable_from,
+                    title=f"indistinguishable from #{e.indistinguishable_from} {how}: the two intervals overlap",
+                    style="warn")
+    return Cell("")
+
+
 def ranking_table(summary) -> Table | None:
     if summary is None or not summary.ranking:
         return None
     entries = list(summary.ranking)
     t_unit = select_time_unit([e.latency_s for e in entries])
+    by_rank = {e.rank: e for e in entries if e.rank is not None}
     rows = []
     for i, e in enumerate(entries, 1):
+        title = _interval_title(e.interval_level, e.kind)
+        rank = e.rank if e.rank is not None else (None if e.superseded_by is not None else i)
         rows.append((
-            Cell(str(i), i), Cell(e.label, badge=e.kind),
-            _num_cell(e.latency_s, t_unit[1]), _num_cell(e.throughput_per_s),
-            _num_cell(e.per_w), _num_cell(e.per_usd, digits=".3g"),
+            Cell("–" if rank is None else str(rank), rank), Cell(e.label, badge=e.provenance),
+            _band_cell(e.latency_s, e.latency_s_low, e.latency_s_high, t_unit[1], title),
+            _band_cell(e.throughput_per_s, e.throughput_per_s_low, e.throughput_per_s_high, title=title),
+            _num_cell(e.per_w), _num_cell(e.per_usd, digits=".3g"), _next_cell(e, by_rank),
         ))
-    cols = ("rank", "configuration", f"latency ({t_unit[0]})", "inferences/s", "inf/s per W", "inf/s per $")
-    return Table("ranking", f"Ranking by {summary.objective}", cols, tuple(rows), (True, False, True, True, True, True))
+    cols = ("rank", "configuration", f"latency ({t_unit[0]})", "inferences/s", "inf/s per W", "inf/s per $", "vs next")
+    return Table("ranking", f"Ranking by {summary.objective}", cols, tuple(rows),
+                 (True, False, True, True, True, True, False),
+                 caption="Ordered by the central figure; in brackets its interval (a projection's 80 % band, a"
+                         " measurement's 95 % confidence interval). ≈ #N: the intervals overlap, the two cannot be"
+                         " told apart.")
 
 
 def fallback_ranking_table(records) -> Table | None:
@@ -172,18 +213,24 @@ def projections_table(summary) -> Table | None:
     rows = []
     for p in projs:
         util = p.mac_utilization
+        kind = "calibrated" if p.calibrated else "projected"
+        band = p.interval_source or ""
         rows.append((
-            Cell(p.name, badge="projected", title="; ".join(p.assumptions)),
+            Cell(p.name, badge=kind, title="; ".join((p.params_origin or "", *p.assumptions)).strip("; ")),
             Cell(p.model or ""), Cell(p.precision or ""),
-            _num_cell(p.latency_s, t_unit[1], "projected"), _num_cell(p.throughput_per_s, 1.0, "projected"),
-            Cell(fmt_pct(util), util, "projected" if util is not None else None),
+            replace(_band_cell(p.latency_s, p.latency_s_low, p.latency_s_high, t_unit[1], band), badge=kind),
+            replace(_band_cell(p.throughput_per_s, p.throughput_per_s_low, p.throughput_per_s_high, title=band),
+                    badge=kind),
+            Cell(fmt_pct(util), util, kind if util is not None else None),
             Cell(p.bound.summary or ""),
             _num_cell(p.throughput_per_w, 1.0, "estimated" if p.throughput_per_w else None),
         ))
     cols = ("device", "model", "precision", f"latency ({t_unit[0]})", "inferences/s", "MAC util", "bound", "inf/s per W")
     return Table("projections", "Projected devices", cols, tuple(rows),
                  (False, False, False, True, True, True, False, True),
-                 caption="Analytical per-layer projections: estimates, not measurements. Hover a device for its assumptions.")
+                 caption="Analytical per-layer projections: estimates, not measurements; in brackets the 80 % band."
+                         " A calibrated projection's figures were fitted on the device's own measurements of other"
+                         " models. Hover a device for its assumptions, a figure for where its band comes from.")
 
 
 ENV_KEYS = ("hostname", "cpu_model", "cpu_family_model", "physical_cores", "logical_cores", "os", "python",
@@ -244,8 +291,8 @@ def to_rich(table: Table):
         text = _rich_escape(c.text)
         if c.style in colors:
             text = f"[{colors[c.style]}]{text}[/]"
-        if c.badge in ("projected", "estimated") and c.text != "–":
-            text += f" [dim]({c.badge})[/]"  # the terminal has no badges: say it in words
+        if c.badge in TERMINAL_BADGES and c.text != "–":
+            text += f" [dim]({TERMINAL_BADGES[c.badge]})[/]"  # the terminal has no badges: say it in words
         return text
 
     for row in table.rows:

@@ -111,3 +111,37 @@ def fmt_energy(joules: float | None) -> str:
 def fmt_correlation(rho: float | None) -> str:
     """A correlation coefficient with its sign, two decimals; "n/a" where it is undefined (None)."""
     return "n/a" if rho is None or not math.isfinite(rho) else f"{rho:+.2f}"
+
+
+BAND_DASH = "–"  # between the ends of an interval: "1,234 (980–1,510)"
+
+
+def _ok(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def fmt_band(value: float | None, low: float | None, high: float | None, *, scale: float = 1.0,
+             suffix: str = "", missing: str = MISSING) -> str:
+    """A central value and its interval on one scale: fmt_band(1234, 980, 1510) -> "1,234 (980–1,510)";
+    ``suffix`` follows the central value ("1.23 ms (0.98–1.51)"). The value alone where the interval
+    is unknown."""
+    if not _ok(value):
+        return missing
+    text = f"{_num(value / scale)}{suffix}"
+    if not (_ok(low) and _ok(high)):
+        return text
+    return f"{text} ({_num(low / scale)}{BAND_DASH}{_num(high / scale)})"
+
+
+def fmt_time_band(seconds: float | None, low: float | None, high: float | None,
+                  unit: tuple[str, float] | None = None, *, missing: str = MISSING) -> str:
+    """A duration and its interval in one time unit: "1.23 ms (0.98–1.51)"."""
+    if not _ok(seconds):
+        return missing
+    name, scale = unit or select_time_unit([seconds])
+    return fmt_band(seconds, low, high, scale=scale, suffix=f" {name}", missing=missing)
+
+
+def fmt_level(level: float | None) -> str:
+    """An interval's level as words: 0.8 -> "80 %" ("" when there is none)."""
+    return "" if not _ok(level) else f"{level * 100:.0f} %"

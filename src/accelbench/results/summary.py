@@ -12,10 +12,13 @@ Every part is a typed, frozen record with ``to_dict()`` / ``from_dict()``; the J
                      "sram": [SramFigure], "layers": [LayerTime], "closest"?: [ClosestModel],
                      "closest_error"?}  (layers: the slowest layers, time measured or
                      "projected:<device>"; "closest" on stage 4 only)
-  ranking: [RankEntry]  (measured configurations and projected devices, best first)
+  ranking: [RankEntry]  (measured configurations and projected devices, best first; each with its
+                        interval? and indistinguishable_from? / superseded_by? marks)
   projections: [ProjectionEntry]  (the projection module's to_dict(with_layers=False) per device,
-                                   plus the model's resolution and label; unknown keys are kept)
-Keys marked ? are left out when there is nothing to say, as the first version of this file did.
+                                   plus the model's resolution and label; unknown keys are kept;
+                                   the interval keys? and provenance?)
+Keys marked ? are left out when there is nothing to say, as the first version of this file did: a
+summary written before intervals existed reads (and writes back) unchanged.
 Units are base units: seconds, ops/s, bytes, W, USD.
 """
 
@@ -206,12 +209,31 @@ class MeasuredStageData(_Part):
 StageData = PeakStageData | MeasuredStageData
 
 
+def intervals_overlap(a: tuple[float | None, float | None], b: tuple[float | None, float | None]) -> bool:
+    """Do two intervals (low, high) overlap? False when an end of either is unknown: no claim either way."""
+    if None in a or None in b:
+        return False
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+INTERVAL_KEYS = frozenset({"latency_s_low", "latency_s_high", "throughput_per_s_low", "throughput_per_s_high",
+                           "interval_level"})
+
+
 @dataclass(frozen=True, kw_only=True)
 class RankEntry(_Part):
     """One line of the answer: a measured configuration of this host or a projected catalog device,
-    with its rank by the run's objective (None: it has no figure for it, listed last)."""
+    with its rank by the run's objective (None: it has no figure for it, or it is a projection of a
+    device that was measured: listed last).
 
-    OPTIONAL_KEYS = frozenset({"record_id"})
+    Intervals: a projection's band (``interval_level`` 0.8), a measurement's confidence interval of
+    the median latency and of the mean throughput (0.95); ``value_low/high`` is the interval of the
+    ranked figure. ``indistinguishable_from``: the rank of the next entry, when the two intervals
+    overlap. ``superseded_by``: for a projection of a measured device, the rank of its best
+    measurement (measured figures always outrank projections of the same device)."""
+
+    OPTIONAL_KEYS = frozenset({"record_id", "value_low", "value_high", "calibrated", "indistinguishable_from",
+                               "superseded_by"}) | INTERVAL_KEYS
 
     label: str
     kind: str  # measured | projected
@@ -227,10 +249,25 @@ class RankEntry(_Part):
     rank: int | None = None
     metric: str | None = None  # the field ranked by: latency_s, throughput_per_s, per_w or per_usd
     value: float | None = None  # that field's value
+    latency_s_low: float | None = None
+    latency_s_high: float | None = None
+    throughput_per_s_low: float | None = None
+    throughput_per_s_high: float | None = None
+    interval_level: float | None = None  # 0.8 for a projection's band, the CI level for a measurement
+    value_low: float | None = None  # the interval of `value`
+    value_high: float | None = None
+    calibrated: bool | None = None  # a projection whose figures were fitted on the device's measurements
+    indistinguishable_from: int | None = None  # the next entry's rank, when the two intervals overlap
+    superseded_by: int | None = None  # a measured device's projection: the rank of its best measurement
 
     def __post_init__(self) -> None:
         if self.kind not in RANK_KINDS:
             raise choice_error("rank entry kind", self.kind, RANK_KINDS)
+
+    @property
+    def provenance(self) -> str:
+        """The report's badge: measured, projected, or calibrated (a calibrated projection)."""
+        return "calibrated" if self.kind == "projected" and self.calibrated else self.kind
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -260,7 +297,11 @@ class BatchThroughput(_Part):
 @dataclass(frozen=True, kw_only=True)
 class ProjectionEntry(_Part):
     """A model projected onto one catalog device (every figure an estimate). Keys this version
-    does not know are kept in ``extra`` and written back, so projections can grow fields."""
+    does not know are kept in ``extra`` and written back, so projections can grow fields.
+    The interval fields are None in summaries written before intervals (and where no band could be
+    made); ``provenance``: "projection" or "calibrated projection"."""
+
+    OPTIONAL_KEYS = INTERVAL_KEYS | frozenset({"interval_source", "family", "provenance"})
 
     device: str
     device_name: str | None = None
@@ -284,6 +325,14 @@ class ProjectionEntry(_Part):
     throughput_per_usd: float | None = None
     batches: tuple[BatchThroughput, ...] = ()
     assumptions: tuple[str, ...] = ()
+    latency_s_low: float | None = None
+    latency_s_high: float | None = None
+    throughput_per_s_low: float | None = None
+    throughput_per_s_high: float | None = None
+    interval_level: float | None = None
+    interval_source: str | None = None
+    family: str | None = None
+    provenance: str | None = None
     resolution: str | None = None
     label: str | None = None  # the stage configuration it stands for
     extra: Mapping[str, Any] = field(default_factory=dict)
