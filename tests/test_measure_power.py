@@ -41,14 +41,19 @@ def test_tdp_share_estimate_and_labels():
     meter.counter = None  # no counter readable (as on this VM): fall back to the estimate
     import time
 
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
     meter.start()
     end = time.perf_counter() + 0.3
     while time.perf_counter() < end:  # one thread busy for 0.3 s
         pass
     record = meter.stop()
+    # On a loaded machine the thread gets less than a whole core: the estimate follows the CPU time
+    # the process really got (what it is meant to do), not the wall time.
+    share = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
     assert record.power_source == "estimated-tdp" and not record.measured
     assert record.detail.startswith("ESTIMATE")
-    assert 200 / 64 * 0.5 < record.power_w <= 200 / 64 * 1.2  # ~one busy core of 64 (tick granularity)
+    assert record.power_w == pytest.approx(200 / 64 * share, rel=0.25, abs=0.2)  # tick granularity
+    assert record.power_w <= 200 / 64 * 1.2  # at most ~one busy core of 64
 
 
 def test_measured_record_subtracts_idle():
