@@ -93,20 +93,18 @@ def bench(db: str, model: str, resolution: str, time_limit: float) -> None:
 
 def host_report(db_arg: str | None, time_limit: float, skip_bench: bool) -> int:
     from accelbench.projection.api import device_params, projection_device
-    from accelbench.projection.calibrate import fit_params, leave_one_out
+    from accelbench.projection.calibrate import fit_params, leave_one_out, records_to_points
     from accelbench.projection.model import project_batch
     from accelbench.projection.validation import Comparison, format_comparison_table, median_abs_error
+    from accelbench.results.store import open_store
 
     db = db_arg or os.path.join(tempfile.mkdtemp(prefix="accelbench-proj-"), "accuracy.db")
     if not skip_bench:
         for model, res in HOST_CASES:
             bench(db, model, res, time_limit)
 
-    from accelbench.cli.project import records_to_points
-    from accelbench.results.store import ResultStore
-
     host = projection_device("host")
-    with ResultStore(db) as store:
+    with open_store(db, read_only=True) as store:
         records = [r for r in store.query(status="ok") if r.config.backend == "onnxruntime"
                    and (r.config.model, r.config.resolution) in set(HOST_CASES)]
     points = records_to_points(records, host)

@@ -55,7 +55,7 @@ class _Record:
     def __init__(self, rid, p50_ms, tput, per_w):
         self.record_id = rid
         self.ok = True
-        self.run_info = {"runtime": "onnxruntime"}
+        self.runtime = "onnxruntime"
         self.config = type("C", (), {"backend": "onnxruntime"})()
         self.precision_executed = "fp32"
         self.stats = _Stats(p50_ms * 1e6)

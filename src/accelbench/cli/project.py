@@ -6,9 +6,14 @@ from __future__ import annotations
 import click
 
 from accelbench.cli import app
-from accelbench.cli.common import (batch_option, check_format, db_option, echo_json, format_option,
+from accelbench.cli.common import (batch_option, check_choice, check_format, db_option, echo_json, format_option,
                                    input_shape_option, model_argument, resolution_option)
-from accelbench.errors import UserError, choice_error
+from accelbench.job.ranking import rank_devices
+from accelbench.precision import parse_precision
+from accelbench.projection.api import calibrate_device, load_profile, project_devices, resolve_devices
+from accelbench.projection.model import SCENARIOS
+from accelbench.report.units import fmt_correlation, fmt_ms, fmt_value
+from accelbench.shapes import parse_input_shapes
 
 PROJECT_FORMATS = ("table", "json")
 DEFAULT_PRECISION = "int8"  # what accelerators are compared at (MLPerf closed ResNet-50 is INT8)
@@ -18,22 +23,8 @@ precision_option = click.option("--precision", "-p", default=DEFAULT_PRECISION, 
 
 
 def _profile(model, resolution, input_shapes, precision):
-    from accelbench.precision import parse_precision
-    from accelbench.projection.api import load_profile
-    from accelbench.shapes import parse_input_shapes
-
     return load_profile(model, resolution=resolution, batch=1, input_shapes=parse_input_shapes(input_shapes),
                         precision=parse_precision(precision))
-
-
-def _optional_batch(batch):
-    from accelbench.shapes import parse_batch
-
-    return None if batch is None else parse_batch(batch)
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3f} ms" if seconds < 10 else f"{seconds:.2f} s"
 
 
 @app.command("project")
@@ -53,17 +44,11 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
     """Project MODEL onto accelerators you do not own: latency at batch 1, throughput at the best
     batch (1..256 within DRAM), MAC utilization, what bounds each layer, energy (TDP estimate),
     throughput per W and per $. All figures are projected estimates."""
-    from accelbench.projection.api import project_devices, resolve_devices
-    from accelbench.projection.model import SCENARIOS
-
     fmt = check_format(output_format, PROJECT_FORMATS)
-    scenario_key = scenario.strip().lower()
-    if scenario_key not in SCENARIOS:
-        raise choice_error("scenario", scenario, SCENARIOS)
-    batch_value = _optional_batch(batch)
+    scenario_key = check_choice("scenario", scenario, SCENARIOS)
     devices = resolve_devices(device_spec)
     profile = _profile(model, resolution, input_shapes, precision)
-    done, skipped = project_devices(profile, devices, scenario=scenario_key, batch=batch_value,
+    done, skipped = project_devices(profile, devices, scenario=scenario_key, batch=batch,
                                     use_calibration=not no_calibration)
     if fmt == "json":
         echo_json({"model": profile.model, "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
@@ -79,26 +64,22 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
     click.echo("-" * len(head))
     for p in done:
         tag = p.device + (" (cal.)" if p.calibrated else "")
-        click.echo(f"{tag:<22} {_ms(p.latency_s) + ' @b' + str(p.latency_batch):>16} "
+        click.echo(f"{tag:<22} {fmt_ms(p.latency_s) + ' @b' + str(p.latency_batch):>16} "
                    f"{p.throughput_per_s:>17,.1f}/s {p.throughput_batch:>5} {p.mac_utilization:>8.1%} "
-                   f"{p.bound_summary:<16} {_fmt_opt(p.energy_per_inference_j, '.4g'):>12} "
-                   f"{_fmt_opt(p.throughput_per_w, '.1f'):>8} {_fmt_opt(p.throughput_per_usd, '.2f'):>8}")
+                   f"{p.bound_summary:<16} {fmt_value(p.energy_per_inference_j, '.4g'):>12} "
+                   f"{fmt_value(p.throughput_per_w, '.1f'):>8} {fmt_value(p.throughput_per_usd, '.2f'):>8}")
     for s in skipped:
         click.echo(f"{s.device:<22} skipped: {s.reason}")
     if show_layers:
         for p in done:
             click.echo(f"\n{p.device}: layers at batch {p.latency_batch if scenario_key == 'single-stream' else p.throughput_batch} (projected)")
             for layer in p.layers:
-                click.echo(f"  {layer.name[:40]:<40} {layer.op:<12} {_ms(layer.time_s):>12} {layer.bound:<8} "
+                click.echo(f"  {layer.name[:40]:<40} {layer.op:<12} {fmt_ms(layer.time_s):>12} {layer.bound:<8} "
                            f"{layer.tile:<10} {'spill' if layer.spilled else ''}")
     if len(done) == 1:
         click.echo("assumptions: " + "; ".join(done[0].assumptions))
     else:
         click.echo("assumptions per device: --format json (key 'assumptions'); model: docs/projection.md")
-
-
-def _fmt_opt(value, spec):
-    return "-" if value is None else format(value, spec)
 
 
 @app.command("rank")
@@ -112,12 +93,9 @@ def _fmt_opt(value, spec):
 def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, output_format):
     """Rank every catalog device by PROJECTED throughput on MODEL (and per W, per $), beside its
     rank by peak TOPS, with Spearman's rank correlation between the two."""
-    from accelbench.job.ranking import rank_devices
-    from accelbench.report.units import fmt_correlation
-
     fmt = check_format(output_format, PROJECT_FORMATS)
     profile = _profile(model, resolution, input_shapes, precision)
-    ranking = rank_devices(profile, batch=_optional_batch(batch), use_calibration=not no_calibration)
+    ranking = rank_devices(profile, batch=batch, use_calibration=not no_calibration)
     if fmt == "json":
         echo_json({"model": profile.model, "precision": profile.precision, "kind": "projected",
                    "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
@@ -133,8 +111,8 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
     for r in ranking.devices:
         click.echo(f"{r.rank:>2} {r.device:<22} {r.throughput_per_s:>12,.1f} {r.batch:>5} "
                    f"{r.mac_utilization:>8.1%} {r.peak_ops_per_s / 1e12:>9.1f} {r.peak_rank:>6} "
-                   f"{_fmt_opt(r.throughput_per_w, '.1f'):>8} {_fmt_opt(r.per_w_rank, 'd'):>4} "
-                   f"{_fmt_opt(r.throughput_per_usd, '.2f'):>8} {_fmt_opt(r.per_usd_rank, 'd'):>4}")
+                   f"{fmt_value(r.throughput_per_w, '.1f'):>8} {fmt_value(r.per_w_rank, 'd'):>4} "
+                   f"{fmt_value(r.throughput_per_usd, '.2f'):>8} {fmt_value(r.per_usd_rank, 'd'):>4}")
     for s in ranking.skipped:
         click.echo(f"   {s.device:<22} skipped: {s.reason}")
     click.echo(f"Spearman rank correlation, projected throughput vs peak TOPS: "
@@ -151,74 +129,20 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
 def calibrate_cmd(db, device_id, dry_run, output_format):
     """Fit a device's compute efficiency, DRAM efficiency and per-layer overhead to `accelbench bench`
     measurements in the results store; save them for `project` (file: see docs/projection.md)."""
-    from accelbench.projection.api import projection_device
-    from accelbench.projection.api import device_params
-    from accelbench.projection.calibrate import calibration_path, fit_params, save_calibration
-    from accelbench.results.records import utc_now
-    from accelbench.results.store import open_store
-
     fmt = check_format(output_format, PROJECT_FORMATS)
-    device = projection_device(device_id)
-    db_path = db
-    import os
-
-    with open_store(db_path, read_only=True) as store:
-        records = store.query(status="ok")
-    points = records_to_points(records, device)
-    params, _ = device_params(device, use_calibration=False)
-    fit = fit_params(points, device, params)
-    saved = None
-    if not dry_run:
-        saved = save_calibration(fit, device, source=os.path.abspath(db_path), fitted_at=utc_now())
+    calibration = calibrate_device(db, device_id, save=not dry_run)
+    fit, device, params = calibration.fit, calibration.device, calibration.params
     if fmt == "json":
-        echo_json({**fit.to_dict(), "saved_to": str(saved) if saved else None, "db": db_path})
+        echo_json({**fit.to_dict(), "saved_to": str(calibration.saved) if calibration.saved else None, "db": db})
         return
-    click.echo(f"calibrating {device.id} ({device.name}) on {len(points)} measurement(s) from {db_path}")
+    click.echo(f"calibrating {device.id} ({device.name}) on {calibration.points} measurement(s) from {db}")
     head = f"{'measurement':<44} {'measured':>11} {'proj. before':>12} {'err':>6} {'proj. after':>12} {'err':>6}"
     click.echo(head)
     click.echo("-" * len(head))
     for d in fit.to_dict()["points"]:
-        click.echo(f"{d['label'][:44]:<44} {_ms(d['measured_s']):>11} {_ms(d['projected_before_s']):>12} "
-                   f"{d['error_before']:>+6.0%} {_ms(d['projected_after_s']):>12} {d['error_after']:>+6.0%}")
+        click.echo(f"{d['label'][:44]:<44} {fmt_ms(d['measured_s']):>11} {fmt_ms(d['projected_before_s']):>12} "
+                   f"{d['error_before']:>+6.0%} {fmt_ms(d['projected_after_s']):>12} {d['error_after']:>+6.0%}")
     click.echo(f"median |error|: {fit.median_abs_error_before:.1%} uncalibrated -> {fit.median_abs_error_after:.1%} calibrated")
     click.echo("fitted: " + ", ".join(f"{k} = {v:.4g} (was {getattr(params, k):.4g})" for k, v in fit.values.items()))
-    click.echo(f"saved to {saved}" if saved else f"not saved (--dry-run); would go to {calibration_path()}")
-
-
-def records_to_points(records, device):
-    """CalibrationPoints from ok bench records that ran on ``device`` (host: CPU records)."""
-    from accelbench.projection.api import load_profile
-    from accelbench.projection.calibrate import CalibrationPoint
-
-    cache = {}
-    points = []
-    for rec in records:
-        cfg = rec.config
-        on_cpu = str(cfg.device).lower() == "cpu"
-        if (device.id == "host") != on_cpu:
-            continue
-        precision = rec.precision_executed or cfg.precision
-        if device.peak_macs_per_s(precision) is None:
-            continue
-        batch = rec.inferences_per_query
-        if rec.loadgen_throughput_per_s:
-            latency_s = batch / rec.loadgen_throughput_per_s
-        elif rec.stats is not None:
-            latency_s = rec.stats.p50_ns / 1e9
-        else:
-            continue
-        key = (cfg.model, cfg.resolution, dict(cfg.input_shapes).__repr__(), precision)
-        if key not in cache:
-            try:
-                cache[key] = load_profile(cfg.model, resolution=cfg.resolution, batch=1,
-                                          input_shapes=dict(cfg.input_shapes) or None, precision=precision)
-            except UserError:
-                cache[key] = None  # a model file that moved: skip its records
-        if cache[key] is None:
-            continue
-        label = f"{cfg.model}@{cfg.resolution or 'default'} {precision} b{batch} {cfg.backend}"
-        points.append(CalibrationPoint(cache[key], batch, latency_s, label))
-    if not points:
-        raise UserError(f"calibrate: no ok `bench` records for device {device.id!r} in the results store; "
-                        "run e.g. `accelbench bench resnet50 --resolution 224` first")
-    return points
+    click.echo(f"saved to {calibration.saved}" if calibration.saved
+               else f"not saved (--dry-run); would go to {calibration.path}")

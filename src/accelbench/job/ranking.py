@@ -9,8 +9,13 @@ from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 from accelbench.errors import UserError
+from accelbench.hardware.catalog import load_catalog
 from accelbench.job.plan import StageConfig
 from accelbench.job.stages import Measured
+from accelbench.models.loader import load_model
+from accelbench.profile import profile_model
+from accelbench.projection import project_all
+from accelbench.projection.api import project_devices, resolve_devices
 from accelbench.report.units import fmt_correlation, fmt_pct
 from accelbench.results.summary import PeakStageData, ProjectionEntry, RankCorrelation, RankEntry, StageSummary
 
@@ -66,22 +71,15 @@ def project_for_ranking(measured: Sequence[Measured]) -> tuple[ProjectionEntry, 
     cfg = ranking_config(measured)
     if cfg is None:
         return ()
-    try:
-        from accelbench.models.loader import load_model
-        from accelbench.profile import profile_model
-        from accelbench.projection import project_all
-
-        loaded = load_model(cfg.model, resolution=cfg.resolution, batch=1, with_weights=False)
-        best: dict[str, ProjectionEntry] = {}
-        for precision in PROJECTED_PRECISIONS:
-            profile = profile_model(loaded, precision=precision)
-            for proj in project_all(profile, precision=precision):
-                if proj["device"] not in best:
-                    best[proj["device"]] = ProjectionEntry.from_dict(
-                        {**proj, "model": cfg.model, "resolution": cfg.resolution, "label": cfg.label})
-        return tuple(best.values())
-    except ImportError:  # a projection dependency is missing: rank the measured configurations only
-        return ()
+    loaded = load_model(cfg.model, resolution=cfg.resolution, batch=1, with_weights=False)
+    best: dict[str, ProjectionEntry] = {}
+    for precision in PROJECTED_PRECISIONS:
+        profile = profile_model(loaded, precision=precision)
+        for proj in project_all(profile, precision=precision):
+            if proj["device"] not in best:
+                best[proj["device"]] = ProjectionEntry.from_dict(
+                    {**proj, "model": cfg.model, "resolution": cfg.resolution, "label": cfg.label})
+    return tuple(best.values())
 
 
 def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionEntry],
@@ -97,7 +95,7 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
         if m.config.stage != target or not rec.ok:
             continue
         entries.append(RankEntry(
-            label=f"this host ({(rec.run_info or {}).get('runtime', rec.config.backend)}, "
+            label=f"this host ({rec.runtime}, "
                   f"{rec.precision_executed}) @ {m.config.resolution}",
             kind="measured", record_id=rec.record_id, device="host", model=m.config.model,
             precision=rec.precision_executed, latency_s=rec.stats.p50_ns / 1e9,
@@ -121,8 +119,6 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
 def with_rank_lesson(stage1: StageSummary, projections: Sequence[ProjectionEntry]) -> StageSummary:
     """Add the stage-1 lesson in one number: how well peak TOPS ranks devices for the real model,
     at the best batch (datasheet style) and at batch 1 (latency, what an edge application needs)."""
-    from accelbench.hardware.catalog import load_catalog
-
     catalog = load_catalog()
     peaks, best_batch, batch1 = [], [], []
     for proj in projections:
@@ -182,8 +178,6 @@ class DeviceRanking:
 
 def rank_devices(profile, *, batch: int | None = None, use_calibration: bool = True) -> DeviceRanking:
     """Rank every catalog device by PROJECTED throughput (offline) on ``profile``."""
-    from accelbench.projection.api import project_devices, resolve_devices
-
     done, skipped = project_devices(profile, resolve_devices("all"), scenario="offline", batch=batch,
                                     use_calibration=use_calibration)
     if len(done) < 2:

@@ -25,9 +25,12 @@ import numpy as np
 
 from accelbench.errors import UserError
 from accelbench.hardware.spec import DeviceSpec
+from accelbench.models.loader import load_model
+from accelbench.profile import profile_model
 from accelbench.profile.types import ModelProfile
 from accelbench.projection.model import _context, _project_batch
 from accelbench.projection.params import FITTED_FIELDS, DeviceParams
+from accelbench.results.records import BenchRecord
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -258,6 +261,48 @@ def leave_one_out(points: list[CalibrationPoint], device: DeviceSpec, params: De
         fields.append(fit.fitted_fields)
     return LeaveOneOut(device.id, tuple(p.label or f"{p.profile.model} b{p.batch}" for p in points),
                        tuple(p.latency_s for p in points), tuple(projected), tuple(fields))
+
+
+# -- measurements from the results store ---------------------------------------------------------
+
+def records_to_points(records: list[BenchRecord], device: DeviceSpec) -> list[CalibrationPoint]:
+    """CalibrationPoints from the ok bench records that ran on ``device`` (host: CPU records; a
+    catalog device: GPU records) at a precision it has a peak for. The measured latency of a batch is
+    LoadGen's batch / samples per second when LoadGen drove the run, else the median query latency.
+    A record whose model file moved away is skipped; none left is a UserError."""
+    profiles: dict[tuple, ModelProfile | None] = {}
+    points = []
+    for rec in records:
+        cfg = rec.config
+        on_cpu = str(cfg.device).lower() == "cpu"
+        if (device.id == "host") != on_cpu:
+            continue
+        precision = rec.precision_executed or cfg.precision
+        if device.peak_macs_per_s(precision) is None:
+            continue
+        batch = rec.inferences_per_query
+        if rec.loadgen_throughput_per_s:
+            latency_s = batch / rec.loadgen_throughput_per_s
+        elif rec.stats is not None:
+            latency_s = rec.stats.p50_ns / 1e9
+        else:
+            continue
+        key = (cfg.model, cfg.resolution, repr(dict(cfg.input_shapes)), precision)
+        if key not in profiles:
+            try:
+                loaded = load_model(cfg.model, resolution=cfg.resolution, batch=1,
+                                    input_shapes=dict(cfg.input_shapes) or None, with_weights=False)
+                profiles[key] = profile_model(loaded, precision)
+            except UserError:
+                profiles[key] = None  # a model file that moved: skip its records
+        if profiles[key] is None:
+            continue
+        label = f"{cfg.model}@{cfg.resolution or 'default'} {precision} b{batch} {cfg.backend}"
+        points.append(CalibrationPoint(profiles[key], batch, latency_s, label))
+    if not points:
+        raise UserError(f"calibrate: no ok `bench` records for device {device.id!r} in the results store; "
+                        "run e.g. `accelbench bench resnet50 --resolution 224` first")
+    return points
 
 
 # -- the calibration file -----------------------------------------------------------------------

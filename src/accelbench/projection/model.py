@@ -34,10 +34,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from accelbench.errors import BackendUnavailable, UserError
+from accelbench.errors import BackendUnavailable, UserError, choice_error
 from accelbench.hardware.spec import DeviceSpec
 from accelbench.precision import bytes_per_element
 from accelbench.profile.types import LayerProfile, ModelProfile
+from accelbench.projection.intervals import band_for, calibrated_band, load_residuals
 from accelbench.projection.params import DeviceParams
 
 SCENARIOS = ("single-stream", "offline")
@@ -365,7 +366,6 @@ def project(profile: ModelProfile, device: DeviceSpec, params: DeviceParams, *,
     ``with_interval`` the projection carries its interval (projection/intervals.py).
     """
     if scenario not in SCENARIOS:
-        from accelbench.errors import choice_error
         raise choice_error("scenario", scenario, SCENARIOS)
     if device.engines and params.engines:
         return _project_engines(profile, device, params, scenario=scenario, batch=batch, calibrated=calibrated,
@@ -422,8 +422,6 @@ def _project_single(profile: ModelProfile, device: DeviceSpec, params: DevicePar
 
 
 def _band(params: DeviceParams, bound: dict[str, float], scenario: str):
-    from accelbench.projection.intervals import band_for, calibrated_band, load_residuals
-
     if params.calibration_loo_errors:
         band = calibrated_band(list(params.calibration_loo_errors))
         if band is not None:
