@@ -1,4 +1,5 @@
-# `make run`: set up .venv and run the main job. `make test`: set up .venv and run the tests.
+# `make run`: set up .venv and run the main job. `make test`: set up .venv, check the import layering
+# (lint-imports, contracts in pyproject.toml) and run the tests.
 # Both are idempotent: the venv is rebuilt only when pyproject.toml changes.
 PYTHON ?= python3
 VENV := .venv
@@ -18,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/accelbench run
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean:

@@ -147,6 +147,7 @@ def host_report(db_arg: str | None, time_limit: float, skip_bench: bool) -> int:
     from accelbench.projection.calibrate import fit_params, leave_one_out
     from accelbench.projection.model import project_batch
     from accelbench.projection.validation import Comparison, format_comparison_table, median_abs_error
+    from accelbench.results.store import open_store
 
     db = db_arg or os.path.join(tempfile.mkdtemp(prefix="accelbench-proj-"), "accuracy.db")
     if not skip_bench:

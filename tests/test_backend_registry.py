@@ -21,7 +21,6 @@ from accelbench.backends.base import (
     GemmKernel,
     NoOptions,
     PreparedModel,
-    RunInfo,
     backend_class,
     backend_names,
     get_backend,
@@ -35,6 +34,7 @@ from accelbench.backends.torch import TorchOptions
 from accelbench.errors import UserError
 from accelbench.models.loader import load_model, model_source
 from accelbench.precision.calibration import input_specs, synthetic_inputs
+from accelbench.results.records import RunInfo
 from test_precision import tiny_cnn
 
 EVENTS: list[str] = []  # what the numpy backend's instances did, in order
@@ -145,10 +145,10 @@ def test_measure_config_runs_the_test_backend_and_closes_it(numpy_backend, tmp_p
                          time_limit_s=0.3, threads=1)
     validate_config(config)
     record = measure_config(config, run_id="r", log_root=tmp_path)
-    assert record.ok and record.run_info["runtime"] == "numpy_test" and record.latency_ns
-    assert record.run_info["extra"]["model_preparation"] == "numpy-cast"
+    assert record.ok and record.run_info.runtime == "numpy_test" and record.latency_ns
+    assert record.run_info.extra["model_preparation"] == "numpy-cast"
     # the FP32 reference of the deviation check is built with the same options: the same sums
-    assert record.deviation["cosine_similarity"] == pytest.approx(1.0)
+    assert record.deviation.cosine_similarity == pytest.approx(1.0)
     assert EVENTS == ["load", "load", "close", "close"]  # measured backend, reference, reference, measured
     assert "pytest" in runtime_versions()  # the environment asks the registered backends for packages
 

@@ -14,13 +14,13 @@ from dataclasses import replace
 
 import pytest
 
-from accelbench.hardware.catalog import get_device
+from accelbench.hardware.devices import get_device
 from accelbench.projection.api import device_params, load_profile, project_devices
 from accelbench.projection.measured import (
     calibration_from_records, device_records, ran_on, records_to_points, store_records,
 )
 from accelbench.projection.model import CALIBRATED_PROJECTION, PROJECTION, project_batch
-from accelbench.results.records import BenchConfig, BenchRecord, new_run_id
+from accelbench.results.records import BenchConfig, BenchRecord, RunInfo, new_run_id
 from accelbench.results.store import open_store
 from cli_helpers import cli_exit_code
 
@@ -28,10 +28,16 @@ TRUE_FIGURES = {"compute_efficiency": 0.3, "layer_overhead_s": 3e-5}
 CASES = (("resnet50", "64"), ("resnet50", "96"), ("mobilenet_v2", "96"), ("mobilenet_v2", "160"), ("resnet18", "128"))
 
 
+def _run_info(precision, device="cpu"):
+    return RunInfo(runtime="onnxruntime", runtime_version="test", device=device, execution_provider="test",
+                   threads=1, precision_requested=precision, precision_executed=precision,
+                   precision_source="test")
+
+
 def _record(model, resolution, seconds, run_id, *, precision="fp32", device="cpu", environment=None):
     cfg = BenchConfig(model=model, resolution=resolution, batch=1, device=device, precision=precision)
     return BenchRecord(config=cfg, run_id=run_id, latency_ns=tuple(int(seconds * 1e9) + i for i in range(20)),
-                       run_info={"precision_executed": precision}, environment=environment or {})
+                       run_info=_run_info(precision, device), environment=environment or {})
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +73,7 @@ def test_records_count_only_for_the_device_they_ran_on(measured, host):
     records = store_records(db)
     mine = device_records(records, host)
     assert len(records) == 11 and len(mine) == 6
-    assert all(r.environment["cpu_model"] == host.name for r in mine)
+    assert all(r.environment.cpu_model == host.name for r in mine)
     # a GPU record names its GPU: NVML's "Tesla T4" is the catalog's T4 (an alias), not the L4
     gpu = _record("resnet50", "64", 0.001, "r", device="cuda", environment={"gpu": {"name": "Tesla T4"}})
     assert ran_on(gpu, get_device("t4")) and not ran_on(gpu, get_device("l4")) and not ran_on(gpu, host)
@@ -201,7 +207,7 @@ def test_automatic_calibration_uses_stable_measurements_only(host, truth):
                # a busy machine: latencies spread 1x..3x, the stability verdict says so
                BenchRecord(config=BenchConfig(model="mobilenet_v2", resolution="96", device="cpu"), run_id=run_id,
                            latency_ns=tuple(int(0.01e9 * (1 + 2 * (i % 2))) for i in range(20)),
-                           run_info={"precision_executed": "fp32"}, environment=this_cpu)]
+                           run_info=_run_info("fp32"), environment=this_cpu)]
     assert records[1].stability.verdict == "unstable"
     params, _ = device_params(host, use_calibration=False)
     cal = calibration_from_records(records, host, params, target=load_profile("resnet50", resolution="64",
@@ -223,7 +229,7 @@ def test_the_four_stage_run_projects_this_host_calibrated_from_its_other_models(
     db, seconds = measured
     records = store_records(db)
     own = next(r for r in records if r.config.model == "resnet50" and r.config.resolution == "64"
-               and r.environment.get("cpu_model") == host.name)
+               and r.environment.cpu_model == host.name)
     cfg = StageConfig(4, "resnet50", "64", 1, "single-stream", "resnet50 @ 64, batch 1")
     projections = project_for_ranking([Measured(cfg, "fp32", own)], records, str(db))
     (mine,) = [p for p in projections if p.device == "host"]

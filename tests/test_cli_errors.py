@@ -40,9 +40,7 @@ def test_user_error_is_exit_2_and_one_line(temporary_commands, capsys):
     assert err == "error: thing: 'x' is not allowed; choose one of: a, b\n"
 
 
-def test_unexpected_error_is_exit_1_with_debug_hint(temporary_commands, capsys, monkeypatch):
-    monkeypatch.setenv("ACCELBENCH_DEBUG", "0")  # restored after the test, even though --debug sets it
-
+def test_unexpected_error_is_exit_1_with_debug_hint(temporary_commands, capsys):
     def boom():
         raise RuntimeError("kaput")
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from accelbench.errors import UserError
-from accelbench.hardware.catalog import device_from_dict, get_device, load_catalog, load_device_file, match_device_name
+from accelbench.hardware.catalog import device_from_dict, load_catalog, load_device_file, match_device_name
+from accelbench.hardware.devices import get_device
 from accelbench.hardware.host import detect_host, host_device_spec, theoretical_peaks
-from accelbench.hardware.peak import format_ops, mac_arithmetic, peak_ops_per_s
+from accelbench.hardware.peak import peak_ops_per_s
+from accelbench.report.units import fmt_mac_arithmetic, fmt_ops
 
 REQUIRED_IDS = {"t4", "a100", "h100", "h200", "l4", "jetson_agx_xavier", "jetson_agx_orin", "jetson_orin_nano",
                 "coral_edge_tpu", "hailo8", "inferx_x1", "myriad_x", "qualcomm_cloud_ai100", "xeon_8480plus"}
@@ -24,7 +26,7 @@ def test_inferx_x1_peak_from_macs_and_clock():
     assert spec.peak_ops_per_s["int8"] == pytest.approx(4096 * 0.933e9 * 2)  # 7.643 TOPS
     assert spec.peak_ops_per_s["bf16"] == pytest.approx(spec.peak_ops_per_s["int8"] / 2)  # half rate
     assert spec.is_figure_derived("peak_ops_per_s", "int8")
-    assert mac_arithmetic(4096, 0.933e9) == "4,096 MACs x 0.933 GHz x 2 = 7.64 TOPS"
+    assert fmt_mac_arithmetic(4096, 0.933e9) == "4,096 MACs x 0.933 GHz x 2 = 7.64 TOPS"
 
 
 @pytest.mark.parametrize("device,int8_tops,fp16_tflops", [
@@ -201,6 +203,6 @@ def test_numpy_fp32_gemm_measured():
 
 
 def test_format_ops():
-    assert format_ops(130e12, "int8") == "130 TOPS"
-    assert format_ops(8.1e12, "fp32") == "8.1 TFLOPS"
-    assert format_ops(332e9, "fp32") == "332 GFLOPS"
+    assert fmt_ops(130e12, "int8") == "130 TOPS"
+    assert fmt_ops(8.1e12, "fp32") == "8.1 TFLOPS"
+    assert fmt_ops(332e9, "fp32") == "332 GFLOPS"

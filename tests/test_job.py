@@ -59,7 +59,7 @@ class _Record:
     def __init__(self, rid, p50_ms, tput, per_w, ci_rel=None):
         self.record_id = rid
         self.ok = True
-        self.run_info = {"runtime": "onnxruntime"}
+        self.runtime = "onnxruntime"
         self.config = type("C", (), {"backend": "onnxruntime"})()
         self.precision_executed = "fp32"
         self.inferences_per_query = 1

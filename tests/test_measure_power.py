@@ -4,11 +4,11 @@ import pytest
 
 from accelbench.measure.power import (
     PowerMeter,
-    PowerRecord,
     RaplCounter,
     estimate_tdp_power_w,
     rapl_delta_uj,
 )
+from accelbench.results.records import PowerRecord
 
 
 def _domain(root, name, energy_uj, max_uj):

@@ -12,9 +12,9 @@ import pytest
 from accelbench.backends.base import BackendConfig, backend_class
 from accelbench.errors import UserError
 from accelbench.models.builder import GraphBuilder
-from accelbench.precision import numeric_deviation, parse_precision
+from accelbench.precision import parse_precision
 from accelbench.precision.calibration import calibration_inputs, input_specs, synthetic_inputs
-from accelbench.precision.deviation import NumericDeviation
+from accelbench.precision.deviation import NumericDeviation, numeric_deviation
 
 
 def prepare_model(proto: onnx.ModelProto, backend: str, device: str, precision: str):

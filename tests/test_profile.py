@@ -6,7 +6,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from accelbench.errors import UserError
 from accelbench.models.builder import GraphBuilder
-from accelbench.profile import GemmDims, format_profile_csv, format_profile_table, profile_model
+from accelbench.profile import GemmDims, profile_model
+from accelbench.report.profile_table import format_profile_csv, format_profile_table
 
 F = TensorProto.FLOAT
 

@@ -9,7 +9,8 @@ from onnx import TensorProto
 from accelbench.models.builder import GraphBuilder
 from accelbench.models.loader import load_model
 from accelbench.models.registry import zoo_models
-from accelbench.profile import format_profile_table, profile_model
+from accelbench.profile import profile_model
+from accelbench.report.profile_table import format_profile_table
 from accelbench.profile.kind import family_macs, op_family
 
 EXPECTED_ZOO_KINDS = {

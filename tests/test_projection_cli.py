@@ -143,7 +143,7 @@ def test_shipped_params_cover_the_catalog():
 # -- calibrate through the real results store -------------------------------------------------
 
 def test_calibrate_fits_host_from_store_and_project_uses_it(tmp_path, monkeypatch, capsys):
-    from accelbench.results.records import BenchConfig, BenchRecord, new_run_id
+    from accelbench.results.records import BenchConfig, BenchRecord, RunInfo, new_run_id
     from accelbench.results.store import open_store
 
     cal = tmp_path / "calibration.toml"
@@ -154,7 +154,7 @@ def test_calibrate_fits_host_from_store_and_project_uses_it(tmp_path, monkeypatc
     # 0.3, overhead 30 us): the fit must find figures that reproduce them
     from dataclasses import replace
 
-    from accelbench.hardware.catalog import get_device
+    from accelbench.hardware.devices import get_device
     from accelbench.projection.api import device_params, load_profile
     from accelbench.projection.model import project_batch
 
@@ -168,7 +168,8 @@ def test_calibrate_fits_host_from_store_and_project_uses_it(tmp_path, monkeypatc
             cfg = BenchConfig(model="resnet50", resolution=res, batch=1, device="cpu", precision="fp32")
             store.save(BenchRecord(config=cfg, run_id=run_id,
                                    latency_ns=tuple(int(ms * 1e6) + i for i in range(20)),
-                                   run_info={"precision_executed": "fp32"}))
+                                   run_info=RunInfo("onnxruntime", "1.20.1", "cpu", "CPUExecutionProvider", 1,
+                                                    "fp32", "fp32", "provider-implied")))
     code, out, err = run(["calibrate", "--db", str(db), "--device", "host", "--format", "json"], capsys)
     assert code == 0, err
     fit = json.loads(out)

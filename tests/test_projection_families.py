@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from accelbench.errors import UserError
-from accelbench.hardware.catalog import device_from_dict, get_device, load_catalog
+from accelbench.hardware.catalog import device_from_dict, load_catalog
+from accelbench.hardware.devices import get_device
 from accelbench.projection.calibrate import CalibrationPoint, leave_one_out
 from accelbench.projection.intervals import Residual, band_for, calibrated_band, coverage, t_quantile
 from accelbench.projection.model import project

@@ -56,7 +56,7 @@ def test_band_check_can_fail(rows):
 
 @pytest.mark.parametrize("model,resolution", [("yolov3", "416"), ("mobilenet_v2", "224"), ("bert_base", "128")])
 def test_same_parameters_serve_other_models(model, resolution):
-    from accelbench.hardware.catalog import get_device
+    from accelbench.hardware.devices import get_device
     from accelbench.projection.api import device_params
     from accelbench.projection.model import project
 

@@ -13,8 +13,9 @@ from accelbench.job.plan import StageConfig
 from accelbench.job.ranking import metric_interval, rank_devices, rank_entries
 from accelbench.job.stages import Measured
 from accelbench.report.answer import answer_in_words
+from accelbench.results.store import open_store
 from accelbench.results.summary import (
-    BoundShares, ProjectionEntry, RankEntry, RunSummary, StageSummary, intervals_overlap, save_run_summary,
+    BoundShares, ProjectionEntry, RankEntry, RunSummary, StageSummary, intervals_overlap,
 )
 from test_report_data import make_record
 
@@ -157,9 +158,10 @@ def interval_report(tmp_path_factory, ranked):
     priced = [replace(p, throughput_per_w=1.0, throughput_per_usd=0.01, bound=BoundShares(summary="compute"))
               for p in projections]
     entries = rank_entries(measured, priced, "latency")
-    save_run_summary(db, RunSummary(run_id="run-intervals", created="now", command="accelbench run",
-                                    objective="latency", stages=(StageSummary(1, "peak TOPS", "lesson"),),
-                                    ranking=tuple(entries), projections=tuple(priced)))
+    with open_store(db) as store:
+        store.save_summary(RunSummary(run_id="run-intervals", created="now", command="accelbench run",
+                                      objective="latency", stages=(StageSummary(1, "peak TOPS", "lesson"),),
+                                      ranking=tuple(entries), projections=tuple(priced)))
     return db
 
 

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 
 from accelbench.errors import UserError
-from accelbench.measure.power import PowerRecord
-from accelbench.results.records import BenchConfig, BenchRecord
+from accelbench.results.records import BenchConfig, BenchRecord, Environment, PowerRecord
 from accelbench.results.store import open_store
 from accelbench.results.summary import (
     ActivationRow, BoundShares, ClosestModel, LayerTime, MeasuredStageData, PeakFigure, PeakStageData, ProjectionEntry,
-    RankEntry, RunSummary, SramFigure, StageSummary, save_run_summary,
+    RankEntry, RunSummary, SramFigure, StageSummary,
 )
 
 EVIL = "<script>alert(1)</script>"
@@ -113,10 +112,12 @@ def build_run(db, run_id="20261101T100000Z-abcdef", *, with_summary=True, model4
                                        mac_utilization=0.33, bound=BoundShares(summary="compute"),
                                        throughput_per_w=114.0, throughput_per_usd=2.67,
                                        assumptions=("batch 1 latency", "weights resident in L2")),)
-        save_run_summary(db, RunSummary(run_id=run_id, created="2025-01-01T10:00:00+00:00",
-                                        command=f"accelbench run --model {model4}", objective="latency",
-                                        stages=stages, ranking=ranking, projections=projections, duration_s=151.0,
-                                        environment=ENV, notes=(f"model file /tmp/{model4}.onnx",)))
+        summary = RunSummary(run_id=run_id, created="2025-01-01T10:00:00+00:00",
+                             command=f"accelbench run --model {model4}", objective="latency",
+                             stages=stages, ranking=ranking, projections=projections, duration_s=151.0,
+                             environment=Environment.from_dict(ENV), notes=(f"model file /tmp/{model4}.onnx",))
+        with open_store(db) as store:
+            store.save_summary(summary)
     return recs
 
 

@@ -88,8 +88,7 @@ def test_report_without_summary(tmp_path):
 
 def test_record_with_missing_optional_fields(tmp_path):
     """No pixels, MACs, peak, power or run_info: the report still renders and says what is missing."""
-    from accelbench.measure.power import PowerRecord
-    from accelbench.results.records import BenchConfig, BenchRecord
+    from accelbench.results.records import BenchConfig, BenchRecord, PowerRecord
     from accelbench.results.store import open_store
 
     db = str(tmp_path / "bare.db")

@@ -8,15 +8,15 @@ import sys
 import pytest
 
 from accelbench.errors import UserError
-from accelbench.measure.power import PowerRecord
-from accelbench.results.records import SCHEMA_VERSION, BenchConfig, BenchRecord
+from accelbench.results.records import SCHEMA_VERSION, BenchConfig, BenchRecord, PowerRecord, RunInfo
 from accelbench.results.store import open_store
 
 
 def _record(run_id="run-1", model="resnet50", latency=(1_000_000, 2_000_000, 3_000_000, 2_000_000), **kw):
     cfg = BenchConfig(model=model, resolution="64", batch=kw.pop("batch", 1), precision=kw.pop("precision", "fp32"),
                       price_usd=2000.0, price_per_hour_usd=0.5)
-    defaults = dict(run_info={"runtime": "onnxruntime", "precision_executed": "fp32", "device": "cpu"},
+    defaults = dict(run_info=RunInfo("onnxruntime", "1.20.1", "cpu", "CPUExecutionProvider", 1, "fp32", "fp32",
+                                     "provider-implied"),
                     pixels_per_inference=64 * 64, macs_per_inference=335_691_776, peak_macs_per_s=1e12,
                     peak_source="test", power=PowerRecord(30.0, "rapl", idle_power_w=10.0),
                     environment={"cpu_model": "x"})

@@ -22,8 +22,7 @@ from accelbench.errors import UserError
 from accelbench.results.records import BenchConfig, BenchRecord
 from accelbench.results.store import STORE_SCHEMA_VERSION, Migration, ResultStore, blob_to_samples, open_store
 from accelbench.results.store import sqlite as sqlite_engine
-from accelbench.results.summary import (RunSummary, StageSummary, latest_run_summary_id, load_run_summary,
-                                        save_run_summary)
+from accelbench.results.summary import RunSummary, StageSummary
 from cli_helpers import cli_exit_code
 
 STORES = Path(__file__).parent / "data" / "stores"
@@ -293,12 +292,14 @@ def test_store_urls(tmp_path, monkeypatch):
         open_store(tmp_path / "no" / "such" / "x.db")
 
 
-def test_default_location_and_the_old_constructor(tmp_path, monkeypatch):
+def test_default_location_and_opening_for_writing(tmp_path, monkeypatch):
     monkeypatch.setenv("ACCELBENCH_DB", str(tmp_path / "env.db"))
     with open_store() as store:
         assert store.location == str(tmp_path / "env.db")
-    # ResultStore(path) keeps meaning "open for writing" for callers written before open_store.
-    with ResultStore(tmp_path / "old.db") as store:
+    # open_store is the one way in: the interface itself cannot be built.
+    with pytest.raises(TypeError, match="abstract"):
+        ResultStore()
+    with open_store(tmp_path / "old.db") as store:
         assert isinstance(store, sqlite_engine.SQLiteStore) and not store.read_only
         store.save(_record())
     assert open_store(tmp_path / "old.db", read_only=True).count() == 1
@@ -325,17 +326,17 @@ def test_equal_timestamps_keep_insertion_order_and_record_lookup(tmp_path):
         assert store.record_ids("%") == () and store.record_ids("_") == ()  # no LIKE wildcards
 
 
-def test_summary_functions_keep_their_signatures(tmp_path):
+def test_summaries_are_saved_replaced_and_found_newest_first(tmp_path):
     db = str(tmp_path / "s.db")
     with open_store(db) as store:
         store.save(_record("bench-run", "2030-01-01T00:00:00+00:00"))
-    save_run_summary(db, _summary("run-a", "2030-01-02T00:00:00+00:00"))
-    save_run_summary(db, _summary("run-b", "2030-01-03T00:00:00+00:00"))
-    save_run_summary(db, _summary("run-a", "2030-01-04T00:00:00+00:00"))  # replaces run-a's summary
-    assert latest_run_summary_id(db) == "run-a"
-    assert load_run_summary(db, "run-a").created == "2030-01-04T00:00:00+00:00"
-    assert load_run_summary(db, "bench-run") is None
+        store.save_summary(_summary("run-a", "2030-01-02T00:00:00+00:00"))
+        store.save_summary(_summary("run-b", "2030-01-03T00:00:00+00:00"))
+        store.save_summary(_summary("run-a", "2030-01-04T00:00:00+00:00"))  # replaces run-a's summary
     with open_store(db, read_only=True) as store:
+        assert store.newest_summary()[1] == "run-a"
+        assert store.load_summary("run-a").created == "2030-01-04T00:00:00+00:00"
+        assert store.load_summary("bench-run") is None
         assert store.latest_run_id() == "run-a"
 
 

@@ -13,8 +13,9 @@ import pytest
 from accelbench.errors import UserError
 from accelbench.results.summary import (
     ActivationRow, ClosestModel, LayerTime, MeasuredStageData, PeakFigure, PeakStageData, ProjectionEntry,
-    RankCorrelation, RankEntry, RunSummary, StageSummary, load_run_summary, save_run_summary,
+    RankCorrelation, RankEntry, RunSummary, StageSummary,
 )
+from accelbench.results.store import open_store
 
 FIXTURE = Path(__file__).parent / "data" / "run_summary_v1.json"
 # Stage 4 as the first version stored it when no --model was given.
@@ -103,9 +104,11 @@ def test_summary_survives_the_sqlite_store(tmp_path, stored):
     summary = RunSummary.from_dict(stored)
     changed = replace(summary, stages=(summary.stages[0], StageSummary.from_dict(SKIPPED_STAGE)),
                       ranking=summary.ranking[:2])
-    save_run_summary(db, changed)
-    assert load_run_summary(db, summary.run_id) == changed
-    assert load_run_summary(db, "absent") is None
+    with open_store(db) as store:
+        store.save_summary(changed)
+    with open_store(db, read_only=True) as store:
+        assert store.load_summary(summary.run_id) == changed
+        assert store.load_summary("absent") is None
 
 
 def test_measured_stage_data_reads_partial_dicts():

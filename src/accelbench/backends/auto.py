@@ -24,14 +24,15 @@ from accelbench.backends.base import (
     Backend,
     BackendConfig,
     PreparedModel,
-    RunInfo,
     onnx_proto_of,
     register_backend,
     registered_backends,
 )
 from accelbench.errors import BackendUnavailable, UserError, choice_error
-from accelbench.models.loader import MODEL_SOURCES, model_source
+from accelbench.models.loader import model_source
+from accelbench.results.records import RunInfo
 from accelbench.shapes import parse_whole_number
+from accelbench.sources import MODEL_SOURCES
 
 
 @dataclass(frozen=True)

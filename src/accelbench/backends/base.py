@@ -15,15 +15,17 @@ import importlib
 import os
 import pkgutil
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 import onnx
+import psutil
 
 from accelbench.errors import BackendUnavailable, ModelError, UserError, choice_error
-from accelbench.models.loader import MODEL_SOURCES
 from accelbench.precision import PRECISIONS, parse_precision
+from accelbench.results.records import RunInfo
+from accelbench.sources import MODEL_SOURCES
 
 
 @dataclass(frozen=True)
@@ -42,22 +44,6 @@ class BackendConfig:
             raise choice_error("threads", self.threads, ["a positive integer"])
         if self.batch < 1:
             raise choice_error("batch", self.batch, ["a positive integer"])
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What actually ran (not what was asked for)."""
-
-    runtime: str  # "onnxruntime", "openvino", "torch"
-    runtime_version: str
-    device: str  # e.g. "cpu", "cuda:0", "CPU"
-    execution_provider: str  # e.g. "CPUExecutionProvider", "CPU plugin", "eager"
-    threads: int | None
-    precision_requested: str
-    precision_executed: str  # read back from the runtime where it can say
-    precision_source: str  # how precision_executed is known: "runtime-reported", "graph-inspection", ...
-    fused_layers: tuple[str, ...] | None = None  # kernel names the runtime reports, where it does
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -248,8 +234,6 @@ def onnx_proto_of(model, backend: str) -> onnx.ModelProto:
 
 def physical_cores() -> int:
     """Physical cores of this machine (the default thread count of every backend)."""
-    import psutil
-
     return psutil.cpu_count(logical=False) or os.cpu_count() or 1
 
 
@@ -278,11 +262,9 @@ def _load_all() -> None:
     global _LOADED
     if _LOADED:
         return
-    import accelbench.backends as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
+    for info in pkgutil.iter_modules([os.path.dirname(__file__)]):  # this package: one module per backend
         if info.name != "base":
-            importlib.import_module(f"{pkg.__name__}.{info.name}")
+            importlib.import_module(f"{__package__}.{info.name}")
     _LOADED = True
 
 
@@ -320,6 +302,13 @@ def get_backend(name: str) -> type[Backend]:
 def backends_accepting(source: str) -> list[str]:
     """Names of the registered backends (installed or not) that can run a model from ``source``."""
     return [cls.name for cls in registered_backends() if source in cls.accepts]
+
+
+def describe_backends() -> str:
+    """The registered backends in words, delegating ones last: "onnxruntime, openvino, torch or auto"."""
+    classes = sorted(registered_backends(), key=lambda cls: cls.delegates)
+    names = [cls.name for cls in classes]
+    return " or ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
 
 
 def describe_sources(sources) -> str:

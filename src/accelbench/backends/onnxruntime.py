@@ -47,11 +47,14 @@ from accelbench.backends.base import (
     Backend,
     BackendConfig,
     PreparedModel,
-    RunInfo,
     physical_cores,
     register_backend,
 )
 from accelbench.errors import ModelError, UserError
+from accelbench.precision.calibration import InputSpec, calibration_inputs, synthetic_inputs
+from accelbench.precision.convert import to_fp16
+from accelbench.precision.quantize import DEFAULT_ORT_ACTIVATION_TYPE, quantize_onnx_static
+from accelbench.results.records import RunInfo
 from accelbench.shapes import parse_whole_number
 
 DEVICE_PROVIDERS = {
@@ -140,14 +143,10 @@ class OnnxRuntimeBackend(Backend):
                 return PreparedModel(model, self.name, device, precision, "runtime-hint",
                                      notes=("TensorRT builds FP16 engines with trt_fp16_enable",))
             if device != "cpu":  # the CPU provider would insert casts and compute in fp32: refused below
-                from accelbench.precision.convert import to_fp16
-
                 return PreparedModel(to_fp16(model), self.name, device, precision, "onnx-fp16")
         if precision == "int8":
             if _has_qdq(model):
                 return PreparedModel(model, self.name, device, precision, "given-qdq")
-            from accelbench.precision.calibration import calibration_inputs
-            from accelbench.precision.quantize import DEFAULT_ORT_ACTIVATION_TYPE, quantize_onnx_static
 
             cal = calibration_data if calibration_data is not None else \
                 calibration_inputs(model, self.options.calibration_count)
@@ -217,8 +216,6 @@ class OnnxRuntimeBackend(Backend):
         On GPU providers the inputs are copied to the device once here and bound, so the timed
         run() measures inference, not host-to-device copies of the inputs.
         """
-        from accelbench.precision.calibration import InputSpec, synthetic_inputs
-
         self._require_loaded()
         specs = [InputSpec(name, shape, _ORT_TYPES.get(type_, "float32")) for name, shape, type_ in self._inputs_meta]
         arrays = synthetic_inputs(specs, seed)

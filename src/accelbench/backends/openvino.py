@@ -37,11 +37,13 @@ from accelbench.backends.base import (
     BackendConfig,
     GemmKernel,
     PreparedModel,
-    RunInfo,
     physical_cores,
     register_backend,
 )
 from accelbench.errors import ModelError, UserError, choice_error
+from accelbench.precision.calibration import calibration_inputs, input_specs, synthetic_inputs
+from accelbench.precision.quantize import quantize_openvino_nncf
+from accelbench.results.records import RunInfo
 from accelbench.shapes import parse_whole_number
 
 # accelbench precision -> INFERENCE_PRECISION_HINT value
@@ -215,9 +217,6 @@ class OpenVINOBackend(Backend):
             return PreparedModel(model, self.name, device, precision, "runtime-hint",
                                  notes=(f"INFERENCE_PRECISION_HINT={_HINTS[precision]}",))
         if precision == "int8":
-            from accelbench.precision.calibration import calibration_inputs
-            from accelbench.precision.quantize import quantize_openvino_nncf
-
             cal = calibration_data if calibration_data is not None else \
                 calibration_inputs(model, self.options.calibration_count)
             quantized = quantize_openvino_nncf(read_onnx(model), cal)
@@ -228,8 +227,6 @@ class OpenVINOBackend(Backend):
 
     # -- lifecycle ----------------------------------------------------------------------------
     def load(self, model) -> None:
-        from accelbench.precision.calibration import input_specs
-
         device = self.config.device.lower()
         self.check_runs(device, self.config.precision)
         ov_device = DEVICE_NAMES.get(device, device.upper())
@@ -252,8 +249,6 @@ class OpenVINOBackend(Backend):
         self._request = self._compiled.create_infer_request()
 
     def prepare_inputs(self, seed: int = 0) -> dict[str, np.ndarray]:
-        from accelbench.precision.calibration import synthetic_inputs
-
         self._require_loaded()
         return synthetic_inputs(self._input_specs, seed)
 

@@ -30,7 +30,6 @@ from accelbench.backends.base import (
     Backend,
     BackendConfig,
     PreparedModel,
-    RunInfo,
     backends_accepting,
     physical_cores,
     register_backend,
@@ -40,9 +39,12 @@ from accelbench.models.torch_export import (
     build_module,
     default_input_shapes,
     import_torch,
-    is_torch_spec,
     torch_spec_of,
 )
+from accelbench.precision.calibration import input_specs
+from accelbench.results.records import RunInfo
+from accelbench.shapes import parse_resolution
+from accelbench.sources import is_torch_spec
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
@@ -55,8 +57,6 @@ class TorchOptions:
 
     def __post_init__(self) -> None:
         if self.resolution is not None:
-            from accelbench.shapes import parse_resolution
-
             object.__setattr__(self, "resolution", parse_resolution(self.resolution).spec)
 
 
@@ -123,8 +123,6 @@ class TorchBackend(Backend):
         raise self.precision_refusal(device, precision)
 
     def load(self, model) -> None:
-        from accelbench.precision.calibration import input_specs
-
         torch = import_torch()
         device = self.config.device.lower()
         self.check_runs(device, self.config.precision)

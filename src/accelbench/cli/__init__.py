@@ -1,28 +1,108 @@
 """The accelbench command line (click).
 
-``app`` is the root group; each command lives in a module of this package that registers itself
-on ``app`` (``accelbench.cli.<topic>``), listed once in COMMAND_MODULES. ``main`` is the one place
-that turns errors into exit codes: UserError -> 2 with one line on stderr; anything unexpected -> 1
-with a short message and a hint to rerun with --debug for the traceback.
+``app`` is the root group. Each command lives in a module of this package and registers itself on
+``app`` when imported; ``COMMANDS`` is the one list of them: the module that defines each command
+and the one-line summary that `accelbench --help` shows. A command's module is imported only when
+that command runs (or shows its own help), so start-up imports no command module: each module
+imports what its command needs at its top. A command listed here whose module is missing or does
+not define it is an error, never skipped.
+
+``main`` is the one place that turns errors into exit codes: UserError -> 2 with one line on
+stderr; anything unexpected -> 1 with a short message and a hint to rerun with --debug for the
+traceback. --debug travels in the click context object (``CliState``), not in the environment.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
+from dataclasses import dataclass
 
 import click
 
 from accelbench import __version__
 from accelbench.errors import UserError
 
-# Each module registers its commands on `app` when imported.
-COMMAND_MODULES = ("models", "profile", "tops", "bench", "project", "run", "report")
+
+@dataclass(frozen=True)
+class CommandEntry:
+    module: str  # accelbench.cli.<module> defines the command
+    summary: str  # the first sentence of the command's help: what `accelbench --help` lists
+
+
+# command name -> where it lives; tests check every summary against its command's own help.
+COMMANDS: dict[str, CommandEntry] = {
+    "bench": CommandEntry("bench", "Measure MODEL (zoo name or .onnx file) on a real runtime and store the record."),
+    "calibrate": CommandEntry("project", "Fit a device's compute efficiency, DRAM efficiency and per-layer overhead "
+                                         "to `accelbench bench` measurements in the results store; show the fitted "
+                                         "(in-sample) error beside the leave-one-measurement-out error; save them "
+                                         "for `project` (file: see docs/projection.md)."),
+    "compare": CommandEntry("report", "Compare A and B side by side (record ids, run ids, or run:ID / record:ID): "
+                                      "ratio B/A and whether each difference is larger than the measurement noise "
+                                      "(95 % CIs overlapping or not)."),
+    "devices": CommandEntry("tops", "List the device catalog: peaks per precision, on-chip SRAM, DRAM bandwidth, "
+                                    "TDP, price."),
+    "models": CommandEntry("models", "List the zoo models: what each stands for, task, parameters, MACs and layers "
+                                     "at the default size, the sizes each accepts (docs/models.md)."),
+    "profile": CommandEntry("profile", "Per-layer MACs, parameters, weight and activation bytes, arithmetic "
+                                       "intensity, and the model's largest activation and peak live activation "
+                                       "memory (see docs/profiling.md for the conventions)."),
+    "project": CommandEntry("project", "Project MODEL onto accelerators you do not own: latency at batch 1, "
+                                       "throughput at the best batch (1..256 within DRAM), MAC utilization, what "
+                                       "bounds each layer, energy (TDP estimate), throughput per W and per $, each "
+                                       "with its 80 % interval."),
+    "rank": CommandEntry("project", "Rank every catalog device by PROJECTED throughput on MODEL (and per W, per $), "
+                                    "beside its rank by peak TOPS, with Spearman's rank correlation between the two."),
+    "report": CommandEntry("report", "Write a self-contained HTML report of one run (opens offline: plotly.js is "
+                                     "inlined)."),
+    "results": CommandEntry("bench", "List or export stored measurements."),
+    "run": CommandEntry("run", "Walk the four stages of inference benchmarking on this machine and end with an "
+                               "answer."),
+    "tops": CommandEntry("tops", "Peak TOPS of DEVICE per precision, with the arithmetic (MACs x GHz x 2; 1K MACs "
+                                 "at 1 GHz = 2 TOPS)."),
+}
+
+
+@dataclass
+class CliState:
+    """What the root group's options set for the whole invocation (the click context object)."""
+
+    debug: bool = False
+
+
+class LazyGroup(click.Group):
+    """The root group: commands come from COMMANDS, each module imported when its command is needed."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        # Known before any command module is imported, so that --debug covers that import too.
+        ctx.ensure_object(CliState).debug = bool(ctx.params.get("debug"))
+        return rest
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            module = f"accelbench.cli.{COMMANDS[name].module}"
+            importlib.import_module(module)  # registers its commands on `app`
+            if name not in self.commands:
+                raise RuntimeError(f"{module} does not define the command {name!r} that COMMANDS lists")
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # As click lists commands, from the summaries: listing imports no command module.
+        names = [n for n in self.list_commands(ctx) if n in self.commands or n in COMMANDS]
+        shown = [(n, self.commands.get(n) or click.Command(n, help=COMMANDS[n].summary)) for n in names]
+        shown = [(n, cmd) for n, cmd in shown if not cmd.hidden]
+        if shown:
+            limit = formatter.width - 6 - max(len(n) for n, _ in shown)
+            with formatter.section("Commands"):
+                formatter.write_dl([(n, cmd.get_short_help_str(limit)) for n, cmd in shown])
 
 
 @click.group(
-    name="accelbench",
+    name="accelbench", cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.option("--debug", is_flag=True, help="Show full tracebacks for unexpected errors.")
@@ -30,30 +110,18 @@ COMMAND_MODULES = ("models", "profile", "tops", "bench", "project", "run", "repo
 def app(debug: bool) -> None:
     """Which inference accelerator is best for YOUR network: peak TOPS, ResNet-50 done right,
     real-world models, your own model; measured here, and projected onto devices you do not own."""
-    if debug:
-        os.environ["ACCELBENCH_DEBUG"] = "1"
-
-
-def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(f"accelbench.cli.{name}")
-        except ModuleNotFoundError as exc:
-            # A command module not written yet must not break the others.
-            if exc.name != f"accelbench.cli.{name}":
-                raise
+    # --debug is read when the options are parsed (LazyGroup.parse_args), into the context object.
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app and map errors to exit codes."""
-    _register_commands()
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("ACCELBENCH_DEBUG") == "1"
+    state = CliState()
     try:
-        result = app.main(args=args, prog_name="accelbench", standalone_mode=False)
+        result = app.main(args=args, prog_name="accelbench", standalone_mode=False, obj=state)
         code = result if isinstance(result, int) else 0
     except UserError as exc:
-        if debug:
+        if state.debug:
             raise
         click.echo(f"error: {exc}", err=True)
         code = exc.exit_code
@@ -69,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         code = 130
     except Exception as exc:  # the one place unexpected errors become exit code 1
-        if debug:
+        if state.debug:
             raise
         first_line = str(exc).splitlines()[0] if str(exc) else ""
         click.echo(

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 
 import click
+import onnx
+from rich.table import Table
 
 from accelbench.cli import app
 from accelbench.cli.common import (
@@ -21,18 +23,23 @@ from accelbench.cli.common import (
     echo_json,
     format_option,
     input_shape_option,
+    number_option,
     resolution_option,
 )
 from accelbench.errors import UserError
+from accelbench.models.loader import load_model
+from accelbench.models.registry import find_zoo_model, zoo_models
+from accelbench.models.similarity import closest_zoo_models, input_size_of, profile_features
+from accelbench.profile import profile_model
+from accelbench.report.terminal import make_console
+from accelbench.report.units import fmt_rate
+from accelbench.shapes import parse_input_shapes
 
 LIST_FORMATS = ("table", "json")
 
 
 def _describe(zoo) -> dict:
     """One row of the listing: figures from the static profiler at the model's default size."""
-    from accelbench.models.loader import load_model
-    from accelbench.profile import profile_model
-
     loaded = load_model(zoo.name, with_weights=False)
     profile = profile_model(loaded, precision="fp32")
     return {
@@ -54,11 +61,6 @@ def _describe(zoo) -> dict:
 
 
 def _print_table(rows: list[dict]) -> None:
-    from rich.table import Table
-
-    from accelbench.report.terminal import make_console
-    from accelbench.report.units import fmt_rate
-
     table = Table(title="accelbench zoo (parameters, MACs and layers at the default size, fp32 profile)")
     for column in ("name", "task", "params", "MACs", "layers", "default", "accepts", "stands for"):
         table.add_column(column, justify="right" if column in ("params", "MACs", "layers") else "left",
@@ -77,20 +79,12 @@ def models_group(ctx: click.Context, output_format: str) -> None:
     size, the sizes each accepts (docs/models.md)."""
     if ctx.invoked_subcommand is not None:
         return
-    from accelbench.models.registry import zoo_models
-
     fmt = check_format(output_format, LIST_FORMATS)
     rows = [_describe(zoo) for zoo in zoo_models()]
     if fmt == "json":
         echo_json(rows)
     else:
         _print_table(rows)
-
-
-def _parse_seed(value: str | None) -> int:
-    from accelbench.shapes import parse_whole_number
-
-    return 0 if value is None else parse_whole_number(value, field="seed", minimum=0, examples="0 or 42")
 
 
 def _check_output_path(output: str, force: bool) -> Path:
@@ -111,24 +105,18 @@ def _check_output_path(output: str, force: bool) -> Path:
 @click.argument("name", metavar="NAME")
 @resolution_option
 @batch_option
-@click.option("--seed", default=None, help="Seed of the random weights (default 0).")
+@number_option("--seed", default=None, help="Seed of the random weights (default 0).")
 @click.option("--output", "-o", required=True, help="File to write, e.g. resnet50.onnx.")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-def save_command(name: str, resolution: str | None, batch: str | None, seed: str | None, output: str,
+def save_command(name: str, resolution: str | None, batch: int | None, seed: int | None, output: str,
                  force: bool) -> None:
     """Write zoo model NAME as an ONNX file (opset 17) with random weights from a fixed seed."""
-    import onnx
-
-    from accelbench.models.loader import load_model
-    from accelbench.models.registry import find_zoo_model, zoo_models
-    from accelbench.shapes import parse_batch
-
     zoo = find_zoo_model(name)
     if zoo is None:
         names = ", ".join(m.name for m in zoo_models())
         raise UserError(f"model: {name!r} is not a zoo model; choose one of: {names}")
-    batch_size = parse_batch(batch) if batch is not None else 1
-    seed_value = _parse_seed(seed)
+    batch_size = batch or 1
+    seed_value = seed or 0
     path = _check_output_path(output, force)
     loaded = load_model(zoo.name, resolution=resolution, batch=batch_size, with_weights=True, seed=seed_value)
     try:
@@ -146,23 +134,16 @@ def save_command(name: str, resolution: str | None, batch: str | None, seed: str
 @batch_option
 @input_shape_option
 @format_option(LIST_FORMATS)
-@click.option("--limit", default=None, metavar="N", help="How many zoo models to rank (default: all).")
-def closest_command(model: str, resolution: str | None, batch: str | None, input_shapes: tuple[str, ...],
-                    output_format: str, limit: str | None) -> None:
+@number_option("--limit", default=None, metavar="N", help="How many zoo models to rank (default: all).")
+def closest_command(model: str, resolution: str | None, batch: int | None, input_shapes: tuple[str, ...],
+                    output_format: str, limit: int | None) -> None:
     """The zoo models most like MODEL (an .onnx file, a zoo name or a torch: spec), from static profiles
     at MODEL's input size: op-type mix by MACs, MACs, parameters, layers, activation memory,
     arithmetic-intensity distribution and network kind (docs/models.md, "closest")."""
-    from accelbench.models.loader import load_model
-    from accelbench.models.registry import zoo_models
-    from accelbench.models.similarity import closest_zoo_models, input_size_of, profile_features
-    from accelbench.profile import profile_model
-    from accelbench.shapes import parse_batch, parse_input_shapes, parse_whole_number
-
     fmt = check_format(output_format, LIST_FORMATS)
-    count = len(zoo_models()) if limit is None else parse_whole_number(
-        limit, field="limit", minimum=1, examples="3 or 10")
-    loaded = load_model(model, resolution=resolution, batch=parse_batch(batch) if batch is not None else None,
-                        input_shapes=parse_input_shapes(input_shapes), with_weights=False)
+    count = len(zoo_models()) if limit is None else limit
+    loaded = load_model(model, resolution=resolution, batch=batch, input_shapes=parse_input_shapes(input_shapes),
+                        with_weights=False)
     profile = profile_model(loaded)
     size = input_size_of(profile)
     found = closest_zoo_models(profile, exclude=loaded.name if loaded.source == "zoo" else None, limit=count)
@@ -170,10 +151,6 @@ def closest_command(model: str, resolution: str | None, batch: str | None, input
         echo_json({"model": loaded.name, "input_size": None if size is None else {"kind": size.kind, "spec": size.spec},
                    "features": profile_features(profile).to_dict(), "closest": [s.to_dict() for s in found]})
         return
-    from rich.table import Table
-
-    from accelbench.report.terminal import make_console
-
     at = "its default sizes" if size is None else f"{size.kind} size {size.spec}"
     table = Table(title=f"zoo models closest to {loaded.name} ({profile.network_kind}), profiled at {at}"
                         " (smaller distance = more alike)")

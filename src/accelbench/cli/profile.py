@@ -14,10 +14,15 @@ from accelbench.cli.common import (
     format_option,
     input_shape_option,
     model_argument,
+    number_option,
     precision_option,
     resolution_option,
 )
-from accelbench.errors import UserError
+from accelbench.models.loader import load_model
+from accelbench.precision import parse_precision
+from accelbench.profile import profile_model
+from accelbench.report.profile_table import format_profile_csv, format_profile_table
+from accelbench.shapes import parse_input_shapes
 
 
 @app.command("profile")
@@ -27,26 +32,15 @@ from accelbench.errors import UserError
 @input_shape_option
 @precision_option
 @format_option()
-@click.option("--top", default=None, metavar="N",
-              help="Table only: show the N layers with most MACs (totals still cover every layer).")
+@number_option("--top", default=None, metavar="N",
+               help="Table only: show the N layers with most MACs (totals still cover every layer).")
 def profile_command(model, resolution, batch, input_shapes, precision, output_format, top) -> None:
     """Per-layer MACs, parameters, weight and activation bytes, arithmetic intensity, and the model's
     largest activation and peak live activation memory (see docs/profiling.md for the conventions)."""
-    from accelbench.models.loader import load_model
-    from accelbench.precision import parse_precision
-    from accelbench.profile import format_profile_csv, format_profile_table, profile_model
-    from accelbench.shapes import parse_batch, parse_input_shapes
-
     output_format = check_format(output_format)
     prec = parse_precision(precision)
-    top_n = _parse_top(top)
-    loaded = load_model(
-        model,
-        resolution=resolution,
-        batch=parse_batch(batch) if batch is not None else None,
-        input_shapes=parse_input_shapes(input_shapes),
-        with_weights=False,
-    )
+    loaded = load_model(model, resolution=resolution, batch=batch, input_shapes=parse_input_shapes(input_shapes),
+                        with_weights=False)
     result = profile_model(loaded, prec)
     for note in loaded.notes:
         click.echo(f"note: {note}", err=True)
@@ -57,16 +51,4 @@ def profile_command(model, resolution, batch, input_shapes, precision, output_fo
     elif output_format == "csv":
         sys.stdout.write(format_profile_csv(result))
     else:
-        click.echo(format_profile_table(result, top=top_n))
-
-
-def _parse_top(value) -> int | None:
-    if value is None:
-        return None
-    try:
-        top = int(str(value).strip())
-    except ValueError:
-        top = 0
-    if top < 1:
-        raise UserError(f"top: {value!r} is not allowed; use a positive number of layers such as 20")
-    return top
+        click.echo(format_profile_table(result, top=top))

@@ -6,9 +6,16 @@ from __future__ import annotations
 import click
 
 from accelbench.cli import app
-from accelbench.cli.common import (batch_option, check_format, db_option, echo_json, format_option,
+from accelbench.cli.common import (batch_option, check_choice, check_format, db_option, echo_json, format_option,
                                    input_shape_option, model_argument, resolution_option)
-from accelbench.errors import UserError, choice_error
+from accelbench.job.ranking import rank_devices
+from accelbench.precision import parse_precision
+from accelbench.projection.api import calibrate_device, load_profile, project_devices, resolve_devices
+from accelbench.projection.intervals import INTERVAL_LEVEL, shipped_coverage
+from accelbench.projection.measured import store_records
+from accelbench.projection.model import CALIBRATED_PROJECTION, SCENARIOS
+from accelbench.report.units import fmt_band, fmt_correlation, fmt_level, fmt_pct, fmt_time, fmt_time_band, fmt_value
+from accelbench.shapes import parse_input_shapes
 
 PROJECT_FORMATS = ("table", "json")
 DEFAULT_PRECISION = "int8"  # what accelerators are compared at (MLPerf closed ResNet-50 is INT8)
@@ -18,18 +25,8 @@ precision_option = click.option("--precision", "-p", default=DEFAULT_PRECISION, 
 
 
 def _profile(model, resolution, input_shapes, precision):
-    from accelbench.precision import parse_precision
-    from accelbench.projection.api import load_profile
-    from accelbench.shapes import parse_input_shapes
-
     return load_profile(model, resolution=resolution, batch=1, input_shapes=parse_input_shapes(input_shapes),
                         precision=parse_precision(precision))
-
-
-def _optional_batch(batch):
-    from accelbench.shapes import parse_batch
-
-    return None if batch is None else parse_batch(batch)
 
 
 @app.command("project")
@@ -52,18 +49,11 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
     batch (1..256 within DRAM), MAC utilization, what bounds each layer, energy (TDP estimate),
     throughput per W and per $, each with its 80 % interval. A device with measured records in the
     store (--db) is calibrated from them ("calibrated projection"). All figures are projected estimates."""
-    from accelbench.projection.api import project_devices, resolve_devices
-    from accelbench.projection.model import SCENARIOS
-    from accelbench.report.units import fmt_band, fmt_time, fmt_time_band
-
     fmt = check_format(output_format, PROJECT_FORMATS)
-    scenario_key = scenario.strip().lower()
-    if scenario_key not in SCENARIOS:
-        raise choice_error("scenario", scenario, SCENARIOS)
-    batch_value = _optional_batch(batch)
+    scenario_key = check_choice("scenario", scenario, SCENARIOS)
     devices = resolve_devices(device_spec)
     profile = _profile(model, resolution, input_shapes, precision)
-    done, skipped = project_devices(profile, devices, scenario=scenario_key, batch=batch_value,
+    done, skipped = project_devices(profile, devices, scenario=scenario_key, batch=batch,
                                     use_calibration=not no_calibration, **_measured_records(db, no_calibration))
     if fmt == "json":
         echo_json({"model": profile.model, "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
@@ -81,8 +71,8 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
         latency = fmt_time_band(p.latency_s, p.latency_s_low, p.latency_s_high) + f" @b{p.latency_batch}"
         throughput = fmt_band(p.throughput_per_s, p.throughput_per_s_low, p.throughput_per_s_high, suffix="/s")
         click.echo(f"{_device_tag(p):<22} {latency:>30} {throughput:>30} {p.throughput_batch:>5} "
-                   f"{p.mac_utilization:>8.1%} {p.bound_summary:<16} {_fmt_opt(p.energy_per_inference_j, '.4g'):>12} "
-                   f"{_fmt_opt(p.throughput_per_w, '.1f'):>8} {_fmt_opt(p.throughput_per_usd, '.2f'):>8}")
+                   f"{p.mac_utilization:>8.1%} {p.bound_summary:<16} {fmt_value(p.energy_per_inference_j, '.4g'):>12} "
+                   f"{fmt_value(p.throughput_per_w, '.1f'):>8} {fmt_value(p.throughput_per_usd, '.2f'):>8}")
     for s in skipped:
         click.echo(f"{s.device:<22} skipped: {s.reason}")
     if show_layers:
@@ -104,8 +94,6 @@ def _measured_records(db, no_calibration: bool) -> dict:
     """project_devices' ``records`` and ``store``: the store's ok records (none without calibration)."""
     if no_calibration:
         return {}
-    from accelbench.projection.measured import store_records
-
     return {"records": store_records(db), "store": str(db)}
 
 
@@ -116,9 +104,6 @@ def _device_tag(p) -> str:
 
 def _band_legend() -> str:
     """What the bands are, and how often they held on the published table."""
-    from accelbench.projection.intervals import INTERVAL_LEVEL, shipped_coverage
-    from accelbench.report.units import fmt_level, fmt_pct
-
     level = fmt_level(INTERVAL_LEVEL)
     cov = shipped_coverage()
     held = (f"; on the published MLPerf table they held in {cov.covered} of {cov.total} leave-one-device-out cases "
@@ -130,9 +115,6 @@ def _band_legend() -> str:
 def _calibration_lines(projections) -> list[str]:
     """One line per calibrated projection: what it was fitted on, its out-of-sample error, and the
     projected model's own measurements (left out of the fit) beside the projection."""
-    from accelbench.projection.model import CALIBRATED_PROJECTION
-    from accelbench.report.units import fmt_pct, fmt_time
-
     lines = []
     for p in projections:
         if not p.calibrated:
@@ -146,10 +128,6 @@ def _calibration_lines(projections) -> list[str]:
                      f"{fmt_time(held.projected_s)} ({held.error:+.0%})")
         lines.append(line)
     return lines
-
-
-def _fmt_opt(value, spec):
-    return "-" if value is None else format(value, spec)
 
 
 @app.command("rank")
@@ -167,12 +145,9 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
     rank by peak TOPS, with Spearman's rank correlation between the two. Each throughput carries its
     80 % interval; a device whose interval overlaps the next one's is marked (indistinguishable by
     projection)."""
-    from accelbench.job.ranking import rank_devices
-    from accelbench.report.units import fmt_band, fmt_correlation
-
     fmt = check_format(output_format, PROJECT_FORMATS)
     profile = _profile(model, resolution, input_shapes, precision)
-    ranking = rank_devices(profile, batch=_optional_batch(batch), use_calibration=not no_calibration,
+    ranking = rank_devices(profile, batch=batch, use_calibration=not no_calibration,
                            **_measured_records(db, no_calibration))
     if fmt == "json":
         echo_json({"model": profile.model, "precision": profile.precision, "kind": "projected",
@@ -191,8 +166,8 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
         overlap = f"≈ #{r.indistinguishable_from}" if r.indistinguishable_from else ""
         click.echo(f"{r.rank:>2} {tag:<22} {fmt_band(r.throughput_per_s, r.throughput_per_s_low, r.throughput_per_s_high):>30} "
                    f"{r.batch:>5} {r.mac_utilization:>8.1%} {r.peak_ops_per_s / 1e12:>9.1f} {r.peak_rank:>6} "
-                   f"{_fmt_opt(r.throughput_per_w, '.1f'):>8} {_fmt_opt(r.per_w_rank, 'd'):>4} "
-                   f"{_fmt_opt(r.throughput_per_usd, '.2f'):>8} {_fmt_opt(r.per_usd_rank, 'd'):>4}  {overlap}")
+                   f"{fmt_value(r.throughput_per_w, '.1f'):>8} {fmt_value(r.per_w_rank, 'd'):>4} "
+                   f"{fmt_value(r.throughput_per_usd, '.2f'):>8} {fmt_value(r.per_usd_rank, 'd'):>4}  {overlap}")
     for s in ranking.skipped:
         click.echo(f"   {s.device:<22} skipped: {s.reason}")
     click.echo("≈ #N: the two intervals overlap: indistinguishable from #N by projection (measure both before"
@@ -213,39 +188,21 @@ def calibrate_cmd(db, device_id, dry_run, output_format):
     """Fit a device's compute efficiency, DRAM efficiency and per-layer overhead to `accelbench bench`
     measurements in the results store; show the fitted (in-sample) error beside the
     leave-one-measurement-out error; save them for `project` (file: see docs/projection.md)."""
-    import os
-
-    from accelbench.projection.api import device_params, projection_device
-    from accelbench.projection.calibrate import calibration_path, fit_params, leave_one_out, save_calibration
-    from accelbench.projection.measured import records_to_points
-    from accelbench.report.units import fmt_pct, fmt_time
-    from accelbench.results.records import utc_now
-    from accelbench.results.store import open_store
-
     fmt = check_format(output_format, PROJECT_FORMATS)
-    device = projection_device(device_id)
-    with open_store(db, read_only=True) as store:
-        records = store.query(status="ok")
-    points = records_to_points(records, device)
-    params, _ = device_params(device, use_calibration=False)
-    fit = fit_params(points, device, params)
-    # out of sample: each measurement projected with figures fitted on the others (needs two)
-    loo = leave_one_out(points, device, params) if len(points) >= 2 else None
-    saved = None
-    if not dry_run:
-        saved = save_calibration(fit, device, source=os.path.abspath(db), fitted_at=utc_now(), loo=loo)
+    calibration = calibrate_device(db, device_id, save=not dry_run)
+    fit, device, params, loo = calibration.fit, calibration.device, calibration.params, calibration.loo
     if fmt == "json":
         echo_json({**fit.to_dict(), "median_abs_error_loo": loo.median_abs_error if loo else None,
                    "leave_one_out": loo.to_dict() if loo else None,
-                   "saved_to": str(saved) if saved else None, "db": db})
+                   "saved_to": str(calibration.saved) if calibration.saved else None, "db": db})
         return
-    click.echo(f"calibrating {device.id} ({device.name}) on {len(points)} measurement(s) from {db}")
+    click.echo(f"calibrating {device.id} ({device.name}) on {calibration.points} measurement(s) from {db}")
     head = (f"{'measurement':<44} {'measured':>11} {'proj. before':>12} {'err':>6} {'fitted':>12} {'err':>6} "
             f"{'left out':>12} {'err':>6}")
     click.echo(head)
     click.echo("-" * len(head))
     loo_cells = ([(fmt_time(p), f"{e:+.0%}") for p, e in zip(loo.projected_s, loo.errors)] if loo
-                 else [("-", "")] * len(points))
+                 else [("-", "")] * calibration.points)
     for d, (loo_time, loo_err) in zip(fit.to_dict()["points"], loo_cells):
         click.echo(f"{d['label'][:44]:<44} {fmt_time(d['measured_s']):>11} {fmt_time(d['projected_before_s']):>12} "
                    f"{d['error_before']:>+6.0%} {fmt_time(d['projected_after_s']):>12} {d['error_after']:>+6.0%} "
@@ -256,4 +213,5 @@ def calibrate_cmd(db, device_id, dry_run, output_format):
     click.echo(f"median |error|: {fmt_pct(fit.median_abs_error_before)} uncalibrated -> "
                f"{fmt_pct(fit.median_abs_error_after)} fitted (in sample){loo_text}")
     click.echo("fitted: " + ", ".join(f"{k} = {v:.4g} (was {getattr(params, k):.4g})" for k, v in fit.values.items()))
-    click.echo(f"saved to {saved}" if saved else f"not saved (--dry-run); would go to {calibration_path()}")
+    click.echo(f"saved to {calibration.saved}" if calibration.saved
+               else f"not saved (--dry-run); would go to {calibration.path}")

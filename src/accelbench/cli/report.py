@@ -6,6 +6,12 @@ import click
 
 from accelbench.cli import app
 from accelbench.cli.common import check_format, db_option, echo_json, format_option
+from accelbench.report.answer import answer_in_words
+from accelbench.report.charts import all_charts
+from accelbench.report.compare import compare, comparison_tables
+from accelbench.report.html import write_report
+from accelbench.report.png import write_pngs
+from accelbench.report.tables import fallback_ranking_table, print_tables, ranking_table
 
 REPORT_FORMATS = ("table", "json")
 
@@ -18,12 +24,6 @@ REPORT_FORMATS = ("table", "json")
 @format_option(REPORT_FORMATS)
 def report_command(db, run_id, output, png_dir, output_format):
     """Write a self-contained HTML report of one run (opens offline: plotly.js is inlined)."""
-    from accelbench.report.answer import answer_in_words
-    from accelbench.report.charts import all_charts
-    from accelbench.report.html import write_report
-    from accelbench.report.png import write_pngs
-    from accelbench.report.tables import print_tables, ranking_table, fallback_ranking_table
-
     fmt = check_format(output_format, REPORT_FORMATS)
     path, data = write_report(db, run_id, output)
     pngs = write_pngs(all_charts(data), png_dir) if png_dir else []
@@ -53,9 +53,6 @@ def report_command(db, run_id, output, png_dir, output_format):
 def compare_command(a, b, db, force, output_format):
     """Compare A and B side by side (record ids, run ids, or run:ID / record:ID): ratio B/A and
     whether each difference is larger than the measurement noise (95 % CIs overlapping or not)."""
-    from accelbench.report.compare import compare, comparison_tables
-    from accelbench.report.tables import print_tables
-
     fmt = check_format(output_format, REPORT_FORMATS)
     comp = compare(db, a, b, force=force)
     if fmt == "json":

@@ -5,9 +5,17 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
+from accelbench.backends.base import describe_backends
 from accelbench.cli import app
-from accelbench.cli.common import check_format, db_option, echo_json
+from accelbench.cli.common import check_format, db_option, echo_json, number_option
+from accelbench.job.execute import run_job
+from accelbench.job.plan import make_plan
+from accelbench.precision import parse_precision
+from accelbench.report.answer import answer_in_words
+from accelbench.report.progress import Progress
+from accelbench.report.tables import print_tables, ranking_table
 
 
 @app.command("run")
@@ -17,10 +25,10 @@ from accelbench.cli.common import check_format, db_option, echo_json
 @click.option("--objective", default="latency", show_default=True,
               help="Rank by: latency, throughput, per-watt or per-dollar.")
 @click.option("--backend", default="auto", show_default=True,
-              help="onnxruntime, openvino, torch, or auto (a short trial picks the fastest).")
+              help=f"{describe_backends()} (a short trial picks the fastest).")
 @click.option("--precision", "precisions", multiple=True,
               help="Precisions to measure (repeatable); default: fp32 and this host's best reduced precision.")
-@click.option("--time-limit", type=float, default=None, help="Seconds of measurement per configuration.")
+@number_option("--time-limit", default=None, help="Seconds of measurement per configuration.")
 @db_option
 @click.option("--report", "report_path", default=None,
               help="Where to write the HTML report (default accelbench-out/report-<run>.html).")
@@ -39,17 +47,10 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
     4. your model (--model).
     Each at FP32 and at the best reduced precision this host supports.
     """
-    from accelbench.job.execute import run_job
-    from accelbench.job.plan import make_plan
-    from accelbench.precision import parse_precision
-    from accelbench.report.progress import Progress
-    from accelbench.results.store import default_db_path
-
     fmt = check_format(output_format, ("table", "json"))
     plan = make_plan(model=model, resolution=resolution, full=full, objective=objective.strip().lower(),
                      backend=backend.strip().lower(),
                      precisions=tuple(parse_precision(p) for p in precisions) or None, time_limit_s=time_limit)
-    db_path = db or default_db_path()
     estimate = plan.estimated_duration_s()
     progress = Progress(estimate, quiet=quiet or fmt == "json")
     mode = "full matrix" if full else ("tiny sizes (ACCELBENCH_TINY=1)" if plan.tiny else "default sizes")
@@ -57,23 +58,18 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
                  f"measurements at {', '.join(plan.precisions)}; estimated {estimate / 60:.1f} min on this machine")
     if full and not yes and sys.stdin.isatty():
         click.confirm(f"The full matrix takes about {estimate / 60:.0f} minutes. Start?", abort=True)
-    outcome = run_job(plan, db_path=db_path, progress=progress, command="accelbench " + " ".join(sys.argv[1:]),
+    outcome = run_job(plan, db_path=db, progress=progress, command="accelbench " + " ".join(sys.argv[1:]),
                       report_path=report_path, write_html=not no_report)
     summary = outcome.summary
     if fmt == "json":
-        echo_json({**summary.to_dict(), "db": db_path, "report": outcome.report_path})
+        echo_json({**summary.to_dict(), "db": db, "report": outcome.report_path})
         return
-    from accelbench.report.answer import answer_in_words
-    from accelbench.report.tables import print_tables, ranking_table
-
     print_tables([ranking_table(summary)], progress.console)
     if answer_in_words(summary.ranking):
-        from rich.markup import escape
-
         progress.say(escape(answer_in_words(summary.ranking)), always=True)  # labels hold user text
     progress.say("measured = run on this machine; projected = estimated from datasheet figures (accelbench project),"
                  " in brackets its 80 % band; calibrated projection = this host's projection fitted on its other"
                  " measurements; inf/s per W of this host is an estimate unless a power counter was read.", always=True)
-    progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db_path} (run {summary.run_id}).", always=True)
+    progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db} (run {summary.run_id}).", always=True)
     if outcome.report_path:
         progress.say(f"HTML report: {outcome.report_path}", always=True)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
+from rich.table import Table
 
 from accelbench.cli import app
-from accelbench.cli.common import check_format, echo_json, format_option
-from accelbench.errors import UserError, choice_error
-from accelbench.hardware.peak import format_ops, mac_arithmetic
+from accelbench.cli.common import check_format, echo_json, format_option, number_option
+from accelbench.errors import UserError
+from accelbench.hardware.catalog import load_catalog
+from accelbench.hardware.devices import get_device
 from accelbench.hardware.spec import DeviceSpec
+from accelbench.report.terminal import make_console
+from accelbench.report.units import fmt_core_arithmetic, fmt_mac_arithmetic, fmt_memory_size, fmt_ops
 
 TOPS_FORMATS = ("table", "json")
 DERIVED_MARK = "~"
@@ -16,23 +21,6 @@ DERIVED_MARK = "~"
 
 def _mark(spec: DeviceSpec, field: str, text: str, precision: str | None = None) -> str:
     return f"{DERIVED_MARK}{text}" if spec.is_figure_derived(field, precision) else text
-
-
-def _bytes_text(n: int | None) -> str:
-    if not n:
-        return "-"
-    for unit, scale in (("GB", 1e9), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= scale or unit == "KiB":
-            if unit == "GB" and n < 1e10:
-                continue
-            return f"{n / scale:,.4g} {unit}"
-    return f"{n} B"
-
-
-def _console():
-    from accelbench.report.terminal import make_console
-
-    return make_console()
 
 
 def _device_row(spec: DeviceSpec) -> dict:
@@ -53,30 +41,26 @@ def devices_command(output_format: str) -> None:
 
     Figures marked ~ are derived or assumed, not vendor-published (`accelbench tops DEVICE` shows how).
     """
-    from accelbench.hardware.catalog import load_catalog
-
     output_format = check_format(output_format, TOPS_FORMATS)
     catalog = load_catalog()
     if output_format == "json":
         echo_json([_device_row(spec) for spec in catalog.values()])
         return
-    from rich.table import Table
-
     table = Table(title="accelbench device catalog (dense peaks, 2 ops per MAC)")
     for column in ("id", "name", "kind", "peak per precision", "on-chip SRAM", "DRAM BW", "TDP", "price"):
         table.add_column(column, overflow="fold")
     for spec in catalog.values():
-        peaks = "\n".join(_mark(spec, "peak_ops_per_s", f"{p} {format_ops(v, p)}", p)
+        peaks = "\n".join(_mark(spec, "peak_ops_per_s", f"{p} {fmt_ops(v, p)}", p)
                           for p, v in spec.peak_ops_per_s.items())
         bw = f"{spec.dram_bw_bytes_per_s / 1e9:,.4g} GB/s" if spec.dram_bw_bytes_per_s else "-"
         table.add_row(
             spec.id, spec.name, spec.kind, peaks,
-            _mark(spec, "onchip_sram_bytes", _bytes_text(spec.onchip_sram_bytes)) if spec.onchip_sram_bytes else "-",
+            _mark(spec, "onchip_sram_bytes", fmt_memory_size(spec.onchip_sram_bytes)) if spec.onchip_sram_bytes else "-",
             _mark(spec, "dram_bw_bytes_per_s", bw) if spec.dram_bw_bytes_per_s else "-",
             _mark(spec, "tdp_w", f"{spec.tdp_w:g} W") if spec.tdp_w else "-",
             _mark(spec, "price_usd", f"${spec.price_usd:,.0f}" if spec.price_usd == int(spec.price_usd) else f"${spec.price_usd:,.2f}") if spec.price_usd else "-",
         )
-    console = _console()
+    console = make_console()
     console.print(table)
     console.print(f"{DERIVED_MARK} derived or assumed, not vendor-published. On-chip SRAM: L2 for GPUs, "
                   "L2+L3 for CPUs. Sources: accelbench devices --format json.")
@@ -89,60 +73,36 @@ def _catalog_rows(spec: DeviceSpec, precisions: list[str]) -> list[dict]:
         derived = spec.is_figure_derived("peak_ops_per_s", precision)
         macs = spec.macs_per_clock.get(precision)
         if macs and spec.clock_hz:
-            arithmetic = mac_arithmetic(macs, spec.clock_hz, precision)
+            arithmetic = fmt_mac_arithmetic(macs, spec.clock_hz, precision)
             if not derived:
-                arithmetic += f" (vendor-published: {format_ops(ops, precision)})"
+                arithmetic += f" (vendor-published: {fmt_ops(ops, precision)})"
         elif derived:
-            arithmetic = f"derived: {format_ops(ops, precision)} ({spec.sources.get('peak_ops_per_s', '')})"
+            arithmetic = f"derived: {fmt_ops(ops, precision)} ({spec.sources.get('peak_ops_per_s', '')})"
         else:
-            arithmetic = f"vendor-published: {format_ops(ops, precision)}"
+            arithmetic = f"vendor-published: {fmt_ops(ops, precision)}"
         rows.append({"device": spec.id, "precision": precision, "peak_ops_per_s": ops, "source": "catalog",
                      "arithmetic": arithmetic, "derived": derived})
     return rows
 
 
-def _select_precisions(spec: DeviceSpec, precision: str | None) -> list[str]:
-    if precision is None:
-        return list(spec.peak_ops_per_s)
-    from accelbench.precision import parse_precision
-
-    key = parse_precision(precision)
-    if key not in spec.peak_ops_per_s:
-        raise choice_error(f"precision for {spec.id}", precision, spec.peak_ops_per_s or ["(none known)"])
-    return [key]
-
-
-def _host_rows(precision: str | None, measure: bool, size: int, budget_s: float) -> tuple[list[dict], object]:
-    from accelbench.hardware.host import detect_host, host_device_spec, theoretical_peaks
-
-    info = detect_host()
-    peaks = {p.precision: p for p in theoretical_peaks(info)}
-    spec = host_device_spec(info)
-    wanted = _select_precisions(spec, precision) if precision else list(peaks)
-    rows = [{"device": "host", "precision": p, "peak_ops_per_s": peaks[p].ops_per_s, "source": "theoretical",
-             "arithmetic": peaks[p].arithmetic, "derived": True, "via": peaks[p].via} for p in wanted]
-    if measure:
-        from accelbench.measure.gemm_peak import measure_host_gemm, remember_measurements
-
-        measurements = measure_host_gemm(size, budget_s, tuple(p for p in wanted if p in ("fp32", "bf16", "int8")))
-        remember_measurements(info, measurements)
-        for m in measurements:
-            theoretical = peaks[m.precision].ops_per_s if m.precision in peaks else None
-            row = {"device": "host", "precision": m.precision, "peak_ops_per_s": m.ops_per_s,
-                   "source": "measured", "runtime": m.runtime, "precision_executed": m.precision_executed,
-                   "matrix_size": m.n, "runs": len(m.run_times_ns), "run_times_ns": list(m.run_times_ns),
-                   "note": m.note}
-            if m.ops_per_s and theoretical:
-                row["utilization"] = m.ops_per_s / theoretical
-            rows.append(row)
-    return rows, info
+def _host_rows(peaks) -> list[dict]:
+    """The JSON rows of `tops host`: each theoretical peak, then each measured one."""
+    theoretical = {p.precision: p.ops_per_s for p in peaks.theoretical}
+    rows = [{"device": "host", "precision": p.precision, "peak_ops_per_s": p.ops_per_s, "source": "theoretical",
+             "arithmetic": fmt_core_arithmetic(p), "derived": True, "via": p.via} for p in peaks.theoretical]
+    for m in peaks.measured:
+        row = {"device": "host", "precision": m.precision, "peak_ops_per_s": m.ops_per_s,
+               "source": "measured", "runtime": m.runtime, "precision_executed": m.precision_executed,
+               "matrix_size": m.n, "runs": len(m.run_times_ns), "run_times_ns": list(m.run_times_ns),
+               "note": m.note}
+        if m.ops_per_s and theoretical.get(m.precision):
+            row["utilization"] = m.ops_per_s / theoretical[m.precision]
+        rows.append(row)
+    return rows
 
 
 def _print_host(rows: list[dict], info) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = _console()
+    console = make_console()
     console.print(f"host: {info.cpu_model} ({info.vendor_id} family {info.cpu_family} "
                   f"model {info.cpu_model_number}), {info.physical_cores} physical / {info.logical_cores} "
                   f"logical cores, {info.sockets} socket(s)", markup=False)
@@ -165,12 +125,12 @@ def _print_host(rows: list[dict], info) -> None:
         elif m["peak_ops_per_s"] is None:
             got, util, how = "-", "-", m["note"]
         else:
-            got = format_ops(m["peak_ops_per_s"], p, prefix="G")
+            got = fmt_ops(m["peak_ops_per_s"], p, prefix="G")
             util = f"{m['utilization']:.0%}" if "utilization" in m else "-"
             over = over or m.get("utilization", 0) > 1
             how = (f"{m['runtime']} {m['matrix_size']}^3 GEMM, best of {m['runs']}, ran as "
                    f"{m['precision_executed']}")
-        table.add_row(*(escape(c) for c in (p, format_ops(row["peak_ops_per_s"], p, prefix="G"), row["arithmetic"], got, util, how)))
+        table.add_row(*(escape(c) for c in (p, fmt_ops(row["peak_ops_per_s"], p, prefix="G"), row["arithmetic"], got, util, how)))
     console.print(table)
     if over:
         console.print("note: measured above theoretical means the clock used (see 'clock') is below the real "
@@ -183,9 +143,9 @@ def _print_host(rows: list[dict], info) -> None:
 @click.option("--precision", "-p", default=None, help="One precision (fp32, fp16, bf16, int16, int8); default all.")
 @format_option(TOPS_FORMATS)
 @click.option("--no-measure", is_flag=True, help="host: skip the GEMM measurement (theoretical peaks only).")
-@click.option("--size", default=2048, show_default=True, type=int, help="host: side of the square GEMM measured.")
-@click.option("--budget", "budget_s", default=2.0, show_default=True, type=float,
-              help="host: seconds of timed runs per precision (after one warm-up).")
+@number_option("--size", default="2048", show_default=True, help="host: side of the square GEMM measured.")
+@number_option("--budget", "budget_s", default="2.0", show_default=True,
+               help="host: seconds of timed runs per precision (after one warm-up).")
 def tops_command(device: str, precision: str | None, output_format: str, no_measure: bool, size: int,
                  budget_s: float) -> None:
     """Peak TOPS of DEVICE per precision, with the arithmetic (MACs x GHz x 2; 1K MACs at 1 GHz = 2 TOPS).
@@ -194,26 +154,25 @@ def tops_command(device: str, precision: str | None, output_format: str, no_meas
     GEMM peak side by side) or gpu0, gpu1... (NVIDIA GPUs found through NVML).
     """
     output_format = check_format(output_format, TOPS_FORMATS)
-    if size < 1 or size > 16384:
-        raise UserError(f"--size: must be an integer from 1 to 16384; got {size}")
-    if budget_s <= 0 or budget_s > 60:
-        raise UserError(f"--budget: must be a number of seconds above 0 and at most 60; got {budget_s}")
     if device.strip().lower() == "host":
-        rows, info = _host_rows(precision, not no_measure, size, budget_s)
+        # The one import inside a command: measuring loads the backends and their ONNX stack (a second
+        # or more), which `devices` and `tops <catalog id>`, the same module, never need.
+        from accelbench.measure.gemm_peak import host_peaks
+
+        peaks = host_peaks(precision, measure=not no_measure, n=size, budget_s=budget_s)
+        rows = _host_rows(peaks)
         if output_format == "json":
             echo_json([r for r in rows if r["peak_ops_per_s"] is not None])
             for r in rows:
                 if r["peak_ops_per_s"] is None:
                     click.echo(f"warning: {r['precision']} {r['note']}", err=True)
         else:
-            _print_host(rows, info)
+            _print_host(rows, peaks.info)
         return
-    from accelbench.hardware.catalog import get_device
-
     spec = get_device(device)
     if not spec.peak_ops_per_s:
         raise UserError(f"device {spec.id}: no peak figures known ({spec.notes})")
-    rows = _catalog_rows(spec, _select_precisions(spec, precision))
+    rows = _catalog_rows(spec, spec.precisions_for(precision))
     if output_format == "json":
         echo_json(rows)
         return

@@ -1,6 +1,7 @@
 """Detect this machine's CPU (model, cores, ISA flags, clock, caches) and its theoretical peaks.
 
-Pure: reads /proc and /sys only (stdlib); NVIDIA GPUs come from accelbench.hardware.nvml.
+Pure: reads /proc and /sys only (stdlib); NVIDIA GPUs come from accelbench.hardware.nvml; the
+catalog's server CPU stands in for the TDP no CPU reports.
 
 Theoretical peak per precision = physical cores x clock x MACs per cycle per core x 2 ops per MAC.
 MACs per cycle per core (Intel optimization manual; AMD Zen 4/5 software optimization guides):
@@ -16,12 +17,16 @@ MACs per cycle per core (Intel optimization manual; AMD Zen 4/5 software optimiz
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from accelbench.hardware.peak import format_hz, format_ops, peak_ops_per_s
+from accelbench.hardware.catalog import load_catalog
+from accelbench.hardware.nvml import GpuInfo, detect_nvidia_gpus
+from accelbench.hardware.peak import peak_ops_per_s
 from accelbench.hardware.spec import DeviceSpec
 
 # /proc/cpuinfo flag -> display name, in display order
@@ -46,13 +51,16 @@ AMD_ZEN_GUIDE = "AMD Software Optimization Guide for the Zen 4 / Zen 5 microarch
 
 @dataclass(frozen=True)
 class CpuPeak:
-    """One precision's theoretical peak: ops_per_s (2 ops per MAC) and how it was computed."""
+    """One precision's theoretical peak: ops_per_s = cores x clock_hz x MACs per cycle per core x 2
+    (report/units.fmt_core_arithmetic writes the sum out)."""
 
     precision: str
     ops_per_s: float
     macs_per_cycle_per_core: int
-    arithmetic: str  # "2 cores x 2.6 GHz x 32 MACs/cycle (2 FMA x 16 lanes) x 2 = 332 GFLOPS"
+    how: str  # where the MACs per cycle come from: "2 FMA x 16 lanes", "AMX TMUL 2,048 INT8", ...
     via: str  # instruction set used: "AVX-512 FMA", "AMX-BF16", ...
+    cores: int
+    clock_hz: float
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ class HostInfo:
     l2_bytes: int | None = None
     l3_bytes: int | None = None
     memory_bytes: int | None = None
-    gpus: tuple = field(default_factory=tuple)  # accelbench.hardware.nvml.GpuInfo
+    gpus: tuple[GpuInfo, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
         if self.physical_cores < 1 or self.logical_cores < self.physical_cores:
@@ -171,11 +179,7 @@ def detect_host(proc_cpuinfo: str | None = None, sys_cpu: str | Path = "/sys/dev
     l2, l3 = _cache_bytes(sys_path)
     mem_text = meminfo if meminfo is not None else (_read("/proc/meminfo") or "")
     mem_kb = re.search(r"MemTotal:\s*(\d+)\s*kB", mem_text)
-    gpus: tuple = ()
-    if with_gpus:
-        from accelbench.hardware.nvml import detect_nvidia_gpus
-
-        gpus = detect_nvidia_gpus()
+    gpus = detect_nvidia_gpus() if with_gpus else ()
     return HostInfo(
         cpu_model=first.get("model name", "unknown CPU"),
         vendor_id=first.get("vendor_id", "unknown"),
@@ -234,13 +238,8 @@ def theoretical_peaks(info: HostInfo) -> list[CpuPeak]:
         rows.append(("int8", 2048, "AMX TMUL 2,048 INT8", "AMX-INT8"))
     elif vnni_lanes:
         rows.append(("int8", units * vnni_lanes * 4, f"{units} FMA x {vnni_lanes * 4} INT8 (VPDPBUSD)", vnni))
-    peaks = []
-    for precision, macs, how, via in rows:
-        ops = peak_ops_per_s(cores * macs, clock)
-        arithmetic = (f"{cores} cores x {format_hz(clock)} x {macs:,} MACs/cycle ({how}) x 2 = "
-                      f"{format_ops(ops, precision)}")
-        peaks.append(CpuPeak(precision, ops, macs, arithmetic, via))
-    return peaks
+    return [CpuPeak(precision, peak_ops_per_s(cores * macs, clock), macs, how, via, cores, clock)
+            for precision, macs, how, via in rows]
 
 
 def host_device_spec(info: HostInfo | None = None) -> DeviceSpec:
@@ -291,15 +290,11 @@ REFERENCE_SERVER_CPU = "xeon_8480plus"
 
 
 def _reference_server_cpu() -> DeviceSpec | None:
-    from accelbench.hardware.catalog import load_catalog
-
     spec = load_catalog().get(REFERENCE_SERVER_CPU)
     return spec if spec is not None and spec.tdp_w else None
 
 
 def _reference_cores(spec: DeviceSpec) -> int:
-    import re
-
     match = re.search(r"(\d+) cores", spec.name)
     return int(match.group(1)) if match else 56
 
@@ -312,8 +307,6 @@ MEASURED_PEAKS_ENV = "ACCELBENCH_CACHE_DIR"
 
 
 def measured_peaks_path() -> Path:
-    import os
-
     base = os.environ.get(MEASURED_PEAKS_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "accelbench")
     return Path(base) / "measured_peaks.json"
 
@@ -324,10 +317,6 @@ def _host_key(info: HostInfo) -> str:
 
 def save_measured_peaks(info: HostInfo, peaks: dict[str, dict]) -> None:
     """Remember measured peaks: precision -> {"ops_per_s", "how"}; best-effort (read-only homes)."""
-    import json
-    import os
-    import tempfile
-
     path = measured_peaks_path()
     try:
         data = json.loads(path.read_text()) if path.exists() else {}
@@ -347,8 +336,6 @@ def save_measured_peaks(info: HostInfo, peaks: dict[str, dict]) -> None:
 
 def load_measured_peaks(info: HostInfo | None = None) -> dict[str, dict]:
     """precision -> {"ops_per_s", "how"} measured earlier on this host; {} when none."""
-    import json
-
     info = detect_host(with_gpus=False) if info is None else info
     try:
         data = json.loads(measured_peaks_path().read_text())

@@ -1,15 +1,12 @@
 """NVIDIA GPUs through NVML (pynvml from the nvidia-ml-py package, imported lazily).
 
-No pynvml, no driver or no GPU -> an empty tuple, silently. Detected GPUs become devices
-"gpu0", "gpu1"... matched to the catalog by name (DeviceSpec.aliases) where possible.
+No pynvml, no driver or no GPU -> an empty tuple, silently. accelbench.hardware.devices turns
+detected GPUs into devices "gpu0", "gpu1"... matched to the catalog by name where possible.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-
-from accelbench.hardware.spec import DeviceSpec
 
 
 @dataclass(frozen=True)
@@ -66,24 +63,3 @@ def _try(fn, *args):
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value or "")
-
-
-def gpu_device_spec(gpu: GpuInfo, catalog: dict[str, DeviceSpec] | None = None) -> DeviceSpec:
-    """DeviceSpec "gpuN": the matching catalog entry re-labelled, or NVML's figures alone."""
-    from accelbench.hardware.catalog import load_catalog, match_device_name
-
-    catalog = load_catalog() if catalog is None else catalog
-    seen = (f"NVML: {gpu.name}, {gpu.memory_bytes or 0:,} bytes, max SM clock "
-            f"{(gpu.max_sm_clock_hz or 0) / 1e6:.0f} MHz, power limit {gpu.power_limit_w or 0:.0f} W")
-    match = match_device_name(gpu.name, catalog)
-    if match is not None:
-        return dataclasses.replace(match, id=f"gpu{gpu.index}",
-                                   notes=f"matched catalog '{match.id}'. {seen}. {match.notes}".strip())
-    kwargs, sources = {}, {}
-    for name, value in (("dram_capacity_bytes", gpu.memory_bytes), ("clock_hz", gpu.max_sm_clock_hz),
-                        ("tdp_w", gpu.power_limit_w)):
-        if value:
-            kwargs[name] = value
-            sources[name] = "NVML"
-    return DeviceSpec(id=f"gpu{gpu.index}", name=gpu.name, vendor="NVIDIA", kind="GPU", peak_ops_per_s={},
-                      sources=sources, notes=f"not in the catalog; peaks unknown. {seen}", **kwargs)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from accelbench.errors import choice_error
+from accelbench.precision import parse_precision
+
 
 @dataclass(frozen=True)
 class EngineSpec:
@@ -77,3 +80,13 @@ class DeviceSpec:
         if field_name in self.derived:
             return True
         return precision is not None and f"{field_name}.{precision}" in self.derived
+
+    def precisions_for(self, precision: str | None = None) -> list[str]:
+        """Every precision with a peak (None), or [the one asked for] when the device has it; else a
+        UserError naming the precisions it has."""
+        if precision is None:
+            return list(self.peak_ops_per_s)
+        key = parse_precision(precision)
+        if key not in self.peak_ops_per_s:
+            raise choice_error(f"precision for {self.id}", precision, self.peak_ops_per_s or ["(none known)"])
+        return [key]

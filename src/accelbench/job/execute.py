@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from accelbench.backends.base import backend_class
 from accelbench.errors import UserError
+from accelbench.hardware.catalog import load_catalog
+from accelbench.hardware.host import detect_host, theoretical_peaks
 from accelbench.job.plan import STAGE_TITLES, RunPlan
 from accelbench.job.ranking import project_for_ranking, rank_entries, with_rank_lesson
 from accelbench.job.stages import Measured, mac_rate_text, peak_lesson, stage_summary, utilization_text
+from accelbench.measure.environment import collect_environment
+from accelbench.measure.gemm_peak import measure_host_gemm, remember_measurements
+from accelbench.measure.runner import run_config
 from accelbench.projection.measured import store_records
+from accelbench.report.html import write_report
 from accelbench.report.progress import Progress
-from accelbench.report.units import fmt_plain, fmt_rate, fmt_time
+from accelbench.report.units import fmt_core_arithmetic, fmt_plain, fmt_rate, fmt_time
+from accelbench.results.records import BenchConfig, BenchRecord, new_run_id, utc_now
+from accelbench.results.store import open_store
 from accelbench.results.summary import PeakFigure, PeakStageData, RunSummary, StageSummary
 
 REPORT_DIR = "accelbench-out"
@@ -43,9 +52,6 @@ def run_job(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
         outcome = execute(plan, db_path=db_path, progress=progress, command=command, isolate=isolate)
     if not write_html:
         return outcome
-    from dataclasses import replace
-
-    from accelbench.report.html import write_report
 
     path = report_path or default_report_path(outcome.summary.run_id)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -58,8 +64,7 @@ def record_line(record) -> str:
     if not record.ok:
         return f"FAILED ({record.failure_kind}): {record.error}"
     ran = record.precision_executed or record.config.precision
-    backend = (record.run_info or {}).get("runtime", record.config.backend)
-    parts = [f"{backend} {ran}", f"p50 {fmt_time(record.stats.p50_ns / 1e9)}",
+    parts = [f"{record.runtime} {ran}", f"p50 {fmt_time(record.stats.p50_ns / 1e9)}",
              f"{fmt_plain(record.throughput_per_s)} inf/s", mac_rate_text(record.macs_per_s),
              f"MAC utilization {utilization_text(record)}"]
     if record.stability is not None and getattr(record.stability, "warnings", None):
@@ -70,12 +75,6 @@ def record_line(record) -> str:
 def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "accelbench run",
             isolate: bool = True) -> RunOutcome:
     """Run every stage of ``plan``, store records and the run summary in ``db_path``."""
-    from accelbench.measure.environment import collect_environment
-    from accelbench.measure.runner import run_config
-    from accelbench.results.records import BenchConfig, BenchRecord, new_run_id, utc_now
-    from accelbench.backends.base import backend_class
-    from accelbench.results.store import open_store
-
     run_id = new_run_id()
     started = time.monotonic()
     created = utc_now()
@@ -108,7 +107,7 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
                     store.save(record)
                     if record.ok and backend_class(backend).delegates:
                         # "auto" tried the installed backends on the first configuration; keep its pick.
-                        backend = (record.run_info or {}).get("runtime", backend)
+                        backend = record.runtime
                         progress.say(f"  auto picked the {backend} backend (short trial on {cfg.label})")
                     measured.append(Measured(cfg, precision, record))
                     progress.done(f"{cfg.label}, {precision}: {record_line(record)}")
@@ -141,17 +140,12 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
 
 def stage1_peaks(plan: RunPlan, progress: Progress) -> StageSummary:
     """Stage 1: the host's theoretical and measured (GEMM) peaks beside the catalog's devices."""
-    from accelbench.hardware.catalog import load_catalog
-    from accelbench.hardware.host import detect_host, theoretical_peaks
-
     host = detect_host(with_gpus=True)
     peaks = [PeakFigure(device="host", name=host.cpu_model, kind="CPU", precision=peak.precision,
-                        peak_ops_per_s=peak.ops_per_s, source="theoretical", arithmetic=peak.arithmetic)
+                        peak_ops_per_s=peak.ops_per_s, source="theoretical", arithmetic=fmt_core_arithmetic(peak))
              for peak in theoretical_peaks(host)]
     progress.step("stage 1: measuring this CPU's GEMM peak")
     try:
-        from accelbench.measure.gemm_peak import measure_host_gemm, remember_measurements
-
         measurements = measure_host_gemm(n=512 if plan.tiny else 2048, budget_s=0.3 if plan.tiny else 1.5,
                                          precisions=("fp32",) + tuple(p for p in plan.precisions if p != "fp32"))
         if not plan.tiny:  # a tiny GEMM is no peak: do not let it stand for this host later

@@ -12,7 +12,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from accelbench.backends.base import backend_class, backends_accepting, describe_sources, runnable_precisions
 from accelbench.errors import UserError, choice_error
+from accelbench.hardware.host import detect_host
+from accelbench.models.loader import load_model
+from accelbench.shapes import parse_resolution
 
 TINY_ENV = "ACCELBENCH_TINY"
 OBJECTIVES = ("latency", "throughput", "per-watt", "per-dollar")
@@ -80,9 +84,6 @@ def make_plan(*, model: str | None = None, resolution: str | None = None, full: 
               objective: str = "latency", backend: str = "auto", precisions: tuple[str, ...] | None = None,
               time_limit_s: float | None = None, tiny: bool | None = None) -> RunPlan:
     """Validate the options and lay out every configuration before anything runs."""
-    from accelbench.models.loader import load_model
-    from accelbench.shapes import parse_resolution
-
     tiny = os.environ.get(TINY_ENV) == "1" if tiny is None else tiny
     if objective not in OBJECTIVES:
         raise choice_error("objective", objective, OBJECTIVES)
@@ -111,8 +112,6 @@ def make_plan(*, model: str | None = None, resolution: str | None = None, full: 
 
 def check_precisions(backend: str, precisions: tuple[str, ...], device: str = "cpu") -> None:
     """Refuse, before anything runs, a precision that no usable backend can run on ``device``."""
-    from accelbench.backends.base import backend_class, backends_accepting, describe_sources, runnable_precisions
-
     cls = backend_class(backend)  # UserError for an unknown backend
     if "zoo" not in cls.accepts:
         raise UserError(f"backend: the four-stage run measures zoo models, which the {backend} backend cannot run; "
@@ -129,12 +128,9 @@ def check_precisions(backend: str, precisions: tuple[str, ...], device: str = "c
 def best_reduced_precision(backend: str) -> str:
     """INT8 where the CPU has integer dot-product hardware (VNNI/AMX-INT8: it runs faster than BF16);
     else BF16 where it has AMX/AVX512_BF16 and the backend can use it; else INT8."""
-    from accelbench.hardware.host import detect_host
-
     host = detect_host(with_gpus=False)
     if any(host.has(f) for f in ("amx_int8", "avx512_vnni", "avx_vnni")):
         return "int8"
-    from accelbench.backends.base import runnable_precisions
 
     if any(host.has(f) for f in ("amx_bf16", "avx512_bf16")) and "bf16" in runnable_precisions(backend, "cpu", "zoo"):
         return "bf16"

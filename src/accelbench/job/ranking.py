@@ -15,8 +15,13 @@ from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 from accelbench.errors import UserError
+from accelbench.hardware.catalog import load_catalog
 from accelbench.job.plan import StageConfig
 from accelbench.job.stages import Measured
+from accelbench.models.loader import load_model
+from accelbench.profile import profile_model
+from accelbench.projection import project_all
+from accelbench.projection.api import project_devices, projection_device, resolve_devices
 from accelbench.report.units import fmt_correlation, fmt_pct
 from accelbench.results.summary import (
     PeakStageData, ProjectionEntry, RankCorrelation, RankEntry, StageSummary, intervals_overlap,
@@ -78,22 +83,14 @@ def project_for_ranking(measured: Sequence[Measured], records: Sequence = (), st
     cfg = ranking_config(measured)
     if cfg is None:
         return ()
-    try:
-        from accelbench.models.loader import load_model
-        from accelbench.profile import profile_model
-        from accelbench.projection import project_all
-
-        loaded = load_model(cfg.model, resolution=cfg.resolution, batch=1, with_weights=False)
-        best: dict[str, ProjectionEntry] = {}
-        for precision in PROJECTED_PRECISIONS:
-            profile = profile_model(loaded, precision=precision)
-            for proj in project_all(profile, precision=precision, records=records, store=store):
-                if proj["device"] not in best:
-                    best[proj["device"]] = _projection_entry(proj, cfg)
-        host = _host_projections(loaded, cfg, measured, records, store)
-        return tuple(best.values()) + host
-    except ImportError:  # a projection dependency is missing: rank the measured configurations only
-        return ()
+    loaded = load_model(cfg.model, resolution=cfg.resolution, batch=1, with_weights=False)
+    best: dict[str, ProjectionEntry] = {}
+    for precision in PROJECTED_PRECISIONS:
+        profile = profile_model(loaded, precision=precision)
+        for proj in project_all(profile, precision=precision, records=records, store=store):
+            if proj["device"] not in best:
+                best[proj["device"]] = _projection_entry(proj, cfg)
+    return tuple(best.values()) + _host_projections(loaded, cfg, measured, records, store)
 
 
 def _projection_entry(projection: dict, cfg: StageConfig) -> ProjectionEntry:
@@ -105,9 +102,6 @@ def _host_projections(loaded, cfg: StageConfig, measured: Sequence[Measured], re
                       store: str) -> tuple[ProjectionEntry, ...]:
     """This host's calibrated projections of the ranking model, one per precision the ranking stage
     ran, each fitted on the host's other measurements (none where there are none)."""
-    from accelbench.profile import profile_model
-    from accelbench.projection.api import project_devices, projection_device
-
     precisions = []
     for m in measured:
         ran = m.record.precision_executed if m.record.ok else None
@@ -138,8 +132,7 @@ def _measured_entry(m: Measured) -> RankEntry:
         per_query = rec.inferences_per_query * 1e9
         throughput_ci = (per_query / stats.mean_ci_ns[1], per_query / stats.mean_ci_ns[0])
     return RankEntry(
-        label=f"this host ({(rec.run_info or {}).get('runtime', rec.config.backend)}, "
-              f"{rec.precision_executed}) @ {m.config.resolution}",
+        label=f"this host ({rec.runtime}, {rec.precision_executed}) @ {m.config.resolution}",
         kind="measured", record_id=rec.record_id, device="host", model=m.config.model,
         precision=rec.precision_executed, latency_s=stats.p50_ns / 1e9,
         throughput_per_s=rec.throughput_per_s, per_w=rec.inferences_per_s_per_w,
@@ -215,8 +208,6 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
 def with_rank_lesson(stage1: StageSummary, projections: Sequence[ProjectionEntry]) -> StageSummary:
     """Add the stage-1 lesson in one number: how well peak TOPS ranks devices for the real model,
     at the best batch (datasheet style) and at batch 1 (latency, what an edge application needs)."""
-    from accelbench.hardware.catalog import load_catalog
-
     catalog = load_catalog()
     peaks, best_batch, batch1 = [], [], []
     for proj in projections:
@@ -286,8 +277,6 @@ def rank_devices(profile, *, batch: int | None = None, use_calibration: bool = T
     """Rank every catalog device by PROJECTED throughput (offline) on ``profile``, central value first;
     a device whose band overlaps the next one's is marked. Devices with measured ``records`` are
     calibrated from them (projection/measured.py)."""
-    from accelbench.projection.api import project_devices, resolve_devices
-
     done, skipped = project_devices(profile, resolve_devices("all"), scenario="offline", batch=batch,
                                     use_calibration=use_calibration, records=records, store=store)
     if len(done) < 2:

@@ -7,7 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from accelbench.hardware.catalog import load_catalog
 from accelbench.job.plan import StageConfig
+from accelbench.models.loader import load_model
+from accelbench.models.similarity import closest_zoo_models
+from accelbench.profile import profile_model
+from accelbench.projection import project_on_device
 from accelbench.report.units import fmt_bytes, fmt_macs, fmt_pct, fmt_plain, fmt_rate, fmt_time
 from accelbench.results.summary import (
     ActivationRow, ClosestModel, LayerTime, MeasuredStageData, PeakFigure, SramFigure, StageConfigRef, StageSummary,
@@ -57,9 +62,6 @@ def peak_lesson(peaks: Sequence[PeakFigure], physical_cores: int) -> str:
 
 def activation_rows(model: str, resolutions: Sequence[str | None], precision: str):
     """(rows, profile of the last resolution): activation memory per input size, statically profiled."""
-    from accelbench.models.loader import load_model
-    from accelbench.profile import profile_model
-
     rows, profile = [], None
     for res in resolutions:
         loaded = load_model(model, resolution=res, batch=1, with_weights=False)
@@ -74,8 +76,6 @@ def activation_rows(model: str, resolutions: Sequence[str | None], precision: st
 def slowest_layers(profile, limit: int = SLOWEST_LAYERS) -> tuple[LayerTime, ...]:
     """The slowest layers of ``profile`` as projected on this host (labelled projected)."""
     try:
-        from accelbench.projection import project_on_device
-
         proj = project_on_device(profile, "host", batch=profile.batch)
     except Exception:  # projection unavailable for this host: fall back to MACs only
         layers = sorted(profile.layers, key=lambda l: -l.macs)[:limit]
@@ -91,8 +91,6 @@ def slowest_layers(profile, limit: int = SLOWEST_LAYERS) -> tuple[LayerTime, ...
 
 
 def catalog_sram() -> tuple[SramFigure, ...]:
-    from accelbench.hardware.catalog import load_catalog
-
     return tuple(SramFigure(device=s.id, name=s.name, onchip_sram_bytes=s.onchip_sram_bytes)
                  for s in load_catalog().values() if s.onchip_sram_bytes)
 
@@ -107,8 +105,6 @@ def stage_summary(stage_no: int, title: str, items: Sequence[Measured], activati
     closest, closest_error = None, None
     if stage_no == 4:
         try:
-            from accelbench.models.similarity import closest_zoo_models
-
             closest = tuple(ClosestModel(model=s.model, resolution=s.resolution, distance=s.distance, why=s.why)
                             for s in closest_zoo_models(profile, resolution=None, exclude=model))
         except Exception as exc:  # the finder is a hint, never a reason to lose the stage

@@ -1,4 +1,5 @@
-"""The environment a measurement ran in: host, CPU, OS, Python, runtime versions, driver, clocks.
+"""The environment a measurement ran in: host, CPU, OS, Python, runtime versions, driver, clocks,
+as the typed ``Environment`` of a record (results/records.py).
 
 Only stdlib + psutil; runtime versions come from package metadata, so nothing heavy is imported.
 Which packages: each registered backend's ``packages``, then MEASUREMENT_PACKAGES.
@@ -11,6 +12,12 @@ import platform
 import socket
 from importlib import metadata
 from pathlib import Path
+
+import psutil
+
+from accelbench import __version__
+from accelbench.backends.base import registered_backends
+from accelbench.results.records import CpuClocks, Environment, GpuEnvironment
 
 # ISA flags that decide which precisions are fast on a CPU.
 RELEVANT_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
@@ -42,8 +49,6 @@ def _read(path: str) -> str | None:
 
 def recorded_packages() -> tuple[str, ...]:
     """The pip distributions whose versions a record keeps: the backends' runtimes, then the core."""
-    from accelbench.backends.base import registered_backends
-
     names = [p for backend in registered_backends() for p in backend.packages]
     names += MEASUREMENT_PACKAGES
     return tuple(dict.fromkeys(names))
@@ -59,27 +64,10 @@ def runtime_versions() -> dict[str, str]:
     return versions
 
 
-def collect_environment(device: str = "cpu") -> dict:
-    """A JSON-ready description of this machine. Clock figures in MHz, as the kernel gives them."""
-    import psutil
-
+def collect_environment(device: str = "cpu") -> Environment:
+    """This machine, now. Clock figures in MHz, as the kernel gives them."""
     cpu = _cpuinfo()
     flags = set(cpu.get("flags", "").split())
-    env: dict = {
-        "hostname": socket.gethostname(),
-        "os": f"{platform.system()} {platform.release()}",
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu_model": cpu.get("model name") or platform.processor() or "unknown",
-        "cpu_family_model": f"{cpu.get('cpu family', '?')}/{cpu.get('model', '?')}",
-        "cpu_flags": sorted(f for f in RELEVANT_FLAGS if f in flags),
-        "physical_cores": psutil.cpu_count(logical=False),
-        "logical_cores": psutil.cpu_count(logical=True),
-        "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "memory_bytes": psutil.virtual_memory().total,
-        "runtime_versions": runtime_versions(),
-        "accelbench": _accelbench_version(),
-    }
     clocks = {}
     if cpu.get("cpu MHz"):
         clocks["cpuinfo_mhz"] = float(cpu["cpu MHz"])
@@ -87,16 +75,26 @@ def collect_environment(device: str = "cpu") -> dict:
         value = _read(f"/sys/devices/system/cpu/cpu0/cpufreq/{path}")
         if value and value.isdigit():
             clocks[key] = int(value) / 1e3  # kHz -> MHz
-    governor = _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
-    if governor:
-        clocks["governor"] = governor
-    env["cpu_clocks"] = clocks
-    if device.lower().startswith(("cuda", "tensorrt", "gpu")):
-        env["gpu"] = _gpu_environment()
-    return env
+    return Environment(
+        hostname=socket.gethostname(),
+        os=f"{platform.system()} {platform.release()}",
+        platform=platform.platform(),
+        python=platform.python_version(),
+        cpu_model=cpu.get("model name") or platform.processor() or "unknown",
+        cpu_family_model=f"{cpu.get('cpu family', '?')}/{cpu.get('model', '?')}",
+        cpu_flags=tuple(sorted(f for f in RELEVANT_FLAGS if f in flags)),
+        physical_cores=psutil.cpu_count(logical=False),
+        logical_cores=psutil.cpu_count(logical=True),
+        affinity_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        memory_bytes=psutil.virtual_memory().total,
+        runtime_versions=runtime_versions(),
+        accelbench=__version__,
+        cpu_clocks=CpuClocks(**clocks, governor=_read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor") or None),
+        gpu=_gpu_environment() if device.lower().startswith(("cuda", "tensorrt", "gpu")) else None,
+    )
 
 
-def _gpu_environment() -> dict:
+def _gpu_environment() -> GpuEnvironment:
     try:
         import pynvml
 
@@ -117,12 +115,6 @@ def _gpu_environment() -> dict:
             info["power_limit_w"] = pynvml.nvmlDeviceGetPowerManagementLimit(handle) / 1e3
         except Exception:
             pass
-        return info
+        return GpuEnvironment(**info)
     except Exception as exc:  # pynvml missing or no driver
-        return {"error": f"NVML unavailable: {type(exc).__name__}"}
-
-
-def _accelbench_version() -> str:
-    from accelbench import __version__
-
-    return __version__
+        return GpuEnvironment(error=f"NVML unavailable: {type(exc).__name__}")

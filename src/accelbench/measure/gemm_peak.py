@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from accelbench.backends.base import GemmKernel, registered_backends
 from accelbench.errors import UserError
-
-if TYPE_CHECKING:
-    from accelbench.backends.base import GemmKernel
+from accelbench.hardware.host import (
+    CpuPeak, HostInfo, detect_host, host_device_spec, save_measured_peaks, theoretical_peaks,
+)
 
 GEMM_PRECISIONS = ("fp32", "bf16", "int8")
 
@@ -90,8 +90,6 @@ def measure_precision(precision: str, n: int = 2048, budget_s: float = 2.0) -> G
     counting (its note then names every one that ran); one not-measured entry when none ran."""
     if precision not in GEMM_PRECISIONS:
         raise UserError(f"gemm precision: {precision!r} is not measured; choose one of: {', '.join(GEMM_PRECISIONS)}")
-    from accelbench.backends.base import registered_backends
-
     candidates = [measure_numpy_fp32(n, budget_s)] if precision == "fp32" else []
     for backend in registered_backends():
         kernel = backend.gemm_kernel(n, precision)
@@ -117,12 +115,35 @@ def measure_host_gemm(n: int = 2048, budget_s: float = 2.0,
     return [measure_precision(p, n, budget_s) for p in precisions if p in GEMM_PRECISIONS]
 
 
-def remember_measurements(info, measurements: list[GemmMeasurement]) -> None:
+def remember_measurements(info: HostInfo, measurements: list[GemmMeasurement]) -> None:
     """Keep measured peaks for later records' utilization (accelbench.hardware.host.save_measured_peaks)."""
-    from accelbench.hardware.host import save_measured_peaks
-
     save_measured_peaks(info, {
         m.precision: {"ops_per_s": m.ops_per_s,
                       "how": f"{m.n}^3 GEMM on {m.runtime}, best of {len(m.run_times_ns)}, ran as {m.precision_executed}"}
         for m in measurements if m.ops_per_s
     })
+
+
+@dataclass(frozen=True)
+class HostPeaks:
+    """This CPU's peaks (`accelbench tops host`): theoretical for each precision asked for, and the
+    measured GEMM peaks of those that can be measured (none when not measured)."""
+
+    info: HostInfo
+    theoretical: tuple[CpuPeak, ...]
+    measured: tuple[GemmMeasurement, ...] = ()
+
+
+def host_peaks(precision: str | None = None, *, measure: bool = True, n: int = 2048,
+               budget_s: float = 2.0) -> HostPeaks:
+    """Detect this CPU; its theoretical peak at ``precision`` (None: every precision it has) and, with
+    ``measure``, the GEMM peak of each of those that GEMM_PRECISIONS covers, remembered for later
+    records."""
+    info = detect_host()
+    wanted = host_device_spec(info).precisions_for(precision)
+    theoretical = tuple(p for p in theoretical_peaks(info) if p.precision in wanted)
+    if not measure:
+        return HostPeaks(info, theoretical)
+    measurements = measure_host_gemm(n, budget_s, tuple(p.precision for p in theoretical if p.precision in GEMM_PRECISIONS))
+    remember_measurements(info, measurements)
+    return HostPeaks(info, theoretical, tuple(measurements))

@@ -63,7 +63,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from accelbench.errors import UserError, choice_error
+from accelbench.errors import BackendUnavailable, UserError, choice_error
 from accelbench.measure.loadgen_logs import (
     MODES,
     SCENARIOS,
@@ -150,8 +150,6 @@ def _import_loadgen():
     try:
         import mlperf_loadgen as lg
     except ImportError as exc:
-        from accelbench.errors import BackendUnavailable
-
         raise BackendUnavailable(
             "MLPerf LoadGen is not installed: pip install 'accelbench[loadgen]' "
             f"(mlcommons-loadgen); import said: {exc}"

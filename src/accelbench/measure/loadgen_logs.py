@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from accelbench.results.records import LoadGenSummary
 
 SUMMARY_FILE = "mlperf_log_summary.txt"
 DETAIL_FILE = "mlperf_log_detail.txt"
@@ -203,15 +205,18 @@ SCENARIOS: dict[str, str] = {
     "server": "Server",
 }
 MODES = ("quick", "mlperf")
+# The raw per-sample / per-query / per-call lists a LoadGenResult holds beyond its summary.
+RAW_LATENCIES = ("sample_latencies_ns", "query_latencies_ns", "run_batch_ns")
 
 
 def _pairs(mapping: dict[float, int]) -> tuple[tuple[float, int], ...]:
     return tuple(sorted((float(k), int(v)) for k, v in mapping.items()))
 
 
-@dataclass(frozen=True)
-class LoadGenResult:
-    """One LoadGen run, parsed from its logs. Latencies are integer nanoseconds.
+@dataclass(frozen=True, kw_only=True)
+class LoadGenResult(LoadGenSummary):
+    """One LoadGen run, parsed from its logs: the summary a record keeps (LoadGenSummary, in
+    results/records.py) plus the raw latencies behind it. Latencies are integer nanoseconds.
 
     ``valid`` is LoadGen's verdict ("Result is : VALID"); ``invalid_reasons`` says why not.
     ``latency_percentiles_ns``, ``latency_min/max/mean_ns`` are LoadGen's own statistics
@@ -227,95 +232,24 @@ class LoadGenResult:
     ``QPS with loadgen overhead * samples_per_query``.
     """
 
-    scenario: str
-    mode: str
-    valid: bool
-    result: str
-    invalid_reasons: tuple[str, ...]
-    min_duration_met: bool | None
-    min_queries_met: bool | None
-    early_stopping_met: bool | None
-    perf_constraints_met: bool | None
-    batch: int
-    samples_per_query: int
-    query_count: int | None
-    overlatency_query_count: int | None
-    samples_per_s: float | None
-    scheduled_samples_per_s: float | None
-    qps_with_loadgen_overhead: float | None
-    qps_without_loadgen_overhead: float | None
-    target_qps: float | None
-    latency_bound_ns: int | None
-    target_latency_percentile: float | None
-    target_latency_ns: int | None
-    latency_min_ns: int | None
-    latency_max_ns: int | None
-    latency_mean_ns: float | None
-    latency_percentiles_ns: tuple[tuple[float, int], ...]
-    early_stopping_ns: tuple[tuple[float, int], ...]
-    min_duration_ms: int | None
-    min_query_count: int | None
     sample_latencies_ns: tuple[int, ...]
     query_latencies_ns: tuple[int, ...]
     run_batch_ns: tuple[int, ...]
-    calibration_latency_ns: int | None
-    loadgen_version: str | None
-    errors: tuple[str, ...]
-    warnings: tuple[str, ...]
-    log_dir: Path
-    summary_path: Path
-    detail_path: Path
-    trace_path: Path | None
-    latency_source: str = "loadgen trace (Sample.complete_ns)"
-    search_trials: tuple[tuple[float, bool], ...] = ()
 
     def __post_init__(self) -> None:
-        from accelbench.errors import choice_error
-
-        if self.scenario not in SCENARIOS:
-            raise choice_error("scenario", self.scenario, SCENARIOS)
-        if self.mode not in MODES:
-            raise choice_error("mode", self.mode, MODES)
-        if self.batch < 1 or self.samples_per_query < 1:
-            raise ValueError(f"batch and samples_per_query must be >= 1, got "
-                             f"{self.batch} and {self.samples_per_query}")
-        for name in ("sample_latencies_ns", "query_latencies_ns", "run_batch_ns"):
+        super().__post_init__()
+        for name in RAW_LATENCIES:
             values = getattr(self, name)
             if any((not isinstance(v, int)) or v < 0 for v in values):
                 raise ValueError(f"{name} must hold non-negative integer nanoseconds")
 
-    def percentile_ns(self, percentile: float) -> int | None:
-        """LoadGen's figure for ``percentile`` (e.g. 90 or 99.9), or None when it printed none."""
-        for p, ns in self.latency_percentiles_ns:
-            if abs(p - percentile) < 1e-9:
-                return ns
-        return None
-
-    @property
-    def latency_p50_ns(self) -> int | None:
-        return self.percentile_ns(50.0)
-
-    @property
-    def latency_p90_ns(self) -> int | None:
-        return self.percentile_ns(90.0)
-
-    @property
-    def latency_p99_ns(self) -> int | None:
-        return self.percentile_ns(99.0)
-
-    @property
-    def latency_p999_ns(self) -> int | None:
-        return self.percentile_ns(99.9)
+    def summary(self) -> LoadGenSummary:
+        """What a record keeps: every figure but the raw latency lists."""
+        return LoadGenSummary(**{f.name: getattr(self, f.name) for f in fields(LoadGenSummary)})
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (paths as strings, pairs as lists)."""
-        out = asdict(self)
-        for key, value in out.items():
-            if isinstance(value, Path):
-                out[key] = str(value)
-        out["latency_percentiles_ns"] = {str(p): ns for p, ns in self.latency_percentiles_ns}
-        out["early_stopping_ns"] = {str(p): ns for p, ns in self.early_stopping_ns}
-        return out
+        """JSON-ready dict: the summary's, then the raw lists."""
+        return {**super().to_dict(), **{name: list(getattr(self, name)) for name in RAW_LATENCIES}}
 
 
 def _as_int(value: Any) -> int | None:

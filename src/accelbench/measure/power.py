@@ -21,57 +21,12 @@ from __future__ import annotations
 import glob
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-POWER_SOURCES = ("nvml", "rapl", "estimated-tdp", "unavailable")
-MEASURED_SOURCES = ("nvml", "rapl")
+from accelbench.results.records import PowerRecord
+
 RAPL_ROOT = "/sys/class/powercap"
-
-
-@dataclass(frozen=True)
-class PowerRecord:
-    """Average power over the measured phase. Watts; ``measured`` False for estimates."""
-
-    power_w: float | None
-    power_source: str
-    idle_power_w: float | None = None
-    detail: str = ""
-
-    def __post_init__(self) -> None:
-        if self.power_source not in POWER_SOURCES:
-            raise ValueError(f"power_source {self.power_source!r} not in {POWER_SOURCES}")
-        if self.power_w is not None and self.power_w < 0:
-            raise ValueError(f"power_w must not be negative; got {self.power_w}")
-
-    @property
-    def measured(self) -> bool:
-        return self.power_source in MEASURED_SOURCES
-
-    @property
-    def net_power_w(self) -> float | None:
-        """Power attributable to the work: power - idle where idle was measured."""
-        if self.power_w is None:
-            return None
-        if self.idle_power_w is None:
-            return self.power_w
-        return max(self.power_w - self.idle_power_w, 0.0)
-
-    def to_dict(self) -> dict:
-        return {
-            "power_w": self.power_w,
-            "power_source": self.power_source,
-            "power_measured": self.measured,
-            "idle_power_w": self.idle_power_w,
-            "net_power_w": self.net_power_w,
-            "power_detail": self.detail,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "PowerRecord":
-        return cls(data.get("power_w"), data.get("power_source", "unavailable"), data.get("idle_power_w"),
-                   data.get("power_detail", ""))
 
 
 def rapl_delta_uj(start_uj: int, end_uj: int, max_range_uj: int) -> int:

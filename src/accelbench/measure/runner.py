@@ -22,8 +22,24 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import psutil
+
+from accelbench.backends.base import BackendConfig, get_backend
 from accelbench.errors import ModelError, UserError
-from accelbench.results.records import BenchConfig, BenchRecord
+from accelbench.hardware.catalog import match_device_name
+from accelbench.hardware.host import host_device_spec, load_measured_peaks
+from accelbench.measure.environment import collect_environment
+from accelbench.measure.isolation import run_isolated
+from accelbench.measure.loadgen import run_scenario
+from accelbench.measure.power import PowerMeter
+from accelbench.measure.timing import TimingConfig, time_queries
+from accelbench.models.loader import load_model
+from accelbench.models.registry import find_zoo_model, get_zoo_model
+from accelbench.precision.deviation import deviation_vs_fp32
+from accelbench.profile import profile_model
+from accelbench.results.records import BenchConfig, BenchRecord, Environment, new_run_id
+from accelbench.results.store import open_store, split_store_url
+from accelbench.shapes import parse_resolution
 
 IMAGE_TASKS = ("image-classification", "object-detection", "segmentation")
 OWN_LOOP_SCENARIOS = ("single-stream", "offline")
@@ -39,15 +55,9 @@ def default_timeout_s(config: BenchConfig) -> float:
 
 def validate_config(config: BenchConfig) -> None:
     """Cheap checks in the calling process: model name/file, backend installed, device/precision."""
-    from accelbench.backends.base import get_backend
-    from accelbench.models.registry import find_zoo_model
-    from accelbench.shapes import parse_resolution
-
     if config.source == "zoo":
         zoo = find_zoo_model(config.model)
         if zoo is None:
-            from accelbench.models.registry import get_zoo_model
-
             get_zoo_model(config.model)  # raises the standard "not a zoo model" UserError
         elif zoo.validate is not None:
             zoo.validate(parse_resolution(config.resolution or zoo.default_resolution))
@@ -73,8 +83,6 @@ def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeou
         except Exception as exc:  # the caller carries on with a failed record
             message = str(exc).splitlines()[0] if str(exc) else ""
             return BenchRecord.failed(config, run_id, f"{type(exc).__name__}: {message}"[:1000], "exception")
-    from accelbench.measure.isolation import run_isolated
-
     timeout = timeout_s if timeout_s is not None else default_timeout_s(config)
     payload = {"config": config.to_dict(), "run_id": run_id, "log_root": str(log_root)}
     outcome = run_isolated("accelbench.measure.runner:measure_payload", payload, timeout_s=timeout)
@@ -82,11 +90,27 @@ def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeou
         return BenchRecord.from_dict(outcome.result)
     if outcome.kind == "user-error":
         raise UserError(_strip_type(outcome.error or "invalid configuration"))
-    from accelbench.measure.environment import collect_environment
-
     return BenchRecord.failed(config, run_id, outcome.error or "unknown failure", outcome.kind or "crash",
                               environment=collect_environment(config.device),
                               notes=(f"stderr tail: {outcome.stderr_tail[-500:]}",) if outcome.stderr_tail else ())
+
+
+def bench(config: BenchConfig, *, db: str, save: bool = True, isolate: bool = True, timeout_s: float | None = None,
+          log_root: str | os.PathLike | None = None) -> BenchRecord:
+    """`accelbench bench`: measure ``config`` as a run of its own and, with ``save``, store the record
+    in the results store ``db`` (opened first: a bad location fails before anything is measured).
+    LoadGen logs go to ``log_root``, by default accelbench-logs beside the store."""
+    store = open_store(db) if save else None
+    if log_root is None:
+        log_root = Path(split_store_url(db)[1]).resolve().parent / DEFAULT_LOG_ROOT
+    try:
+        record = run_config(config, run_id=new_run_id(), isolate=isolate, timeout_s=timeout_s, log_root=log_root)
+        if store is not None:
+            store.save(record)
+    finally:
+        if store is not None:
+            store.close()
+    return record
 
 
 def _strip_type(message: str) -> str:
@@ -106,10 +130,6 @@ def measure_payload(payload: dict) -> dict:
 def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathLike = DEFAULT_LOG_ROOT,
                    clock: Callable[[], int] = time.perf_counter_ns) -> BenchRecord:
     """Measure in this process and return an ok record (exceptions propagate)."""
-    from accelbench.backends.base import BackendConfig, get_backend
-    from accelbench.measure.environment import collect_environment
-    from accelbench.models.loader import load_model
-
     environment = collect_environment(config.device)
     loaded = load_model(config.model, resolution=config.resolution, batch=config.batch,
                         input_shapes=dict(config.input_shapes) or None, seed=config.seed)
@@ -121,31 +141,24 @@ def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathL
         backend.close()  # also when loading or the timed run fails: release the session/device memory
 
 
-def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, run_id: str,
+def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environment, *, run_id: str,
                     log_root: str | os.PathLike, clock: Callable[[], int]) -> BenchRecord:
-    from accelbench.measure.power import PowerMeter
-
     notes: list[str] = []
     backend.load(loaded)
     inputs = backend.prepare_inputs(config.seed)
     info = backend.describe()
-    run_info = _run_info_dict(info)
 
     tdp_w, tdp_cores, host_spec = _host_tdp(config.device)
     if config.tdp_w is not None:
-        import psutil
-
         tdp_w, tdp_cores = config.tdp_w, config.tdp_cores or psutil.cpu_count(logical=False)
     meter = PowerMeter(config.device, tdp_w=tdp_w, tdp_cores=tdp_cores)
     meter.measure_idle()
 
-    loadgen_info = None
+    loadgen_summary = None
     loadgen_tput = None
     samples_per_query = config.batch
     record_id = os.urandom(16).hex()
     if config.mode == "quick" and config.scenario in OWN_LOOP_SCENARIOS:
-        from accelbench.measure.timing import TimingConfig, time_queries
-
         timing_cfg = TimingConfig(mode="quick", time_limit_s=config.time_limit_s, target_rel_ci=config.target_rel_ci)
         meter.start()
         timing = time_queries(lambda: backend.run(inputs), timing_cfg, clock=clock)
@@ -155,8 +168,6 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
         if not timing.warmup_converged:
             notes.append("warm-up did not converge within its cap: latency was still drifting")
     else:
-        from accelbench.measure.loadgen import run_scenario
-
         log_dir = Path(log_root, run_id, record_id)
         meter.start()
         result = run_scenario(lambda n: backend.run(inputs), scenario=config.scenario, mode=config.mode,
@@ -165,8 +176,7 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
                               max_duration_s=config.time_limit_s if config.mode == "quick" else None,
                               mlperf_model=loaded.name if config.mode == "mlperf" else None)
         power = meter.stop()
-        loadgen_info = {k: v for k, v in result.to_dict().items()
-                        if k not in ("sample_latencies_ns", "query_latencies_ns", "run_batch_ns")}
+        loadgen_summary = result.summary()
         loadgen_tput = result.samples_per_s
         if config.scenario == "offline":
             # The single offline query spans the whole run: per-batch inference times are the latencies.
@@ -185,26 +195,18 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
         device_memory = meter.counter.memory_used_bytes()
         notes.append("device_memory_bytes: GPU memory in use (whole device, NVML) after the run")
 
-    macs, macs_source = _macs_per_inference(loaded, notes)
+    macs, macs_source = _macs_per_inference(loaded)
     executed = info.precision_executed or config.precision
     peak, peak_source, measured_peak, measured_source, device_spec = _peaks(config.device, executed, host_spec)
     price, price_hour, price_source = _prices(config, device_spec)
 
-    deviation = None
-    if config.precision != "fp32":
-        try:
-            from accelbench.precision.deviation import deviation_vs_fp32
-
-            dev = deviation_vs_fp32(backend, loaded.proto, loaded.task)
-            deviation = dev.to_dict() if dev is not None else None
-        except ImportError:
-            notes.append("numeric deviation not recorded: accelbench.precision.deviation is missing")
+    deviation = deviation_vs_fp32(backend, loaded.proto, loaded.task) if config.precision != "fp32" else None
 
     return BenchRecord(
         config=config,
         run_id=run_id,
         record_id=record_id,
-        run_info=run_info,
+        run_info=info,
         latency_ns=tuple(int(x) for x in latency_ns),
         samples_per_query=samples_per_query,
         warmup_queries=warmup,
@@ -227,17 +229,9 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
         price_source=price_source,
         deviation=deviation,
         environment=environment,
-        loadgen=loadgen_info,
+        loadgen=loadgen_summary,
         notes=tuple(notes + list(loaded.notes)),
     )
-
-
-def _run_info_dict(info) -> dict:
-    from dataclasses import asdict
-
-    data = asdict(info)
-    data["fused_layers"] = list(info.fused_layers) if info.fused_layers is not None else None
-    return data
 
 
 def _pixels(loaded) -> int | None:
@@ -252,12 +246,7 @@ def _pixels(loaded) -> int | None:
     return None
 
 
-def _macs_per_inference(loaded, notes: list[str]) -> tuple[int | None, str | None]:
-    try:
-        from accelbench.profile import profile_model
-    except ImportError:
-        notes.append("MACs not recorded: the profiler (accelbench.profile.profile_model) is not installed")
-        return None, None
+def _macs_per_inference(loaded) -> tuple[int, str]:
     profile = profile_model(loaded, "fp32")
     # The profile covers the whole batch; records count per inference (one sample).
     return int(round(profile.macs / max(loaded.batch, 1))), "static profile (accelbench.profile), per sample"
@@ -273,13 +262,9 @@ def _host_tdp(device: str):
     if device != "cpu":
         return None, None, None
     try:
-        from accelbench.hardware.host import host_device_spec
-
         spec = host_device_spec()
-    except Exception:  # hardware/host not installed yet or detection failed: no estimate
+    except Exception:  # detection failed: no estimate
         return None, None, None
-    import psutil
-
     cores = getattr(spec, "cores", None) or psutil.cpu_count(logical=False)
     return spec.tdp_w, cores, spec
 
@@ -297,8 +282,6 @@ def _peaks(device: str, executed: str, host_spec):
     source = f"{source_kind}: {spec.name} {precision}" if peak else None
     measured, measured_source = None, None
     if device == "cpu":
-        from accelbench.hardware.host import load_measured_peaks
-
         remembered = load_measured_peaks().get(precision)
         if remembered and remembered.get("ops_per_s"):
             measured = remembered["ops_per_s"] / 2.0
@@ -321,8 +304,6 @@ def _gpu_catalog_spec():
 def gpu_catalog_spec(gpu_name: str):
     """The catalog entry for a GPU name as NVML gives it, matched as whole words ("NVIDIA L4" is not
     the catalog's L4 inside "NVIDIA L40S"); None when no entry matches."""
-    from accelbench.hardware.catalog import match_device_name
-
     return match_device_name(gpu_name)
 
 

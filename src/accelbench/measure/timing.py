@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from accelbench.errors import UserError, choice_error
-from accelbench.measure.stats import ci_half_widths
+from accelbench.results.stats import ci_half_widths
 
 Clock = Callable[[], int]
 TIMING_MODES = ("quick", "fixed")

@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
+
+from accelbench.errors import UserError
 
 
 def _inject_test_fault() -> None:
@@ -27,8 +30,6 @@ def _inject_test_fault() -> None:
     elif fault == "raise":
         raise RuntimeError("injected failure (ACCELBENCH_TEST_CRASH=raise)")
     elif fault == "kill":
-        import signal
-
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -49,8 +50,6 @@ def main(argv: list[str]) -> int:
         _write(out_path, {"ok": False, "kind": "oom", "error": "out of memory (MemoryError)"})
         return 1
     except Exception as exc:
-        from accelbench.errors import UserError
-
         kind = "user-error" if isinstance(exc, UserError) else "exception"
         message = str(exc).splitlines()[0] if str(exc) else ""
         _write(out_path, {"ok": False, "kind": kind, "error": f"{type(exc).__name__}: {message}"[:1000]})

@@ -15,6 +15,7 @@ from typing import Callable
 import onnx
 
 from accelbench.errors import ModelError
+from accelbench.models import zoo
 from accelbench.shapes import Resolution, parse_resolution
 
 SIZE_KINDS = ("image", "sequence")
@@ -92,7 +93,6 @@ def _load_all() -> None:
     global _LOADED
     if _LOADED:
         return
-    from accelbench.models import zoo
 
     for info in pkgutil.iter_modules(zoo.__path__):
         importlib.import_module(f"{zoo.__name__}.{info.name}")

@@ -30,9 +30,13 @@ import math
 from dataclasses import dataclass
 from typing import Iterable
 
-from accelbench.models.registry import ZooModel
+from accelbench.errors import UserError
+from accelbench.models.loader import load_model
+from accelbench.models.registry import ZooModel, zoo_models
+from accelbench.profile import profile_model
 from accelbench.profile.kind import FAMILY_WORDS, OP_FAMILIES, family_macs
 from accelbench.profile.types import ModelProfile
+from accelbench.shapes import parse_resolution, round_to_multiple
 
 SIZE_WEIGHTS = {"macs": 1.0, "params": 1.0, "layers": 1.0, "largest_activation": 0.5, "peak_live_activations": 0.5}
 SHARE_WEIGHT = 2.0
@@ -273,8 +277,6 @@ def input_size_of(profile: ModelProfile) -> InputSize | None:
 
 def _candidate_sizes(zoo: ZooModel, user: InputSize | None) -> list[tuple[str, str]]:
     """(size, note) to try for a zoo model, best first; the note says why it is not the user's size."""
-    from accelbench.shapes import parse_resolution, round_to_multiple
-
     default = zoo.default_resolution
     if user is None:
         return [(default, "")]
@@ -292,17 +294,11 @@ def _candidate_sizes(zoo: ZooModel, user: InputSize | None) -> list[tuple[str, s
 @functools.lru_cache(maxsize=256)
 def zoo_features(name: str, size: str, batch: int, precision: str) -> ModelFeatures:
     """Features of zoo model ``name`` built weightless at ``size`` (cached: profiles are deterministic)."""
-    from accelbench.models.loader import load_model
-    from accelbench.profile import profile_model
-
     loaded = load_model(name, resolution=size, batch=batch, with_weights=False)
     return profile_features(profile_model(loaded, precision=precision))
 
 
 def _accepts(zoo: ZooModel, size: str) -> bool:
-    from accelbench.errors import UserError
-    from accelbench.shapes import parse_resolution
-
     try:
         resolution = parse_resolution(size)
         if zoo.validate is not None:
@@ -319,8 +315,6 @@ def closest_zoo_models(user: ModelProfile, *, resolution: str | None = None,
     Each zoo model is profiled weightless at the user's input size (``resolution`` when given, else
     read from the profile's input shapes, see ``input_size_of``) where it accepts it, at the user's
     batch and precision. ``exclude``: zoo names to leave out (the user's own model)."""
-    from accelbench.models.registry import zoo_models
-
     excluded = {exclude} if isinstance(exclude, str) else set(exclude or ())
     size = input_size_of(user)
     if resolution is not None:

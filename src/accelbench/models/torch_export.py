@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import onnx
 
 from accelbench.errors import BackendUnavailable, ModelError
+from accelbench.shapes import parse_resolution
+from accelbench.sources import TORCH_SPEC_PREFIX
 
-SPEC_PREFIX = "torch:"
 META_SPEC = "accelbench.torch_spec"
 ONNX_OPSET = 17
 _SPEC_RE = re.compile(r"^torch:(?P<module>[A-Za-z_][\w.]*):(?P<factory>[A-Za-z_]\w*)(?:@(?P<weights>.+))?$")
@@ -44,7 +45,7 @@ class TorchSpec:
 
     @property
     def text(self) -> str:
-        return f"{SPEC_PREFIX}{self.module}:{self.factory}" + (f"@{self.weights}" if self.weights else "")
+        return f"{TORCH_SPEC_PREFIX}{self.module}:{self.factory}" + (f"@{self.weights}" if self.weights else "")
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,6 @@ class ExportedModule:
     batch: int
     task: str
     notes: tuple[str, ...]
-
-
-def is_torch_spec(spec: object) -> bool:
-    return isinstance(spec, str) and spec.startswith(SPEC_PREFIX)
 
 
 def parse_torch_spec(spec: str) -> TorchSpec:
@@ -156,8 +153,6 @@ def export_onnx(module, input_shapes: dict[str, tuple[int, ...]], *, spec_text: 
 
 def default_input_shapes(module, resolution, batch, input_shapes) -> dict[str, tuple[int, ...]]:
     """Input shapes by precedence: explicit ``input_shapes`` > ``module.example_input_shape`` > an image."""
-    from accelbench.shapes import parse_resolution
-
     if input_shapes:
         return {name: tuple(int(d) for d in shape) for name, shape in input_shapes.items()}
     example = getattr(module, "example_input_shape", None)

@@ -22,10 +22,3 @@ def parse_precision(value: str) -> str:
 
 def bytes_per_element(precision: str) -> int:
     return BYTES_PER_ELEMENT[parse_precision(precision)]
-
-
-def numeric_deviation(reference_outputs, outputs, task: str = "unknown", **kwargs):
-    """Deviation of ``outputs`` from FP32 ``reference_outputs`` (see accelbench.precision.deviation)."""
-    from accelbench.precision.deviation import numeric_deviation as _deviation
-
-    return _deviation(reference_outputs, outputs, task, **kwargs)

@@ -1,10 +1,9 @@
 """Static analysis of an ONNX graph: per-layer MACs, parameters, bytes, liveness, intensity.
 
-``profile_model(model, precision)`` returns a ModelProfile (accelbench.profile.types); the display
-helpers (tables, CSV, human units) live apart in accelbench.profile.display.
+``profile_model(model, precision)`` returns a ModelProfile (accelbench.profile.types); its table
+and CSV are rendered by accelbench.report.profile_table.
 """
 
-from accelbench.profile.display import format_profile_csv, format_profile_table, human_bytes, human_count
 from accelbench.profile.profiler import profile_model
 from accelbench.profile.types import GemmDims, LayerProfile, ModelProfile
 
@@ -12,9 +11,5 @@ __all__ = [
     "GemmDims",
     "LayerProfile",
     "ModelProfile",
-    "format_profile_csv",
-    "format_profile_table",
-    "human_bytes",
-    "human_count",
     "profile_model",
 ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import onnx
 from onnx import TensorProto
 
+from accelbench.onnxgraph import skeleton_copy
 from accelbench.profile.ops import KNOWN_OPS, STANDARD_DOMAINS
 
 Shape = tuple[int, ...]
@@ -55,23 +56,6 @@ class GraphShapes:
     initializer_dims: dict[str, Shape]
     guessed: set[str] = field(default_factory=set)  # tensors whose shape was assumed (unknown op)
     warnings: list[str] = field(default_factory=list)
-
-
-def skeleton_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """The model without its (dense) initializers: opsets, functions, nodes, inputs, outputs,
-    value infos and sparse initializers. Callers add back the initializers they need."""
-    light = onnx.ModelProto()
-    light.ir_version = proto.ir_version
-    light.opset_import.extend(proto.opset_import)
-    light.functions.extend(proto.functions)
-    src, dst = proto.graph, light.graph
-    dst.name = src.name
-    dst.node.extend(src.node)
-    dst.input.extend(src.input)
-    dst.output.extend(src.output)
-    dst.value_info.extend(src.value_info)
-    dst.sparse_initializer.extend(src.sparse_initializer)
-    return light
 
 
 def light_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -130,7 +114,7 @@ def _missing_outputs(graph: onnx.GraphProto, shapes: dict[str, Shape | None], kn
 def infer_graph_shapes(light: onnx.ModelProto) -> GraphShapes:
     """Run shape inference on ``light`` (a light_copy with static inputs) and gather every tensor's facts."""
     if len(light.functions):
-        try:
+        try:  # onnx.inliner is newer than the oldest onnx accelbench accepts
             from onnx import inliner
 
             light = inliner.inline_local_functions(light)

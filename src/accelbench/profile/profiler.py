@@ -22,6 +22,7 @@ import onnx
 from onnx import TensorProto
 
 from accelbench.errors import UserError
+from accelbench.onnxgraph import fix_input_shapes, graph_inputs, set_input_dims
 from accelbench.precision import BYTES_PER_ELEMENT, parse_precision
 from accelbench.profile.kind import network_kind
 from accelbench.profile.graph import (
@@ -82,17 +83,12 @@ def profile_model(model, precision: str = "fp32", *, name: str | None = None) ->
 
 
 def _fix_inputs(light: onnx.ModelProto, input_shapes: dict | None) -> dict[str, tuple[int, ...]]:
-    from accelbench.models.loader import fix_input_shapes, graph_inputs
-
     if input_shapes is None:
         shapes, _ = fix_input_shapes(light, None, None, {})
         return shapes
     for vi in graph_inputs(light):
         if vi.name in input_shapes:
-            shape = vi.type.tensor_type.shape
-            del shape.dim[:]
-            for d in input_shapes[vi.name]:
-                shape.dim.add().dim_value = int(d)
+            set_input_dims(vi, input_shapes[vi.name])
     return {k: tuple(int(d) for d in v) for k, v in input_shapes.items()}
 
 

@@ -1,22 +1,38 @@
-"""Glue between the catalog, the device parameters, calibration and the profiler.
+"""Glue between the catalog, the device parameters, calibration, the profiler and the results store.
 
 ``device_params(device)`` gives the DeviceParams for a DeviceSpec (catalog id, or the detected
 host), calibrated when it can be: from the device's own measurements when they are given
 (projection/measured.py), else from a saved calibration file; ``project_devices`` projects one model
 onto several devices, skipping those that cannot run the precision, and calibrates each device that
-has measured records among the ``records`` it is given.
+has measured records among the ``records`` it is given; ``calibrate_device`` fits a device's figures
+to the measurements in a results store (`accelbench calibrate`).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from accelbench.errors import UserError
+from accelbench.hardware.catalog import load_catalog
+from accelbench.hardware.devices import get_device
+from accelbench.hardware.host import detect_host, load_measured_peaks
 from accelbench.hardware.spec import DeviceSpec
+from accelbench.models.loader import load_model
+from accelbench.profile import profile_model
 from accelbench.profile.types import ModelProfile
+from accelbench.projection.calibrate import (
+    CalibrationFit, LeaveOneOut, calibration_for, calibration_path, fit_params, leave_one_out, save_calibration,
+)
+from accelbench.projection.measured import calibration_from_records, records_to_points
 from accelbench.projection.model import DeviceProjection, project
-from accelbench.projection.params import DeviceParams, ParamsFile, load_params_file, with_overrides
+from accelbench.projection.params import (
+    FITTED_FIELDS, DeviceParams, ParamsFile, load_params_file, with_overrides,
+)
+from accelbench.results.records import utc_now
+from accelbench.results.store import open_store
 
 if TYPE_CHECKING:
     from accelbench.projection.measured import MeasuredCalibration
@@ -49,12 +65,8 @@ def device_params(device: DeviceSpec, *, params_file: ParamsFile | None = None,
     if use_calibration and measured is not None:
         return measured.apply(params), True
     if use_calibration:
-        from accelbench.projection.calibrate import calibration_for, calibration_path
-
         table = calibration_for(device)
         if table:
-            from accelbench.projection.params import FITTED_FIELDS
-
             values = {k: float(table[k]) for k in FITTED_FIELDS if k in table}
             origin = f"calibrated {table.get('fitted_at', '')} from {table.get('points', '?')} measurement(s), {calibration_path()}"
             calibrated = with_overrides(params, values, origin)
@@ -78,8 +90,6 @@ def engine_params(device: DeviceSpec, params: DeviceParams, pf: ParamsFile) -> t
 
 
 def _host_params(params: DeviceParams, device: DeviceSpec) -> DeviceParams:
-    from accelbench.hardware.host import detect_host
-
     info = detect_host(with_gpus=False)
     assumptions = dict(params.assumptions)
     assumptions["units"] = f"detected: {info.physical_cores} physical cores"
@@ -95,13 +105,9 @@ def projection_device(device_id: str, catalog: dict | None = None) -> DeviceSpec
     """A device as projection sees it: the catalog's, or for "host" the detected CPU whose compute
     roof is the higher of its theoretical peak and its measured GEMM peak (a measured GEMM is a lower
     bound on the real peak; in a VM the OS often reports a base clock below the one the CPU runs at)."""
-    from accelbench.hardware.catalog import get_device
-
     device = get_device(device_id, catalog)
     if device.id != "host":
         return device
-    from accelbench.hardware.host import load_measured_peaks
-
     peaks = dict(device.peak_ops_per_s)
     raised = []
     for precision, measured in load_measured_peaks().items():
@@ -117,8 +123,6 @@ def projection_device(device_id: str, catalog: dict | None = None) -> DeviceSpec
 
 def resolve_devices(spec: str | None) -> list[DeviceSpec]:
     """``None``/"all" -> every catalog device; else comma-separated ids (catalog, "host", "gpuN")."""
-    from accelbench.hardware.catalog import load_catalog
-
     if spec is None or spec.strip().lower() == "all":
         return list(load_catalog().values())
     ids = [s.strip() for s in spec.split(",") if s.strip()]
@@ -145,8 +149,6 @@ def project_devices(profile: ModelProfile, devices: list[DeviceSpec], *, scenari
         try:
             measured = None
             if use_calibration and records:
-                from accelbench.projection.measured import calibration_from_records
-
                 base, _ = device_params(device, params_file=pf, use_calibration=False)
                 measured = calibration_from_records(records, device, base, target=profile, store=store)
             params, calibrated = device_params(device, params_file=pf, use_calibration=use_calibration,
@@ -163,9 +165,42 @@ def project_devices(profile: ModelProfile, devices: list[DeviceSpec], *, scenari
 def load_profile(model: str, *, resolution: str | None = None, batch: int = 1,
                  input_shapes: dict | None = None, precision: str = "int8") -> ModelProfile:
     """Profile ``model`` (zoo name or .onnx) weightless at batch ``batch`` and ``precision``."""
-    from accelbench.models.loader import load_model
-    from accelbench.profile import profile_model
-
     loaded = load_model(model, resolution=resolution, batch=batch, input_shapes=input_shapes or None,
                         with_weights=False)
     return profile_model(loaded, precision)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What `accelbench calibrate` did: the fit of ``device`` to ``points`` measurements, from the
+    uncalibrated ``params``; ``loo`` the leave-one-measurement-out errors (each measurement projected
+    with figures fitted on the others; None with fewer than two); ``saved`` is the calibration file
+    written (None on a dry run)."""
+
+    device: DeviceSpec
+    points: int
+    params: DeviceParams
+    fit: CalibrationFit
+    loo: LeaveOneOut | None
+    saved: Path | None
+
+    @property
+    def path(self) -> Path:
+        """Where the fit is (or would be) saved."""
+        return self.saved or calibration_path()
+
+
+def calibrate_device(db: str, device_id: str, *, save: bool = True) -> Calibration:
+    """Fit ``device_id``'s compute efficiency, DRAM efficiency and per-layer overhead to the ok
+    `bench` records in the results store ``db``; save the fit for `project` unless ``save`` is off."""
+    device = projection_device(device_id)
+    with open_store(db, read_only=True) as store:
+        records = store.query(status="ok")
+    points = records_to_points(records, device)
+    params, _ = device_params(device, use_calibration=False)
+    fit = fit_params(points, device, params)
+    # out of sample: each measurement projected with figures fitted on the others (needs two)
+    loo = leave_one_out(points, device, params) if len(points) >= 2 else None
+    saved = (save_calibration(fit, device, source=os.path.abspath(db), fitted_at=utc_now(), loo=loo)
+             if save else None)
+    return Calibration(device, len(points), params, fit, loo, saved)

@@ -27,10 +27,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from accelbench.errors import UserError
+from accelbench.hardware.catalog import load_catalog
 from accelbench.hardware.spec import DeviceSpec
+from accelbench.projection.api import load_profile
 from accelbench.projection.calibrate import CalibrationPoint, nelder_mead, split_terms
-from accelbench.projection.model import batch_candidates
-from accelbench.projection.params import FITTED_FIELDS, DeviceParams, ParamsFile
+from accelbench.projection.intervals import Residual
+from accelbench.projection.model import batch_candidates, project
+from accelbench.projection.params import FITTED_FIELDS, DeviceParams, ParamsFile, load_params_file
 from accelbench.projection.published import PublishedRow, PublishedTable
 
 FAMILY_PRIOR_WEIGHT = 0.05  # per fitted figure, on (log ratio to the parent's)^2, next to a mean squared log error
@@ -99,10 +102,6 @@ class PublishedFitter:
     """Everything needed to fit and validate on one table: devices, base params, profiles, terms."""
 
     def __init__(self, table: PublishedTable, params_file: ParamsFile | None = None, catalog: dict | None = None):
-        from accelbench.hardware.catalog import load_catalog
-        from accelbench.projection.api import load_profile
-        from accelbench.projection.params import load_params_file
-
         self.table = table
         self.params_file = params_file or load_params_file()
         catalog = catalog if catalog is not None else load_catalog()
@@ -207,8 +206,6 @@ class PublishedFitter:
 
     def project_rows(self, fit: FamilyFit, device: str | None = None) -> list[RowResult]:
         """Every row (of ``device``, or all) projected with ``model.project`` and the fit's figures."""
-        from accelbench.projection.model import project
-
         results, cache = [], {}
         for row in self.table.rows:
             if device is not None and row.device != device:
@@ -309,7 +306,5 @@ def family_members(fitter: PublishedFitter) -> dict[str, list[str]]:
 
 def residuals_from(results: list[RowResult], chains: dict[str, tuple[str, ...]]):
     """RowResults as intervals.Residual records."""
-    from accelbench.projection.intervals import Residual
-
     return tuple(Residual(r.row.device, chains[r.row.device], r.row.model, r.row.scenario, r.residual, dict(r.bound))
                  for r in results)

@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from accelbench.errors import UserError
+from accelbench.hardware.catalog import match_device_name
 from accelbench.hardware.spec import DeviceSpec
+from accelbench.models.loader import load_model
+from accelbench.profile import profile_model
 from accelbench.profile.types import ModelProfile
 from accelbench.projection.calibrate import CalibrationPoint, fit_params, leave_one_out
 from accelbench.projection.model import _context, _project_batch
 from accelbench.projection.params import DeviceParams, with_overrides
+from accelbench.results.store import open_store
 
 
 @dataclass(frozen=True)
@@ -98,20 +102,12 @@ class MeasuredCalibration:
                 "origin": self.origin}
 
 
-def _lookup(value: Any, *keys: str) -> Any:
-    """``value[k1][k2]...`` for a dict, or the same attributes of a typed record; None where absent."""
-    for key in keys:
-        value = value.get(key) if isinstance(value, Mapping) else getattr(value, key, None)
-        if value is None:
-            return None
-    return value
-
-
 def record_device_name(record) -> str | None:
     """The name of the processor a record ran on, from its environment (None where it was not recorded)."""
+    env = record.environment
     on_cpu = str(record.config.device).lower() == "cpu"
-    name = _lookup(record.environment, "cpu_model") if on_cpu else _lookup(record.environment, "gpu", "name")
-    return str(name) if name else None
+    name = env.cpu_model if on_cpu else (env.gpu.name if env.gpu is not None else None)
+    return str(name) if name and name != "unknown" else None
 
 
 def ran_on(record, device: DeviceSpec, *, require_name: bool = True) -> bool:
@@ -126,7 +122,6 @@ def ran_on(record, device: DeviceSpec, *, require_name: bool = True) -> bool:
         return not require_name
     if name == device.name:
         return True
-    from accelbench.hardware.catalog import match_device_name
 
     match = match_device_name(name)
     return match is not None and match.name == device.name
@@ -141,8 +136,6 @@ def points_from_records(records: Iterable, device: DeviceSpec) -> list[Calibrati
     """A CalibrationPoint per record at a precision the device has a peak for (the record's model
     re-profiled weightless; a model file that moved is skipped). Latency: batch / LoadGen's
     throughput when LoadGen drove the run, else the p50 per query."""
-    from accelbench.projection.api import load_profile
-
     cache: dict = {}
     points = []
     for rec in records:
@@ -160,8 +153,9 @@ def points_from_records(records: Iterable, device: DeviceSpec) -> list[Calibrati
         key = (cfg.model, cfg.resolution, repr(dict(cfg.input_shapes)), precision)
         if key not in cache:
             try:
-                cache[key] = load_profile(cfg.model, resolution=cfg.resolution, batch=1,
-                                          input_shapes=dict(cfg.input_shapes) or None, precision=precision)
+                loaded = load_model(cfg.model, resolution=cfg.resolution, batch=1,
+                                    input_shapes=dict(cfg.input_shapes) or None, with_weights=False)
+                cache[key] = profile_model(loaded, precision)
             except UserError:
                 cache[key] = None  # a model file that moved: skip its records
         if cache[key] is None:
@@ -217,8 +211,6 @@ def _stable(record) -> bool:
 def store_records(db: str | os.PathLike) -> tuple:
     """The ok records of the results store ``db``; () when it is a file that does not exist (a
     projection needs no store; calibration simply has nothing to use)."""
-    from accelbench.results.store import open_store
-
     location = str(db)
     path = location[len("sqlite:///"):] if location.startswith("sqlite:///") else location
     if "://" not in path and not os.path.exists(path):

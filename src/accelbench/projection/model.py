@@ -35,10 +35,11 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from accelbench.errors import BackendUnavailable, UserError
+from accelbench.errors import BackendUnavailable, UserError, choice_error
 from accelbench.hardware.spec import DeviceSpec
 from accelbench.precision import bytes_per_element
 from accelbench.profile.types import LayerProfile, ModelProfile
+from accelbench.projection.intervals import band_for, calibrated_band, load_residuals
 from accelbench.projection.params import DeviceParams
 
 if TYPE_CHECKING:
@@ -383,7 +384,6 @@ def project(profile: ModelProfile, device: DeviceSpec, params: DeviceParams, *,
     ``with_interval`` the projection carries its interval (projection/intervals.py).
     """
     if scenario not in SCENARIOS:
-        from accelbench.errors import choice_error
         raise choice_error("scenario", scenario, SCENARIOS)
     if device.engines and params.engines:
         return _project_engines(profile, device, params, scenario=scenario, batch=batch, calibrated=calibrated,
@@ -440,8 +440,6 @@ def _project_single(profile: ModelProfile, device: DeviceSpec, params: DevicePar
 
 
 def _band(params: DeviceParams, bound: dict[str, float], scenario: str):
-    from accelbench.projection.intervals import band_for, calibrated_band, load_residuals
-
     if params.calibration_loo_errors:
         band = calibrated_band(list(params.calibration_loo_errors))
         if band is not None:

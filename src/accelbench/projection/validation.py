@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from accelbench.errors import UserError
+from accelbench.hardware.devices import get_device
+from accelbench.projection.api import device_params
+from accelbench.projection.model import project
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -96,10 +99,6 @@ class Comparison:
 
 def compare_published(published: PublishedSet, profile, *, use_calibration: bool = False) -> list[Comparison]:
     """Project ``profile`` onto each published device with the shipped parameters (no calibration)."""
-    from accelbench.hardware.catalog import get_device
-    from accelbench.projection.api import device_params
-    from accelbench.projection.model import project
-
     out = []
     cache = {}
     for row in published.results:

@@ -97,8 +97,7 @@ def _label(rec) -> str:
     prec = rec.precision_executed or cfg.precision
     if rec.precision_executed and rec.precision_executed != cfg.precision:
         prec = f"{cfg.precision}→{rec.precision_executed}"
-    backend = (rec.run_info or {}).get("runtime", cfg.backend)
-    return f"{cfg.model} · {prec} · {backend} · batch {cfg.batch}"
+    return f"{cfg.model} · {prec} · {rec.runtime} · batch {cfg.batch}"
 
 
 def _curves(data: ReportData):
@@ -413,8 +412,7 @@ def precision_groups(data: ReportData) -> dict[str, list]:
     groups: dict[str, list] = defaultdict(list)
     for rec in data.ok_records:
         cfg = rec.config
-        backend = (rec.run_info or {}).get("runtime", cfg.backend)
-        groups[f"{cfg.model} @ {cfg.resolution or 'default'} · batch {cfg.batch} · {backend}"].append(rec)
+        groups[f"{cfg.model} @ {cfg.resolution or 'default'} · batch {cfg.batch} · {rec.runtime}"].append(rec)
     return {k: sorted(v, key=lambda r: (r.config.precision != "fp32", r.config.precision))
             for k, v in groups.items() if len({r.config.precision for r in v}) > 1}
 

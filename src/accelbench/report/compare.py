@@ -3,7 +3,7 @@
 Noise verdict (per metric with a confidence interval): the 95 % CIs of A and B overlap ->
 "within noise"; they do not -> "B better" / "B worse". Latency p50 uses the distribution-free
 CI of the median, throughput (and MAC utilization, proportional to it) the CI of the mean
-latency (measure/stats.py). Tail percentiles and energy carry no CI: "no CI".
+latency (results/stats.py). Tail percentiles and energy carry no CI: "no CI".
 
 Like pyperf, results from different environments are refused unless forced: host name, CPU
 model, and, for the same runtime, the runtime version must match.
@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from accelbench.errors import UserError
+from accelbench.report.tables import Cell, Table
+from accelbench.report.units import fmt_energy, fmt_pct, fmt_plain, select_time_unit
 from accelbench.results.records import BenchRecord
 from accelbench.results.store import ResultStore, open_store
 
@@ -129,18 +131,21 @@ def resolve(store: ResultStore, ident: str) -> Side:
 def environment_mismatches(a: BenchRecord, b: BenchRecord) -> list[str]:
     """What differs between the environments of two records (host, CPU, same runtime's version)."""
     out = []
-    ea, eb = a.environment or {}, b.environment or {}
+    ea, eb = a.environment, b.environment
     for key, name in (("hostname", "host"), ("cpu_model", "CPU")):
-        if ea.get(key) != eb.get(key):
-            out.append(f"{name} {ea.get(key)!r} vs {eb.get(key)!r}")
-    ia, ib = a.run_info or {}, b.run_info or {}
-    runtime_a, runtime_b = ia.get("runtime", a.config.backend), ib.get("runtime", b.config.backend)
-    if runtime_a == runtime_b:
-        va = ia.get("runtime_version") or (ea.get("runtime_versions") or {}).get(runtime_a)
-        vb = ib.get("runtime_version") or (eb.get("runtime_versions") or {}).get(runtime_b)
+        if getattr(ea, key) != getattr(eb, key):
+            out.append(f"{name} {getattr(ea, key)!r} vs {getattr(eb, key)!r}")
+    if a.runtime == b.runtime:
+        va, vb = _runtime_version(a), _runtime_version(b)
         if va != vb:
-            out.append(f"{runtime_a} version {va!r} vs {vb!r}")
+            out.append(f"{a.runtime} version {va!r} vs {vb!r}")
     return out
+
+
+def _runtime_version(rec: BenchRecord) -> str | None:
+    """The version of the runtime that ran: as it reported it, else as the environment recorded it."""
+    reported = rec.run_info.runtime_version if rec.run_info is not None else None
+    return reported or rec.environment.runtime_version(rec.runtime)
 
 
 def _scaled_ci(ci, factor):
@@ -213,9 +218,6 @@ def compare(db_path: str, ident_a: str, ident_b: str, *, force: bool = False) ->
 
 def comparison_tables(comp: Comparison):
     """One Table per pair: metric | A | B | B/A | noise verdict, in display units."""
-    from accelbench.report.tables import Cell, Table
-    from accelbench.report.units import fmt_energy, fmt_pct, fmt_plain, select_time_unit
-
     tables = []
     for i, pair in enumerate(comp.pairs):
         t_unit = select_time_unit([m.a / 1e9 for m in pair.metrics if m.unit == "ns" and m.a] +

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from accelbench.errors import UserError
+from accelbench.hardware.catalog import load_catalog
 from accelbench.results.records import BenchRecord
 from accelbench.results.store import open_store
 from accelbench.results.summary import PeakFigure, RunSummary, SramFigure, StageSummary
@@ -64,8 +65,6 @@ class ReportData:
 def _catalog() -> tuple[tuple[SramFigure, ...], tuple[PeakFigure, ...], tuple[CatalogDevice, ...]]:
     """The catalog's SRAM sizes and peaks; empty when the catalog cannot be read (reports still render)."""
     try:
-        from accelbench.hardware.catalog import load_catalog
-
         catalog = load_catalog()
     except Exception:  # a broken catalog file must not stop a report of measurements
         return (), (), ()

@@ -247,7 +247,7 @@ def _headline(data: ReportData) -> Headline:
     if ok:
         best = min(ok, key=lambda r: r.stats.p50_ns / r.inferences_per_query)
         winner = (f"{best.config.model} · {best.precision_executed or best.config.precision} · "
-                  f"{(best.run_info or {}).get('runtime', best.config.backend)} · batch {best.config.batch}")
+                  f"{best.runtime} · batch {best.config.batch}")
         return Headline("Fastest measured configuration:", None, winner, "measured",
                         f"{fmt_time(best.stats.p50_ns / 1e9)} p50")
     return Headline()

@@ -3,7 +3,13 @@ elsewhere (a pipe, a CI log), with a heartbeat so that plain output never goes s
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
+
+from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+from accelbench.report.terminal import make_console
 
 
 class Progress:
@@ -12,10 +18,6 @@ class Progress:
     plain output from going silent during a long measurement."""
 
     def __init__(self, total_s: float, *, quiet: bool = False, live: bool | None = None, heartbeat_s: float = 5.0):
-        import sys
-
-        from accelbench.report.terminal import make_console
-
         self.quiet = quiet
         self.live = (sys.stdout.isatty() if live is None else live) and not quiet
         # Plain output (a pipe, a CI log) keeps each line whole instead of wrapping it.
@@ -30,16 +32,12 @@ class Progress:
 
     def __enter__(self) -> "Progress":
         if self.live:
-            from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
-
             self._progress = RichProgress(
                 TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[eta]}"),
                 TimeElapsedColumn(), console=self.console, transient=True)
             self._progress.__enter__()
             self._task = self._progress.add_task("starting", total=self.total_s, eta="")
         elif not self.quiet:
-            import threading
-
             self._stop = threading.Event()
             threading.Thread(target=self._heartbeat, daemon=True).start()
         return self

@@ -9,9 +9,14 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from accelbench.report.terminal import make_console
 from accelbench.report.units import (
     fmt_band, fmt_energy, fmt_level, fmt_pct, fmt_plain, select_prefix, select_time_unit,
 )
+from accelbench.results.records import Environment
 
 
 # provenances the terminal spells out after a figure (the HTML report shows badges)
@@ -70,7 +75,7 @@ def records_table(records, title: str = "All measurements", table_id: str = "rec
     m_unit = select_prefix([r.macs_per_s for r in ok])
     rows = []
     for r in records:
-        cfg, info, prov = r.config, r.run_info or {}, r.provenance
+        cfg, prov = r.config, r.provenance
         stats = r.stats
         t = (lambda ns: _num_cell(ns / 1e9 if ns is not None else None, t_unit[1], "measured" if ns is not None else None,
                                   prov.get("latency_ns", "")))
@@ -85,8 +90,8 @@ def records_table(records, title: str = "All measurements", table_id: str = "rec
         e_badge = None if energy is None else ("derived" if r.power.measured else "estimated")
         rows.append((
             Cell(cfg.model), Cell(cfg.resolution or "default", r.pixels_per_inference or 0),
-            Cell(str(cfg.batch), cfg.batch), Cell(f"{info.get('runtime', cfg.backend)} / {info.get('device', cfg.device)}"),
-            Cell(_precision_text(r), title=info.get("precision_source", "")),
+            Cell(str(cfg.batch), cfg.batch), Cell(f"{r.runtime} / {r.runtime_device}"),
+            Cell(_precision_text(r), title=r.run_info.precision_source if r.run_info is not None else ""),
             t(stats.p50_ns if stats else None), t(stats.p90_ns if stats else None), t(stats.p99_ns if stats else None),
             _num_cell(r.throughput_per_s, 1.0, "derived" if r.throughput_per_s else None, prov.get("throughput_per_s", "")),
             _num_cell(r.macs_per_s, m_unit[1], "derived" if r.macs_per_s else None, prov.get("macs_per_s", "")),
@@ -166,7 +171,7 @@ def fallback_ranking_table(records) -> Table | None:
     for i, r in enumerate(ok, 1):
         cfg = r.config
         label = (f"{cfg.model} @ {cfg.resolution or 'default'} · batch {cfg.batch} · {_precision_text(r)} · "
-                 f"{(r.run_info or {}).get('runtime', cfg.backend)}")
+                 f"{r.runtime}")
         rows.append((Cell(str(i), i), Cell(label, badge="measured"),
                      _num_cell(r.stats.p50_ns / 1e9, t_unit[1], "measured"),
                      _num_cell(r.throughput_per_s, 1.0, "derived"),
@@ -184,16 +189,17 @@ def precision_table(groups: dict) -> Table | None:
     for group, recs in groups.items():
         base = next((r for r in recs if r.config.precision == "fp32"), None)
         for r in recs:
-            dev = r.deviation or {}
+            dev = r.deviation
             speed = base.stats.p50_ns / r.stats.p50_ns if base is not None and r is not base else None
-            cos, mre, top1 = dev.get("cosine_similarity"), dev.get("max_relative_error"), dev.get("top1_agreement")
+            cos, mre, top1 = ((dev.cosine_similarity, dev.max_relative_error, dev.top1_agreement) if dev is not None
+                              else (None, None, None))
             rows.append((
                 Cell(group), Cell(r.config.precision), Cell(r.precision_executed or "?"),
                 _num_cell(r.stats.p50_ns / 1e6, 1.0, "measured"),
                 Cell(f"{speed:.2f}x" if speed else ("reference" if r is base else "–"), speed,
                      "derived" if speed else None, style="good" if speed and speed > 1.05 else ""),
                 Cell("–" if cos is None else f"{cos:.6f}", cos, "measured" if cos is not None else None,
-                     dev.get("reference", "")),
+                     dev.reference if dev is not None else ""),
                 Cell("–" if mre is None else f"{mre:.2e}", mre, "measured" if mre is not None else None),
                 Cell("–" if top1 is None else fmt_pct(top1), top1, "measured" if top1 is not None else None),
             ))
@@ -233,20 +239,23 @@ def projections_table(summary) -> Table | None:
                          " models. Hover a device for its assumptions, a figure for where its band comes from.")
 
 
-ENV_KEYS = ("hostname", "cpu_model", "cpu_family_model", "physical_cores", "logical_cores", "os", "python",
-            "accelbench")
+# What tells the runtimes of two measurements apart in the environment table.
+RUN_INFO_KEYS = ("runtime", "runtime_version", "device", "execution_provider", "threads")
 
 
-def environment_groups(records) -> list[tuple[dict, dict, list]]:
-    """Distinct (environment, run_info minus extras) pairs and the records measured in each."""
-    groups: dict[str, tuple[dict, dict, list]] = {}
+def environment_groups(records) -> list[tuple[Environment, dict, list]]:
+    """Distinct (environment, run_info's RUN_INFO_KEYS) pairs and the records measured in each."""
+    groups: dict[str, tuple[Environment, dict, list]] = {}
     for r in records:
-        env = r.environment or {}
-        info = {k: v for k, v in (r.run_info or {}).items() if k in ("runtime", "runtime_version", "device",
-                                                                       "execution_provider", "threads")}
-        key = hashlib.sha1(json.dumps([env, info], sort_keys=True, default=str).encode()).hexdigest()
-        groups.setdefault(key, (env, info, []))[2].append(r)
+        info = ({k: v for k, v in r.run_info.to_dict().items() if k in RUN_INFO_KEYS}
+                if r.run_info is not None else {})
+        key = hashlib.sha1(json.dumps([r.environment.to_dict(), info], sort_keys=True, default=str).encode()).hexdigest()
+        groups.setdefault(key, (r.environment, info, []))[2].append(r)
     return list(groups.values())
+
+
+def _known(value) -> str:
+    return "?" if value is None else str(value)
 
 
 def environment_table(records) -> Table | None:
@@ -255,17 +264,14 @@ def environment_table(records) -> Table | None:
         return None
     rows = []
     for env, info, recs in groups:
-        flags = ", ".join(env.get("cpu_flags") or []) or "–"
-        versions = env.get("runtime_versions") or {}
-        clocks = env.get("cpu_clocks") or {}
-        clock = clocks.get("max_mhz") or clocks.get("cpuinfo_mhz")
+        clock = env.cpu_clocks.max_mhz or env.cpu_clocks.cpuinfo_mhz
         rows.append((
-            Cell(str(env.get("hostname", "?"))), Cell(str(env.get("cpu_model", "?"))),
-            Cell(f"{env.get('physical_cores', '?')}/{env.get('logical_cores', '?')}"),
+            Cell(_known(env.hostname)), Cell(_known(env.cpu_model)),
+            Cell(f"{_known(env.physical_cores)}/{_known(env.logical_cores)}"),
             Cell(f"{clock:.0f} MHz" if isinstance(clock, (int, float)) else "–", clock),
-            Cell(flags), Cell(str(env.get("os", "?"))),
+            Cell(", ".join(env.cpu_flags) or "–"), Cell(_known(env.os)),
             Cell(f"{info.get('runtime', '?')} {info.get('runtime_version', '')}".strip(),
-                 title=", ".join(f"{k} {v}" for k, v in versions.items())),
+                 title=", ".join(f"{k} {v}" for k, v in env.runtime_versions.items())),
             Cell(f"{info.get('device', '?')} / {info.get('execution_provider', '?')} / threads {info.get('threads', '?')}"),
             Cell(f"{len(recs)}: " + ", ".join(_short(r.record_id) for r in recs[:6]) + (" …" if len(recs) > 6 else ""),
                  len(recs)),
@@ -279,8 +285,6 @@ def environment_table(records) -> Table | None:
 
 def to_rich(table: Table):
     """A rich Table: numeric columns right-aligned; units in the headers."""
-    from rich.table import Table as RichTable
-
     rt = RichTable(title=table.title, title_justify="left", header_style="bold")
     numeric = table.numeric or (False,) * len(table.columns)
     for col, is_num in zip(table.columns, numeric):
@@ -288,7 +292,7 @@ def to_rich(table: Table):
     colors = {"good": "green", "bad": "red", "warn": "yellow"}
 
     def render(c: Cell) -> str:
-        text = _rich_escape(c.text)
+        text = escape(c.text)
         if c.style in colors:
             text = f"[{colors[c.style]}]{text}[/]"
         if c.badge in TERMINAL_BADGES and c.text != "–":
@@ -300,15 +304,7 @@ def to_rich(table: Table):
     return rt
 
 
-def _rich_escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
 def print_tables(tables, console=None) -> None:
-    from accelbench.report.terminal import make_console
-
     console = console or make_console()
     for t in tables:
         if t is not None:

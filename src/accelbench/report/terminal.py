@@ -3,12 +3,12 @@ colour codes and wide enough that tables do not fold every cell."""
 
 from __future__ import annotations
 
+from rich.console import Console
+
 PIPED_WIDTH = 160
 
 
 def make_console(*, soft_wrap: bool = False):
-    from rich.console import Console
-
     console = Console(highlight=False, soft_wrap=soft_wrap)
     if not console.is_terminal:
         console = Console(highlight=False, no_color=True, width=PIPED_WIDTH, soft_wrap=soft_wrap)

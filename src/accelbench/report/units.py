@@ -1,7 +1,9 @@
-"""Display units: one unit per column or axis, chosen from the values (like torch's select_unit).
+"""Every number accelbench shows a person is formatted here: one unit per column or axis, chosen from
+the values (like torch's select_unit), and the few fixed dialects the terminal views print.
 
 Storage stays in base units (seconds or ns, MAC/s, bytes); only the display layer scales.
-Binary prefixes for memory (KiB = 1024 bytes), decimal for rates (GMAC/s = 1e9 MAC/s).
+Binary prefixes for memory (KiB = 1024 bytes), decimal for rates (GMAC/s = 1e9 MAC/s); peaks
+count 2 ops per MAC (FLOPS for floating-point precisions, OPS for integer ones).
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+from accelbench.hardware.host import CpuPeak
+from accelbench.hardware.peak import OPS_PER_MAC, peak_ops_per_s
+
 TIME_UNITS = (("ns", 1e-9), ("µs", 1e-6), ("ms", 1e-3), ("s", 1.0))
 BYTE_UNITS = (("B", 1), ("KiB", 1024), ("MiB", 1024**2), ("GiB", 1024**3), ("TiB", 1024**4))
 DECIMAL = (("", 1.0), ("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15))
 MISSING = "–"  # what a missing figure shows as; sentences pass missing="n/a"
+FLOAT_PRECISIONS = ("fp32", "tf32", "fp16", "bf16", "fp8")  # peaks in FLOPS; the others in OPS
 
 
 def _finite(values: Iterable[float | None]) -> list[float]:
@@ -145,3 +151,90 @@ def fmt_time_band(seconds: float | None, low: float | None, high: float | None,
 def fmt_level(level: float | None) -> str:
     """An interval's level as words: 0.8 -> "80 %" ("" when there is none)."""
     return "" if not _ok(level) else f"{level * 100:.0f} %"
+
+
+# -- the terminal views' dialects (each kept as the views have always printed it) ----------------
+def fmt_value(value, spec: str = ".4g", suffix: str = "", *, missing: str = "-") -> str:
+    """``value`` through a format spec, plus ``suffix``; ``missing`` when None."""
+    return missing if value is None else f"{value:{spec}}{suffix}"
+
+
+def fmt_ns(ns: float | None, *, missing: str = "-") -> str:
+    """Nanoseconds in the largest of s, ms, us it reaches, three decimals: 1_234_567 -> "1.235 ms"."""
+    if ns is None:
+        return missing
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3f} {unit}"
+    return f"{ns:.0f} ns"
+
+
+def fmt_ms(seconds: float) -> str:
+    """Milliseconds with three decimals below 10 s, else seconds with two: 0.0123 -> "12.300 ms"."""
+    return f"{seconds * 1e3:.3f} ms" if seconds < 10 else f"{seconds:.2f} s"
+
+
+def fmt_binary_bytes(n: int | float) -> str:
+    """Binary units with one decimal (1 KiB = 1024 B); whole bytes below 1 KiB: 1536 -> "1.5 KiB"."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def fmt_count(n: int | float, unit: str = "") -> str:
+    """Decimal prefixes with two decimals: 4.09e9 -> "4.09 G" (plus ``unit``); whole below 1000."""
+    value = float(n)
+    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.2f} {prefix}{unit}"
+    return f"{int(value)} {unit}".rstrip()
+
+
+def fmt_memory_size(n: int | None) -> str:
+    """A datasheet memory size: GB (decimal) from 10 GB up, else MiB or KiB; "-" when unknown."""
+    if not n:
+        return "-"
+    for unit, scale in (("GB", 1e9), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale or unit == "KiB":
+            if unit == "GB" and n < 1e10:
+                continue
+            return f"{n / scale:,.4g} {unit}"
+    return f"{n} B"
+
+
+def ops_unit(precision: str) -> str:
+    """'FLOPS' for floating-point precisions, 'OPS' for integer ones (both count 2 per MAC)."""
+    return "FLOPS" if precision in FLOAT_PRECISIONS else "OPS"
+
+
+def fmt_ops(ops_per_s: float, precision: str = "int8", prefix: str | None = None) -> str:
+    """A peak: 130e12 -> '130 TOPS', 8.1e12 fp32 -> '8.1 TFLOPS'. ``prefix`` forces 'T' or 'G'."""
+    if prefix is None:
+        prefix = "T" if ops_per_s >= 1e12 else "G"
+    scale = {"P": 1e15, "T": 1e12, "G": 1e9, "M": 1e6}[prefix]
+    value = ops_per_s / scale
+    text = f"{value:,.0f}" if value >= 100 else f"{value:,.1f}" if value >= 10 else f"{value:,.2f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} {prefix}{ops_unit(precision)}"
+
+
+def fmt_hz(clock_hz: float) -> str:
+    if clock_hz >= 1e9:
+        return f"{clock_hz / 1e9:.4g} GHz"
+    return f"{clock_hz / 1e6:.4g} MHz"
+
+
+def fmt_mac_arithmetic(macs_per_clock: float, clock_hz: float, precision: str = "int8") -> str:
+    """'4,096 MACs x 0.933 GHz x 2 = 7.64 TOPS' (the clock in GHz even below 1 GHz)."""
+    ops = peak_ops_per_s(macs_per_clock, clock_hz)
+    return f"{macs_per_clock:,.0f} MACs x {clock_hz / 1e9:.4g} GHz x {OPS_PER_MAC} = {fmt_ops(ops, precision)}"
+
+
+def fmt_core_arithmetic(peak: CpuPeak) -> str:
+    """How a CPU's theoretical peak is made: '2 cores x 2.6 GHz x 32 MACs/cycle (2 FMA x 16 lanes) x 2 = 332 GFLOPS'."""
+    return (f"{peak.cores} cores x {fmt_hz(peak.clock_hz)} x {peak.macs_per_cycle_per_core:,} MACs/cycle "
+            f"({peak.how}) x {OPS_PER_MAC} = {fmt_ops(peak.ops_per_s, peak.precision)}")

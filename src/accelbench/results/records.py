@@ -7,6 +7,11 @@ inference, cost) is *derived* from the stored figures when asked, never stored r
 ones back and re-derives the rest. ``provenance`` says for each number whether it was
 measured, derived or estimated, and from what.
 
+Its parts are typed too, each with ``to_dict``/``from_dict`` writing the JSON keys records have
+always had: ``RunInfo`` (what the backend says actually ran), ``Environment`` (the machine, filled
+by measure/environment.py), ``PowerRecord`` (power and its source), ``NumericDeviation``
+(precision/deviation.py: outputs vs FP32) and ``LoadGenSummary`` (measure/loadgen's figures).
+
 Units: latency ns, power W, energy J, memory bytes, prices USD, throughput inferences/s (one
 inference = one sample of a batch), MACs per inference (1 MAC = 1 multiply-accumulate).
 """
@@ -15,20 +20,26 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
 from accelbench.errors import UserError, choice_error
-from accelbench.measure.power import PowerRecord
-from accelbench.measure.stats import LatencyStats, Stability, stability, summarize
+from accelbench.precision import parse_precision
+from accelbench.precision.deviation import NumericDeviation
+from accelbench.results.stats import LatencyStats, Stability, stability, summarize
+from accelbench.shapes import parse_resolution
+from accelbench.sources import SOURCE_NAMES
 
 SCHEMA_VERSION = 1
 SCENARIOS = ("single-stream", "multi-stream", "offline", "server")
 MODES = ("quick", "mlperf")
 STATUSES = ("ok", "failed")
 FAILURE_KINDS = ("crash", "oom", "timeout", "exception", "user-error", "killed")
+POWER_SOURCES = ("nvml", "rapl", "estimated-tdp", "unavailable")
+MEASURED_POWER_SOURCES = ("nvml", "rapl")
 
 
 def new_run_id() -> str:
@@ -41,11 +52,277 @@ def utc_now() -> str:
 
 
 @dataclass(frozen=True)
+class PowerRecord:
+    """Average power over the measured phase (measure/power.py measures it). Watts; ``measured``
+    False for estimates."""
+
+    power_w: float | None
+    power_source: str  # one of POWER_SOURCES
+    idle_power_w: float | None = None
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.power_source not in POWER_SOURCES:
+            raise ValueError(f"power_source {self.power_source!r} not in {POWER_SOURCES}")
+        if self.power_w is not None and self.power_w < 0:
+            raise ValueError(f"power_w must not be negative; got {self.power_w}")
+
+    @property
+    def measured(self) -> bool:
+        return self.power_source in MEASURED_POWER_SOURCES
+
+    @property
+    def net_power_w(self) -> float | None:
+        """Power attributable to the work: power - idle where idle was measured."""
+        if self.power_w is None:
+            return None
+        if self.idle_power_w is None:
+            return self.power_w
+        return max(self.power_w - self.idle_power_w, 0.0)
+
+    def to_dict(self) -> dict:
+        return {
+            "power_w": self.power_w,
+            "power_source": self.power_source,
+            "power_measured": self.measured,
+            "idle_power_w": self.idle_power_w,
+            "net_power_w": self.net_power_w,
+            "power_detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "PowerRecord":
+        return cls(data.get("power_w"), data.get("power_source", "unavailable"), data.get("idle_power_w"),
+                   data.get("power_detail", ""))
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What actually ran (not what was asked for), as the backend's ``describe()`` reports it."""
+
+    runtime: str  # "onnxruntime", "openvino", "torch"
+    runtime_version: str
+    device: str  # e.g. "cpu", "cuda:0", "CPU"
+    execution_provider: str  # e.g. "CPUExecutionProvider", "CPU plugin", "eager"
+    threads: int | None
+    precision_requested: str
+    precision_executed: str  # read back from the runtime where it can say
+    precision_source: str  # how precision_executed is known: "runtime-reported", "graph-inspection", ...
+    fused_layers: tuple[str, ...] | None = None  # kernel names the runtime reports, where it does
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fused_layers"] = list(self.fused_layers) if self.fused_layers is not None else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RunInfo":
+        layers = data.get("fused_layers")
+        return cls(runtime=data["runtime"], runtime_version=data["runtime_version"], device=data["device"],
+                   execution_provider=data["execution_provider"], threads=data["threads"],
+                   precision_requested=data["precision_requested"], precision_executed=data["precision_executed"],
+                   precision_source=data["precision_source"],
+                   fused_layers=tuple(layers) if layers is not None else None, extra=dict(data.get("extra") or {}))
+
+
+class _KnownFields:
+    """A part whose figures are each optional: it writes the known ones (not None), in field order,
+    and reads any subset of them."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]):
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class CpuClocks(_KnownFields):
+    """CPU clocks as the kernel reports them, in MHz; each None when not readable."""
+
+    cpuinfo_mhz: float | None = None
+    scaling_cur_mhz: float | None = None
+    max_mhz: float | None = None
+    governor: str | None = None
+
+
+@dataclass(frozen=True)
+class GpuEnvironment(_KnownFields):
+    """GPU 0 as NVML reports it (clocks MHz, memory bytes, power limit W), or why NVML could not say."""
+
+    name: str | None = None
+    driver: str | None = None
+    memory_bytes: int | None = None
+    sm_clock_mhz: float | None = None
+    max_sm_clock_mhz: float | None = None
+    power_limit_w: float | None = None
+    error: str | None = None  # "NVML unavailable: ..." when nothing could be read
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The machine a measurement ran on (measure/environment.py fills it). Every figure None when
+    unknown; an Environment with nothing known (a record that failed before looking) writes {}."""
+
+    hostname: str | None = None
+    os: str | None = None
+    platform: str | None = None
+    python: str | None = None
+    cpu_model: str | None = None
+    cpu_family_model: str | None = None
+    cpu_flags: tuple[str, ...] = ()  # the ISA flags that decide which precisions are fast
+    physical_cores: int | None = None
+    logical_cores: int | None = None
+    affinity_cores: int | None = None
+    memory_bytes: int | None = None
+    runtime_versions: dict[str, str] = field(default_factory=dict)  # pip distribution -> version
+    accelbench: str | None = None  # accelbench's version
+    cpu_clocks: CpuClocks = field(default_factory=CpuClocks)
+    gpu: GpuEnvironment | None = None  # on GPU devices only
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this accelbench does not know, kept as read
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cpu_flags", tuple(self.cpu_flags))
+
+    @property
+    def known(self) -> bool:
+        return self != Environment()
+
+    def runtime_version(self, package: str) -> str | None:
+        return self.runtime_versions.get(package)
+
+    def to_dict(self) -> dict[str, Any]:
+        if not self.known:
+            return {}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("gpu", "extra")}
+        data["cpu_flags"] = list(self.cpu_flags)
+        data["runtime_versions"] = dict(self.runtime_versions)
+        data["cpu_clocks"] = self.cpu_clocks.to_dict()
+        if self.gpu is not None:
+            data["gpu"] = self.gpu.to_dict()
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Environment":
+        names = {f.name for f in fields(cls)} - {"extra"}
+        kwargs = {name: data[name] for name in names & set(data) if data[name] is not None}
+        kwargs["cpu_flags"] = tuple(data.get("cpu_flags") or ())
+        kwargs["runtime_versions"] = dict(data.get("runtime_versions") or {})
+        kwargs["cpu_clocks"] = CpuClocks.from_dict(data.get("cpu_clocks") or {})
+        if data.get("gpu") is not None:
+            kwargs["gpu"] = GpuEnvironment.from_dict(data["gpu"])
+        return cls(**kwargs, extra={k: v for k, v in data.items() if k not in names})
+
+
+@dataclass(frozen=True)
+class LoadGenSummary:
+    """What a record keeps of a LoadGen run (measure/loadgen_logs.LoadGenResult without its raw
+    per-sample lists, which become the record's latency_ns). Latencies are integer nanoseconds;
+    see LoadGenResult for what each figure means."""
+
+    scenario: str
+    mode: str
+    valid: bool
+    result: str
+    invalid_reasons: tuple[str, ...]
+    min_duration_met: bool | None
+    min_queries_met: bool | None
+    early_stopping_met: bool | None
+    perf_constraints_met: bool | None
+    batch: int
+    samples_per_query: int
+    query_count: int | None
+    overlatency_query_count: int | None
+    samples_per_s: float | None
+    scheduled_samples_per_s: float | None
+    qps_with_loadgen_overhead: float | None
+    qps_without_loadgen_overhead: float | None
+    target_qps: float | None
+    latency_bound_ns: int | None
+    target_latency_percentile: float | None
+    target_latency_ns: int | None
+    latency_min_ns: int | None
+    latency_max_ns: int | None
+    latency_mean_ns: float | None
+    latency_percentiles_ns: tuple[tuple[float, int], ...]
+    early_stopping_ns: tuple[tuple[float, int], ...]
+    min_duration_ms: int | None
+    min_query_count: int | None
+    calibration_latency_ns: int | None
+    loadgen_version: str | None
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    log_dir: Path
+    summary_path: Path
+    detail_path: Path
+    trace_path: Path | None
+    latency_source: str = "loadgen trace (Sample.complete_ns)"
+    search_trials: tuple[tuple[float, bool], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.scenario not in SCENARIOS:
+            raise choice_error("scenario", self.scenario, SCENARIOS)
+        if self.mode not in MODES:
+            raise choice_error("mode", self.mode, MODES)
+        if self.batch < 1 or self.samples_per_query < 1:
+            raise ValueError(f"batch and samples_per_query must be >= 1, got "
+                             f"{self.batch} and {self.samples_per_query}")
+
+    def percentile_ns(self, percentile: float) -> int | None:
+        """LoadGen's figure for ``percentile`` (e.g. 90 or 99.9), or None when it printed none."""
+        for p, ns in self.latency_percentiles_ns:
+            if abs(p - percentile) < 1e-9:
+                return ns
+        return None
+
+    @property
+    def latency_p50_ns(self) -> int | None:
+        return self.percentile_ns(50.0)
+
+    @property
+    def latency_p90_ns(self) -> int | None:
+        return self.percentile_ns(90.0)
+
+    @property
+    def latency_p99_ns(self) -> int | None:
+        return self.percentile_ns(99.0)
+
+    @property
+    def latency_p999_ns(self) -> int | None:
+        return self.percentile_ns(99.9)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (paths as strings, (percentile, ns) pairs as {"90.0": ns})."""
+        out = {f.name: getattr(self, f.name) for f in fields(LoadGenSummary)}
+        for key, value in out.items():
+            if isinstance(value, Path):
+                out[key] = str(value)
+        out["latency_percentiles_ns"] = {str(p): ns for p, ns in self.latency_percentiles_ns}
+        out["early_stopping_ns"] = {str(p): ns for p, ns in self.early_stopping_ns}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "LoadGenSummary":
+        kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        for name in ("invalid_reasons", "errors", "warnings"):
+            kwargs[name] = tuple(data.get(name) or ())
+        for name in ("latency_percentiles_ns", "early_stopping_ns"):
+            kwargs[name] = tuple((float(p), int(ns)) for p, ns in (data.get(name) or {}).items())
+        kwargs["search_trials"] = tuple((float(qps), bool(valid)) for qps, valid in data.get("search_trials") or ())
+        for name in ("log_dir", "summary_path", "detail_path", "trace_path"):
+            kwargs[name] = Path(data[name]) if data.get(name) is not None else None
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
 class BenchConfig:
     """Exactly what was asked for. Validated when built, before any model loads."""
 
     model: str
-    source: str = "zoo"  # "zoo", "file" (an ONNX path) or "torch" (torch:package.module:factory)
+    source: str = "zoo"  # one of SOURCE_NAMES: "zoo", "file" (an ONNX path), "torch" (torch:package.module:factory)
     resolution: str | None = None  # as given ("224", "1920x1088", "2mp"); None = the model's default
     batch: int = 1
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
@@ -66,13 +343,10 @@ class BenchConfig:
     tdp_cores: int | None = None  # cores that tdp_w covers (default: this host's physical cores)
 
     def __post_init__(self) -> None:
-        from accelbench.precision import parse_precision
-        from accelbench.shapes import parse_resolution
-
         if not self.model:
             raise UserError("model: empty; give a zoo model name or an .onnx file")
-        if self.source not in ("zoo", "file", "torch"):
-            raise choice_error("source", self.source, ("zoo", "file", "torch"))
+        if self.source not in SOURCE_NAMES:
+            raise choice_error("source", self.source, SOURCE_NAMES)
         object.__setattr__(self, "precision", parse_precision(self.precision))
         if self.resolution is not None:
             object.__setattr__(self, "resolution", parse_resolution(self.resolution).spec)
@@ -124,7 +398,7 @@ class BenchRecord:
     failure_kind: str | None = None
     record_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     timestamp: str = field(default_factory=utc_now)
-    run_info: dict | None = None  # Backend.describe() as a dict: what actually ran
+    run_info: RunInfo | None = None  # Backend.describe(): what actually ran
     latency_ns: tuple[int, ...] = ()  # raw, per query, in run order (measured)
     samples_per_query: int | None = None  # None: config.batch
     warmup_queries: int = 0
@@ -145,9 +419,9 @@ class BenchRecord:
     price_usd: float | None = None
     price_per_hour_usd: float | None = None
     price_source: str | None = None
-    deviation: dict | None = None  # numeric deviation vs fp32 (precision/ helper's function)
-    environment: dict = field(default_factory=dict)
-    loadgen: dict | None = None  # LoadGen summary figures and log paths
+    deviation: NumericDeviation | None = None  # outputs vs the FP32 reference (reduced precisions)
+    environment: Environment = field(default_factory=Environment)
+    loadgen: LoadGenSummary | None = None  # LoadGen's figures and log paths when it drove the run
     notes: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
 
@@ -174,14 +448,18 @@ class BenchRecord:
         if self.price_per_hour_usd is None and self.config.price_per_hour_usd is not None:
             object.__setattr__(self, "price_per_hour_usd", self.config.price_per_hour_usd)
             object.__setattr__(self, "price_source", self.price_source or "user (--price-per-hour)")
-        if isinstance(self.power, dict):
-            object.__setattr__(self, "power", PowerRecord.from_dict(self.power))
+        # The typed parts may be given as the mappings a record stores (from_dict builds them so).
+        for name, part in (("power", PowerRecord), ("run_info", RunInfo), ("environment", Environment),
+                           ("deviation", NumericDeviation), ("loadgen", LoadGenSummary)):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                object.__setattr__(self, name, part.from_dict(value))
 
     @classmethod
     def failed(cls, config: BenchConfig, run_id: str, error: str, kind: str, *,
-               environment: dict | None = None, notes: tuple[str, ...] = ()) -> "BenchRecord":
+               environment: Environment | None = None, notes: tuple[str, ...] = ()) -> "BenchRecord":
         return cls(config=config, run_id=run_id, status="failed", error=error, failure_kind=kind,
-                   environment=environment or {}, notes=notes)
+                   environment=environment or Environment(), notes=notes)
 
     # -- derived figures ---------------------------------------------------------------------
     @property
@@ -194,7 +472,17 @@ class BenchRecord:
 
     @property
     def precision_executed(self) -> str | None:
-        return (self.run_info or {}).get("precision_executed")
+        return self.run_info.precision_executed if self.run_info is not None else None
+
+    @property
+    def runtime(self) -> str:
+        """The runtime that ran; the configured backend when nothing ran (a failed record)."""
+        return self.run_info.runtime if self.run_info is not None else self.config.backend
+
+    @property
+    def runtime_device(self) -> str:
+        """The device as the runtime named it; the configured device when nothing ran."""
+        return self.run_info.device if self.run_info is not None else self.config.device
 
     @cached_property
     def stats(self) -> LatencyStats | None:
@@ -307,13 +595,16 @@ class BenchRecord:
         data["config"] = self.config.to_dict()
         data["latency_ns"] = list(self.latency_ns) if include_samples else None
         data["notes"] = list(self.notes)
+        for name in ("run_info", "deviation", "loadgen"):
+            part = getattr(self, name)
+            data[name] = part.to_dict() if part is not None else None
+        data["environment"] = self.environment.to_dict()
         data.update(self.power.to_dict())
-        info = self.run_info or {}
         stats = self.stats
         stab = self.stability
         data.update({
-            "backend": info.get("runtime", self.config.backend),
-            "device": info.get("device", self.config.device),
+            "backend": self.runtime,
+            "device": self.runtime_device,
             "precision_requested": self.config.precision,
             "precision_executed": self.precision_executed,
             "queries": len(self.latency_ns),
@@ -348,8 +639,8 @@ class BenchRecord:
         kwargs = {name: data.get(name) for name in cls.STORED if name in data}
         kwargs["latency_ns"] = tuple(int(x) for x in (data.get("latency_ns") or ()))
         kwargs["notes"] = tuple(data.get("notes") or ())
-        kwargs["environment"] = data.get("environment") or {}
         kwargs["warmup_queries"] = data.get("warmup_queries") or 0
+        kwargs["environment"] = data.get("environment") or {}  # the parts' mappings are read in __post_init__
         kwargs["power"] = PowerRecord.from_dict(data)
         return cls(config=BenchConfig.from_dict(data["config"]), **kwargs)
 

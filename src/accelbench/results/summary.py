@@ -2,8 +2,8 @@
 
 Records (results/records.py) hold what was measured; a RunSummary holds what the four-stage run
 *concluded* from them, with references to the records it used (record ids), so that reports can
-show each stage in order. It is stored in the same SQLite file, table ``run_summaries``, one
-transaction per summary.
+show each stage in order. The results store keeps it beside the records, one per run
+(results/store/).
 
 Every part is a typed, frozen record with ``to_dict()`` / ``from_dict()``; the JSON layout
 (schema version 1) is:
@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Mapping
 
 from accelbench.errors import UserError, choice_error
+from accelbench.results.records import Environment
 
 SUMMARY_SCHEMA_VERSION = 1
 
@@ -402,7 +403,7 @@ class RunSummary:
     ranking: tuple[RankEntry, ...] = ()
     projections: tuple[ProjectionEntry, ...] = ()
     duration_s: float | None = None
-    environment: dict[str, Any] = field(default_factory=dict)
+    environment: Environment = field(default_factory=Environment)  # where the run ran
     notes: tuple[str, ...] = ()
     schema_version: int = SUMMARY_SCHEMA_VERSION
 
@@ -432,34 +433,5 @@ class RunSummary:
                    objective=data.get("objective", ""), stages=_many(StageSummary, data["stages"]),
                    ranking=_many(RankEntry, data.get("ranking")),
                    projections=_many(ProjectionEntry, data.get("projections")),
-                   duration_s=data.get("duration_s"), environment=dict(data.get("environment") or {}),
+                   duration_s=data.get("duration_s"), environment=Environment.from_dict(data.get("environment") or {}),
                    notes=tuple(data.get("notes") or ()), schema_version=data["schema_version"])
-
-
-# Compatibility for the callers written before the store owned all SQL (the four-stage run):
-# new code opens the store once (accelbench.results.store.open_store) and calls its methods.
-# The store module imports this one, hence the imports inside the functions.
-
-
-def save_run_summary(db_path: str, summary: RunSummary) -> None:
-    """Insert or replace the summary of one run, in one transaction."""
-    from accelbench.results.store import open_store
-
-    with open_store(db_path) as store:
-        store.save_summary(summary)
-
-
-def load_run_summary(db_path: str, run_id: str) -> RunSummary | None:
-    """The summary of ``run_id``, or None when that run was not a four-stage run."""
-    from accelbench.results.store import open_store
-
-    with open_store(db_path, read_only=True) as store:
-        return store.load_summary(run_id)
-
-
-def latest_run_summary_id(db_path: str) -> str | None:
-    from accelbench.results.store import open_store
-
-    with open_store(db_path, read_only=True) as store:
-        newest = store.newest_summary()
-    return newest[1] if newest else None

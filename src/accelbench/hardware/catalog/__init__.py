@@ -26,8 +26,9 @@ File layout (``<id>.toml``; the file name must equal ``id``)::
     [engines.sources]                 # a source for every engine figure
     peak_ops_per_s = "derived: ..."
 
-Validation happens on load; every problem is a UserError naming the file and the field.
-``get_device`` also knows "host" (this machine, detected) and "gpu0", "gpu1"... (NVIDIA GPUs via NVML).
+Validation happens on load; every problem is a UserError naming the file and the field. This
+module is the catalog's data and its loader only: accelbench.hardware.devices resolves any device
+id ("host", "gpu0" and catalog ids alike).
 """
 
 from __future__ import annotations
@@ -264,26 +265,3 @@ def match_device_name(name: str, catalog: dict[str, DeviceSpec] | None = None) -
             if re.search(pattern, text) and (best is None or len(alias) > best[0]):
                 best = (len(alias), spec)
     return None if best is None else best[1]
-
-
-def get_device(device_id: str, catalog: dict[str, DeviceSpec] | None = None) -> DeviceSpec:
-    """One device: a catalog id, "host" (this machine, detected), or "gpuN" (NVIDIA GPU N via NVML)."""
-    key = str(device_id).strip().lower()
-    if key == "host":
-        from accelbench.hardware.host import host_device_spec
-
-        return host_device_spec()
-    catalog = load_catalog() if catalog is None else catalog
-    if key in catalog:
-        return catalog[key]
-    if re.fullmatch(r"gpu\d+", key):
-        from accelbench.hardware.nvml import detect_nvidia_gpus, gpu_device_spec
-
-        gpus = detect_nvidia_gpus()
-        for gpu in gpus:
-            if f"gpu{gpu.index}" == key:
-                return gpu_device_spec(gpu, catalog)
-        found = ", ".join(f"gpu{g.index}" for g in gpus) or "none (no NVIDIA GPU or NVML not installed)"
-        raise UserError(f"device: {device_id!r} not found; NVIDIA GPUs detected: {found}")
-    known = ", ".join(["host", *catalog])
-    raise UserError(f"device: {device_id!r} is not known; choose one of: {known}")

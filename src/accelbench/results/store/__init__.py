@@ -25,21 +25,18 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from abc import ABCMeta, abstractmethod
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
 from accelbench.errors import UserError
+from accelbench.results import default_db_path
 from accelbench.results.records import SCHEMA_VERSION, BenchRecord
 from accelbench.results.summary import RunSummary
 
-DEFAULT_DB = "accelbench.db"
-DB_ENV = "ACCELBENCH_DB"
-
 # Version 1: records, samples, meta. Version 2: run_summaries, records.seq, store_migrations.
 STORE_SCHEMA_VERSION = 2
-
 
 
 @dataclass(frozen=True)
@@ -53,10 +50,6 @@ class Migration:
 
 # URL scheme -> the module of its engine, which defines ENGINE (a ResultStore subclass).
 ENGINE_MODULES = {"sqlite": "accelbench.results.store.sqlite"}
-
-
-def default_db_path() -> str:
-    return os.environ.get(DB_ENV) or DEFAULT_DB
 
 
 def samples_to_blob(latency_ns) -> bytes:
@@ -95,16 +88,7 @@ def summary_from_json(summary_json: str) -> RunSummary:
     return RunSummary.from_dict(json.loads(summary_json))
 
 
-class _OpenedByPath(ABCMeta):
-    # `ResultStore(path)` is what callers wrote before the interface existed: it still opens the
-    # store for writing, exactly as `open_store(path)`. New code calls open_store.
-    def __call__(cls, *args, **kwargs):
-        if cls is ResultStore:
-            return open_store(*args, **kwargs)
-        return super().__call__(*args, **kwargs)
-
-
-class ResultStore(metaclass=_OpenedByPath):
+class ResultStore(ABC):
     """Records and run summaries in one store. Use as a context manager or call close().
 
     ``location`` names the store in messages (a file path, or a URL without its password).

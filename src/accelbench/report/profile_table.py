@@ -1,4 +1,5 @@
-"""Renderers for a ModelProfile: a plain-text table, CSV, human units. Records know nothing of this."""
+"""Renderers for a ModelProfile (`accelbench profile`): a plain-text table and CSV. Profiles know
+nothing of this; units come from report/units.py."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import csv
 import io
 
 from accelbench.profile.types import LayerProfile, ModelProfile
+from accelbench.report.units import fmt_binary_bytes, fmt_count
 
 # Short names so that "Conv+BN+Relu" fits a column.
 _SHORT_OPS = {
@@ -22,25 +24,6 @@ CSV_FIELDS = (
     "input_bytes", "output_bytes", "arithmetic_intensity", "gemm_m", "gemm_n", "gemm_k", "gemm_groups",
     "unknown_op", "shape_unknown",
 )
-
-
-def human_bytes(n: int | float) -> str:
-    """Binary units: 1 KiB = 1024 B."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
-def human_count(n: int | float, unit: str = "") -> str:
-    """Decimal prefixes: 4.09 G = 4.09e9."""
-    value = float(n)
-    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f} {prefix}{unit}"
-    return f"{int(value)} {unit}".rstrip()
 
 
 def _op_text(layer: LayerProfile) -> str:
@@ -83,10 +66,10 @@ def format_profile_table(profile: ModelProfile, top: int | None = None) -> str:
     for index, layer in select_layers(profile, top):
         rows.append((
             str(index), _clip_left(layer.name, 36), _clip(_op_text(layer), 26), _clip(_shape_text(layer.output_shape), 20),
-            human_count(layer.macs) if layer.macs else "-",
-            human_count(layer.params) if layer.params else "-",
-            human_bytes(layer.weight_bytes) if layer.weight_bytes else "-",
-            human_bytes(layer.input_bytes), human_bytes(layer.output_bytes),
+            fmt_count(layer.macs) if layer.macs else "-",
+            fmt_count(layer.params) if layer.params else "-",
+            fmt_binary_bytes(layer.weight_bytes) if layer.weight_bytes else "-",
+            fmt_binary_bytes(layer.input_bytes), fmt_binary_bytes(layer.output_bytes),
             f"{layer.arithmetic_intensity:.1f}" if layer.macs else "-",
         ))
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
@@ -106,15 +89,15 @@ def format_profile_table(profile: ModelProfile, top: int | None = None) -> str:
     totals = [
         ("MACs", f"{profile.macs / 1e9:,.3f} G ({profile.macs:,})"),
         ("other ops", f"{profile.other_ops / 1e9:,.3f} G ({profile.other_ops:,})"),
-        ("parameters", f"{human_count(profile.params)} ({profile.params:,})"),
-        ("weight bytes", f"{human_bytes(profile.weight_bytes)} ({profile.weight_bytes:,} B)"),
+        ("parameters", f"{fmt_count(profile.params)} ({profile.params:,})"),
+        ("weight bytes", f"{fmt_binary_bytes(profile.weight_bytes)} ({profile.weight_bytes:,} B)"),
         ("layers", f"{profile.layer_count}"),
         ("network kind", profile.network_kind or "-"),
         ("largest activation",
-         f"{profile.largest_activation_elements:,} elements, {human_bytes(profile.largest_activation_bytes)}"),
-        ("peak live activations", f"{human_bytes(profile.peak_live_activation_bytes)}"
+         f"{profile.largest_activation_elements:,} elements, {fmt_binary_bytes(profile.largest_activation_bytes)}"),
+        ("peak live activations", f"{fmt_binary_bytes(profile.peak_live_activation_bytes)}"
                                   f" ({profile.peak_live_activation_bytes:,} B)"),
-        ("input / output bytes", f"{human_bytes(profile.input_bytes)} / {human_bytes(profile.output_bytes)}"),
+        ("input / output bytes", f"{fmt_binary_bytes(profile.input_bytes)} / {fmt_binary_bytes(profile.output_bytes)}"),
     ]
     if profile.unknown_ops:
         totals.append(("unknown ops (0 MACs, marked !)", ", ".join(profile.unknown_ops)))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from accelbench.errors import UserError
-from accelbench.measure.stats import median_ci, stability, summarize, z_value
+from accelbench.results.stats import median_ci, stability, summarize, z_value
 from accelbench.measure.timing import TimingConfig, time_queries
 
 
