@@ -80,13 +80,17 @@ def _positive_int(name: str, value: str | None) -> int | None:
 @click.option("--no-isolation", is_flag=True, help="Measure in this process (no child process, no timeout).")
 @click.option("--timeout", default=None, help="Child-process timeout, seconds (default: from the time limit).")
 @click.option("--log-dir", default=None, help="Where LoadGen logs go (default: accelbench-logs beside the db).")
+@click.option("--layers", is_flag=True,
+              help="After the timed runs, collect per-layer times with the runtime's own profiler (a separate pass).")
+@click.option("--layer-runs", default=None, help="Profiled runs the per-layer times average over (default 10).")
 @click.option("--format", "-f", "output_format", default="table", show_default=True, help="table or json.")
 def bench_command(model, backend, device, precision, batch, resolution, input_shapes, scenario, mode, threads,
                   time_limit, target_ci, target_qps, latency_bound_ms, price, price_per_hour, tdp, tdp_cores, db, no_save,
-                  no_isolation, timeout, log_dir, output_format):
+                  no_isolation, timeout, log_dir, layers, layer_runs, output_format):
     """Measure MODEL (zoo name or .onnx file) on a real runtime and store the record."""
     import os
 
+    from accelbench.measure.layers import DEFAULT_LAYER_RUNS
     from accelbench.measure.runner import run_config
     from accelbench.results.records import BenchConfig, new_run_id
     from accelbench.results.store import open_store, split_store_url
@@ -122,11 +126,14 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
         tdp_w=_positive_float("tdp", tdp),
         tdp_cores=_positive_int("tdp-cores", tdp_cores),
     )
+    if layer_runs is not None and not layers:
+        raise UserError(f"layer-runs: only with --layers (collect per-layer times); got --layer-runs {layer_runs}")
+    runs = (_positive_int("layer-runs", layer_runs) or DEFAULT_LAYER_RUNS) if layers else None
     store = None if no_save else open_store(db)  # opened first: a bad --db fails before measuring
     logs = log_dir or str(Path(split_store_url(db)[1]).resolve().parent / "accelbench-logs")
     try:
         record = run_config(config, run_id=new_run_id(), isolate=not no_isolation,
-                            timeout_s=_positive_float("timeout", timeout), log_root=logs)
+                            timeout_s=_positive_float("timeout", timeout), log_root=logs, layer_runs=runs)
         if store is not None:
             store.save(record)
     finally:
@@ -198,6 +205,11 @@ def _print_record(record) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
+    if record.layer_times is not None:
+        from accelbench.report.tables import layer_times_summary, measured_layers_table, print_tables
+
+        click.echo(layer_times_summary(record))
+        print_tables([measured_layers_table(record)])
 
 
 CSV_COLUMNS = ("run_id", "record_id", "timestamp", "status", "model", "resolution", "batch", "backend", "device",

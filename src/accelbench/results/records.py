@@ -22,6 +22,7 @@ from typing import Any
 
 from accelbench.errors import UserError, choice_error
 from accelbench.measure.power import PowerRecord
+from accelbench.results.layers import LayerTimes
 from accelbench.measure.stats import LatencyStats, Stability, stability, summarize
 
 SCHEMA_VERSION = 1
@@ -150,6 +151,8 @@ class BenchRecord:
     loadgen: dict | None = None  # LoadGen summary figures and log paths
     notes: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
+    # per-layer times from a separate profiling pass (bench --layers); the latencies above never come from it
+    layer_times: LayerTimes | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -176,6 +179,8 @@ class BenchRecord:
             object.__setattr__(self, "price_source", self.price_source or "user (--price-per-hour)")
         if isinstance(self.power, dict):
             object.__setattr__(self, "power", PowerRecord.from_dict(self.power))
+        if isinstance(self.layer_times, dict):
+            object.__setattr__(self, "layer_times", LayerTimes.from_dict(self.layer_times))
 
     @classmethod
     def failed(cls, config: BenchConfig, run_id: str, error: str, kind: str, *,
@@ -265,6 +270,13 @@ class BenchRecord:
         return self.price_per_hour_usd / (tput * 3600.0) * 1e6 if tput and self.price_per_hour_usd else None
 
     @property
+    def layer_profiling_overhead(self) -> float | None:
+        """How much slower the profiled runs of the layer pass were than the timed runs (p50 / p50 - 1)."""
+        if self.layer_times is None or self.stats is None:
+            return None
+        return self.layer_times.overhead_vs(self.stats.p50_ns)
+
+    @property
     def provenance(self) -> dict[str, str]:
         """Where each headline number came from: measured / derived / estimated, and from what."""
         prov = {
@@ -291,6 +303,9 @@ class BenchRecord:
             prov["peak_rss_bytes"] = "measured: process peak resident set (ru_maxrss)"
         if self.price_usd or self.price_per_hour_usd:
             prov["cost"] = f"derived: throughput and price ({self.price_source})"
+        if self.layer_times is not None:
+            prov["layer_times"] = (f"measured: {self.layer_times.profiler}, mean of {self.layer_times.runs} profiled"
+                                   " runs in a separate pass after the timed ones (never used for latency)")
         return prov
 
     # -- serialisation -----------------------------------------------------------------------
@@ -335,6 +350,8 @@ class BenchRecord:
             "usd_per_million_inferences": self.usd_per_million_inferences,
             "stability": stab.to_dict() if stab else None,
             "provenance": self.provenance,
+            "layer_times": self.layer_times.to_dict() if self.layer_times is not None else None,
+            "layer_profiling_overhead": self.layer_profiling_overhead,
         })
         return _json_safe(data)
 
@@ -351,6 +368,8 @@ class BenchRecord:
         kwargs["environment"] = data.get("environment") or {}
         kwargs["warmup_queries"] = data.get("warmup_queries") or 0
         kwargs["power"] = PowerRecord.from_dict(data)
+        if data.get("layer_times"):
+            kwargs["layer_times"] = LayerTimes.from_dict(data["layer_times"])
         return cls(config=BenchConfig.from_dict(data["config"]), **kwargs)
 
 
