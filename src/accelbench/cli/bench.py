@@ -25,6 +25,7 @@ from accelbench.errors import UserError, choice_error
 SCENARIO_NAMES = ("single-stream", "multi-stream", "offline", "server")
 MODE_NAMES = ("quick", "mlperf")
 BENCH_FORMATS = ("table", "json")
+LAYERS_SHOWN = 15  # slowest layers printed by bench --layers (the record keeps all)
 RESULTS_FORMATS = ("table", "json", "csv")
 
 
@@ -206,10 +207,14 @@ def _print_record(record) -> None:
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
     if record.layer_times is not None:
-        from accelbench.report.tables import layer_times_summary, measured_layers_table, print_tables
+        from accelbench.projection.layer_errors import slowest_layers_of
+        from accelbench.report.tables import layer_times_summary, layer_times_table, print_tables
 
         click.echo(layer_times_summary(record))
-        print_tables([measured_layers_table(record)])
+        rows, note = slowest_layers_of(record, LAYERS_SHOWN)
+        print_tables([layer_times_table(rows, f"Slowest {len(rows)} layers")])
+        if note:
+            click.echo(note)
 
 
 CSV_COLUMNS = ("run_id", "record_id", "timestamp", "status", "model", "resolution", "batch", "backend", "device",

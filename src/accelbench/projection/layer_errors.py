@@ -85,6 +85,17 @@ def slowest_measured_layers(record, profile: ModelProfile, limit: int, *, device
     return tuple(rows)
 
 
+def slowest_layers_of(record, limit: int, *, device: str = "host") -> tuple[tuple[LayerTime, ...], str]:
+    """(rows, note): ``slowest_measured_layers`` of the record's own profile; where its model cannot be
+    profiled or projected here, the measured times alone and the reason in ``note``."""
+    try:
+        return slowest_measured_layers(record, record_profile(record), limit, device=device), ""
+    except Exception as exc:  # noqa: BLE001 - the measured times stand without a projection
+        rows = tuple(LayerTime(name=m.name, op=m.op, macs=m.macs, time_s=m.time_ns / 1e9, time_source="measured",
+                               family=_kind(m.family)) for m in record.layer_times.slowest(limit))
+        return rows, f"no projection beside them: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+
 def _record_label(record) -> str:
     cfg = record.config
     ran = record.precision_executed or cfg.precision
