@@ -162,14 +162,15 @@ def layer_lesson(measurement: LayerMeasurement) -> str:
     worst = max((k for k in measurement.kinds if k.error is not None and k.measured_s >= 0.05 * total),
                 key=lambda k: abs(k.error), default=top)
     text = (f"measured per layer, {top.kind} layers take {fmt_pct(top.measured_s / total)} of the time"
-            f" (projection {_signed_pct(top.error)})")
+            f" (projected {_off_by(top.error)})")
     if worst is not top:
-        text += f"; the projection is furthest off on {worst.kind} layers ({_signed_pct(worst.error)})"
+        text += f"; the projection is furthest off on {worst.kind} layers ({_off_by(worst.error)})"
     return text
 
 
-def _signed_pct(error: float | None) -> str:
-    return NA if error is None else ("+" if error >= 0 else "-") + fmt_pct(abs(error))
+def _off_by(error: float | None) -> str:
+    """projected / measured - 1 in words: "42 % lower", "10 % higher"."""
+    return NA if error is None else f"{fmt_pct(abs(error))} {'lower' if error < 0 else 'higher'}"
 
 
 def closest_lesson(stand_in: ClosestMeasured, items: Sequence[Measured]) -> str:

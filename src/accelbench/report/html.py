@@ -397,8 +397,12 @@ def build_report_html(data: ReportData, *, plotly_js: str | None = None) -> str:
     env = _environment()
     charts = all_charts(data)
     layer_views = record_layer_views(data)
-    figures = {cid: plotly_figure(c) for cid, c in charts.items()}
-    figures.update({c.id: plotly_figure(c) for view in layer_views for c in view.charts})
+    stages = [_stage_view(data, n, charts) for n in STAGE_TITLES]
+    across = [charts[k] for k in ACROSS_CHARTS if k in charts]
+    # Only the charts the page places (the page counts them to know when every one has rendered).
+    placed = [c for s in stages for c in (s.chart_first, s.chart_last, s.layer_chart) if c is not None]
+    placed += across + [c for view in layer_views for c in view.charts]
+    figures = {c.id: plotly_figure(c) for c in placed}
     js = _plotly_js() if plotly_js is None else plotly_js
     stamps = sorted(r.timestamp for r in data.records)
     return env.get_template(TEMPLATE).render(
@@ -408,8 +412,8 @@ def build_report_html(data: ReportData, *, plotly_js: str | None = None) -> str:
         headline=_headline(data),
         ranking=table_view(ranking_table(data.summary) or fallback_ranking_table(data.records)),
         absent_titles=[STAGE_TITLES[n] for n in data.absent_stages],
-        stages=[_stage_view(data, n, charts) for n in STAGE_TITLES],
-        across=[charts[k] for k in ACROSS_CHARTS if k in charts],
+        stages=stages,
+        across=across,
         precision=table_view(precision_table(precision_groups(data))),
         not_shown=[name for key, name in NOT_SHOWN if key not in charts],
         records=table_view(records_table(data.records)) if data.records else None,

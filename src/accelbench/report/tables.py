@@ -157,8 +157,8 @@ def layer_kinds_table(measurement, table_id: str = "layer-kinds") -> Table | Non
     return Table(table_id, f"Projection error per op kind on {measurement.device}", ("op kind", "layers",
                  f"measured ({t_unit[0]})", f"projected ({t_unit[0]})", "projection error"), tuple(rows),
                  (False, True, True, True, True),
-                 caption=f"{measurement.label}: error = projected / measured - 1 over the kind's layers (negative:"
-                         " the projection is too fast).")
+                 caption=f"Projection error per op kind on {measurement.device}, {measurement.label}: projected /"
+                         " measured - 1 over the kind's layers (negative: the projection is too fast).")
 
 
 def ranking_table(summary) -> Table | None:
