@@ -10,6 +10,11 @@ per op kind. With ``--zoo``, the zoo figures of the issue's note too.
    time's share of a profiled run's wall time, the unmapped nodes, and the projection onto this host
    against the measurement: median |projected / measured - 1| over the measured layers, the total
    error, and per op kind. Uses a saved host calibration when there is one (says which).
+   Then whether ``calibrate`` should use per-op-kind errors: per backend and precision, relative
+   factors per op kind (measured / projected over the kind's layers, divided by the same ratio
+   over all layers, so the global calibration keeps the total) are fitted on one model and applied
+   to the other's layers (leave one model out); printed: the median per-layer |error| and the
+   whole-model error before and after.
 2. ``--zoo``: every zoo model's parameters, MACs and layers at its default size; and the self-match
    of ``models closest``: each zoo model profiled at another size than its default, the zoo model
    closest to it (itself, at distance 0, is the answer) and the margin to the runner-up.
@@ -64,8 +69,54 @@ def layer_case(model: str, resolution: str, backend: str, precision: str, runs: 
                         - 1) if measurement.points else None,
         "kinds": [{"kind": k.kind, "layers": k.layers, "measured_ms": k.measured_s * 1e3,
                    "projected_ms": k.projected_s * 1e3, "error": k.error} for k in measurement.kinds],
+        "points": [(p.kind, p.measured_s, p.projected_s) for p in measurement.points],
     })
     return case
+
+
+def kind_factors(points) -> dict[str, float]:
+    """Per op kind: (measured / projected over its layers) / (the same over all layers)."""
+    total = sum(m for _, m, _ in points) / sum(p for _, _, p in points)
+    sums: dict[str, list[float]] = {}
+    for kind, m, p in points:
+        acc = sums.setdefault(kind, [0.0, 0.0])
+        acc[0] += m
+        acc[1] += p
+    return {kind: (m / p) / total for kind, (m, p) in sums.items() if p > 0}
+
+
+def per_kind_check(cases: list[dict]) -> list[dict]:
+    """Leave one model out: factors fitted on one case's layers, applied to another's (same backend and
+    precision); the per-layer and whole-model errors before and after."""
+    rows = []
+    done = [c for c in cases if "points" in c]
+    for held in done:
+        others = [c for c in done if c is not held and (c["backend"], c["precision"]) == (held["backend"], held["precision"])]
+        if not others:
+            continue
+        factors = kind_factors([pt for c in others for pt in c["points"]])
+        before = [p / m - 1 for _, m, p in held["points"]]
+        after = [p * factors.get(kind, 1.0) / m - 1 for kind, m, p in held["points"]]
+        measured = sum(m for _, m, _ in held["points"])
+        rows.append({"model": held["model"], "backend": held["backend"], "precision": held["precision"],
+                     "fitted_on": [c["model"] for c in others], "factors": factors,
+                     "median_abs_layer_error_before": statistics.median(abs(e) for e in before),
+                     "median_abs_layer_error_after": statistics.median(abs(e) for e in after),
+                     "total_error_before": sum(p for _, _, p in held["points"]) / measured - 1,
+                     "total_error_after": sum(p * factors.get(k, 1.0) for k, _, p in held["points"]) / measured - 1})
+    return rows
+
+
+def print_per_kind(rows: list[dict]) -> None:
+    if not rows:
+        return
+    print("\nPer-op-kind correction, leave one model out (calibrate would keep it only where 'after' is better)")
+    for r in rows:
+        factors = ", ".join(f"{k} x{v:.2f}" for k, v in sorted(r["factors"].items()))
+        print(f"  {r['model']:<9} {r['backend']:<11} {r['precision']:<5} factors from {'+'.join(r['fitted_on'])}: {factors}")
+        print(f"    median |error| per layer {r['median_abs_layer_error_before']:.0%} -> "
+              f"{r['median_abs_layer_error_after']:.0%}; whole model {r['total_error_before']:+.0%} -> "
+              f"{r['total_error_after']:+.0%}")
 
 
 def print_case(case: dict) -> None:
@@ -156,6 +207,8 @@ def main(argv=None) -> int:
                                           args.time_limit, store)
                         print_case(case)
                         out["cases"].append(case)
+        out["per_kind"] = per_kind_check(out["cases"])
+        print_per_kind(out["per_kind"])
     if args.zoo or args.no_layers:
         figures = zoo_figures()
         print_zoo(figures)
