@@ -29,7 +29,6 @@ MAPPINGS = (
     "folded",  # torch: a module the ONNX export folded away (BatchNorm into its Conv): the layer run before it
     "order",  # a rebuilt op (LSTMSequence, ConvolutionBackpropData) paired in order with a layer of its family
 )
-UNMAPPED = "(unmapped)"
 
 
 @dataclass(frozen=True)
