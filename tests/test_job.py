@@ -148,3 +148,48 @@ def test_peak_lesson_in_display_units():
     assert lesson.startswith("peak says 83.0 GMAC/s FP32 on this host (2 cores); a large FP32 GEMM achieved "
                              "87.0 GMAC/s (105 %) - above the theoretical peak")
     assert peak_lesson([], 2).startswith("this host's clock is unknown")
+
+
+def test_plan_adds_the_closest_zoo_model_to_stage_3_and_one_layer_pass_per_stage():
+    plan = make_plan(model="mobilenet_v2", resolution="64", tiny=True, precisions=("fp32", "int8"),
+                     backend="onnxruntime")
+    stage3 = [c for c in plan.configs if c.stage == 3]
+    assert [c.model for c in stage3][0] == "yolov3" and len(stage3) == 2
+    closest = stage3[1]
+    assert closest.model not in ("yolov3", "mobilenet_v2") and closest.model == plan.closest.model
+    assert closest.resolution == plan.closest.resolution and "the zoo model closest to yours" in closest.label
+    assert plan.closest.why and plan.closest.distance > 0 and plan.closest.record_ids == ()
+    # per-layer times: the last size of each stage's main model and the user's model
+    assert [(c.stage, c.model) for c in plan.configs if c.layers] == [(2, "resnet50"), (3, "yolov3"),
+                                                                      (4, "mobilenet_v2")]
+    assert plan.layer_runs == 3 and plan.layer_configs == 3
+    quiet = make_plan(model="mobilenet_v2", resolution="64", tiny=True, precisions=("fp32",), backend="onnxruntime",
+                      layers=False)
+    assert quiet.layer_runs is None and quiet.layer_configs == 0
+    assert quiet.estimated_duration_s() < make_plan(model="mobilenet_v2", resolution="64", tiny=True,
+                                                    precisions=("fp32",), backend="onnxruntime").estimated_duration_s()
+
+
+def test_closest_to_a_zoo_model_never_picks_itself_nor_yolov3():
+    from accelbench.job.plan import closest_to
+    from accelbench.models.loader import load_model
+
+    chosen, error = closest_to(load_model("yolov3", resolution="128x96", with_weights=False), exclude=("yolov3",))
+    assert error is None and chosen.model != "yolov3" and chosen.resolution == "128x96"
+
+
+def test_stage_lessons_for_layers_and_the_closest_model():
+    from accelbench.job.stages import closest_lesson, layer_lesson
+    from accelbench.results.summary import ClosestMeasured, LayerKindError, LayerMeasurement
+
+    measurement = LayerMeasurement(record_id="r", label="l", device="host", profiler="p", runs=3, kinds=(
+        LayerKindError(kind="conv", layers=50, measured_s=0.08, projected_s=0.04),
+        LayerKindError(kind="linear", layers=1, measured_s=0.01, projected_s=0.03),
+        LayerKindError(kind="other", layers=4, measured_s=0.001, projected_s=0.1)))
+    # "other" holds ~1 % of the time: too little to be the kind the projection is furthest off on
+    assert layer_lesson(measurement) == ("measured per layer, conv layers take 88 % of the time (projected 50 %"
+                                         " lower); the projection is furthest off on linear layers (200 % higher)")
+    stand_in = ClosestMeasured(model="resnet18", resolution="64", why="yours has 2.0x fewer layers",
+                               size_note="at 64x64, the nearest size it takes")
+    assert closest_lesson(stand_in, []) == ("closest zoo model to yours: resnet18 @ 64 (yours has 2.0x fewer layers),"
+                                            " at 64x64, the nearest size it takes: its measurement failed")

@@ -48,18 +48,29 @@ def test_run_stores_every_measurement_and_its_summary(tiny_run):
                         "FROM records").fetchall()
     (summary_json,) = conn.execute("SELECT summary_json FROM run_summaries").fetchone()
     conn.close()
-    # stage 2: resnet50 at two sizes, stage 3: yolov3, stage 4: the user's model; fp32 + a reduced precision
-    assert len(rows) == 8
-    assert {r[0] for r in rows} == {"resnet50", "yolov3", "mobilenet_v2"}
+    summary = json.loads(summary_json)
+    # stage 2: resnet50 at two sizes, stage 3: yolov3 and the zoo model closest to the user's, stage 4: the
+    # user's model; fp32 + a reduced precision
+    closest = summary["stages"][2]["data"]["closest_measured"]
+    assert closest["model"] not in ("yolov3", "mobilenet_v2") and closest["why"] and len(closest["record_ids"]) == 2
+    assert len(rows) == 10
+    assert {r[0] for r in rows} == {"resnet50", "yolov3", "mobilenet_v2", closest["model"]}
     assert all(r[5] == "ok" for r in rows), rows
     assert {r[3] for r in rows} >= {"fp32"} and len({r[3] for r in rows}) == 2
     for _, _, _, requested, executed, _ in rows:
         assert executed.startswith(requested) or requested == "fp32" and executed == "fp32"
-    summary = json.loads(summary_json)
     assert [s["stage"] for s in summary["stages"]] == [1, 2, 3, 4]
     assert all(s["lesson"] for s in summary["stages"])
     assert any(p["source"] == "measured" for p in summary["stages"][0]["data"]["peaks"])
     assert summary["stages"][3]["data"]["closest"][0]["model"] != "mobilenet_v2"
+    assert f"closest zoo model to yours: {closest['model']}" in summary["stages"][2]["lesson"]
+    # one configuration per stage has per-layer times: measured slowest layers with the projection beside them
+    for stage in summary["stages"][1:]:
+        measurement = stage["data"]["layer_measurement"]
+        assert measurement["mapped_share"] > 0.9 and measurement["kinds"] and measurement["points"]
+        assert stage["data"]["layers"][0]["time_source"] == "measured" and stage["data"]["layers"][0]["projected_s"] > 0
+        assert "measured per layer" in stage["lesson"]
+    assert any(note.startswith("per-layer times: 3 configuration(s)") for note in summary["notes"])
     kinds = {e["kind"] for e in summary["ranking"]}
     assert kinds == {"measured", "projected"}
     ranked = [e["latency_s"] for e in summary["ranking"] if e["rank"] is not None]

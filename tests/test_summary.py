@@ -121,3 +121,26 @@ def test_summary_refuses_untyped_parts(stored):
     summary = RunSummary.from_dict(stored)
     with pytest.raises(TypeError, match="ranking must be a RankEntry"):
         replace(summary, ranking=({"label": "x", "kind": "measured"},))
+
+
+def test_layer_measurement_and_closest_measured_round_trip_through_json():
+    from accelbench.results.summary import (
+        ClosestMeasured, LayerKindError, LayerMeasurement, LayerPoint, MeasuredStageData,
+    )
+
+    measurement = LayerMeasurement(
+        record_id="r1", label="resnet50 @ 224", device="host", profiler="p", runs=10, mapped_share=0.99,
+        unmapped_s=1e-5, overhead=0.04, collect_s=1.5,
+        kinds=(LayerKindError(kind="conv", layers=53, measured_s=0.02, projected_s=0.015),),
+        points=(LayerPoint(name="conv1", kind="conv", measured_s=1e-3, projected_s=8e-4),))
+    stand_in = ClosestMeasured(model="resnet101", resolution="224", distance=0.9, why="yours has fewer layers",
+                               record_ids=("a", "b"))
+    layer = LayerTime(name="conv1", op="Conv", macs=5, time_s=1e-3, time_source="measured", bound="compute",
+                      projected_s=8e-4, family="conv")
+    data = MeasuredStageData(model="yolov3", layers=(layer,), layer_measurement=measurement, closest_measured=stand_in)
+    back = MeasuredStageData.from_dict(json.loads(json.dumps(data.to_dict())))
+    assert back == data
+    assert back.layer_measurement.kinds[0].error == pytest.approx(-0.25)
+    # absent, they leave no key behind (the first version's JSON is unchanged)
+    plain = MeasuredStageData(model="m").to_dict()
+    assert "layer_measurement" not in plain and "closest_measured" not in plain

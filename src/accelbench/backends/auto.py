@@ -174,6 +174,9 @@ class AutoBackend(Backend):
     def outputs_as_numpy(self, outputs: Any):
         return self._require().outputs_as_numpy(outputs)
 
+    def profile_layers(self, inputs: Any, runs: int, warmup: int = 1):
+        return self._require().profile_layers(inputs, runs, warmup)
+
     def resolved(self) -> Backend:
         return self.chosen or self
 

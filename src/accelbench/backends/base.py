@@ -24,6 +24,7 @@ import psutil
 
 from accelbench.errors import BackendUnavailable, ModelError, UserError, choice_error
 from accelbench.precision import PRECISIONS, parse_precision
+from accelbench.results.layers import RuntimeProfile
 from accelbench.results.records import RunInfo
 from accelbench.sources import MODEL_SOURCES
 
@@ -202,6 +203,13 @@ class Backend(ABC):
         """Outputs as float32 numpy arrays, for numeric-deviation checks."""
         return [np.asarray(o, dtype=np.float32) for o in outputs]
 
+    def profile_layers(self, inputs: Any, runs: int, warmup: int = 1) -> RuntimeProfile:
+        """Per-node times from the runtime's own profiler: ``warmup`` untimed runs of ``inputs``, then
+        ``runs`` profiled ones, on a profiling session of its own beside the loaded one (the timed
+        session is never profiled). Only after ``load``. UserError where the runtime has no profiler."""
+        raise UserError(f"layers: the {self.name} backend has no per-layer profiler; measure layers with one of: "
+                        f"{', '.join(layer_profiling_backends()) or 'none installed'}")
+
     def resolved(self) -> Backend:
         """The backend that really runs the model: itself, or the one a delegating backend picked."""
         return self
@@ -297,6 +305,12 @@ def get_backend(name: str) -> type[Backend]:
             + " or ".join(f"pip install 'accelbench[{extra}]'" for extra in extras)
         )
     return cls
+
+
+def layer_profiling_backends() -> list[str]:
+    """Names of the registered backends that implement ``profile_layers`` (installed or not)."""
+    return [cls.name for cls in registered_backends()
+            if cls.delegates or cls.profile_layers is not Backend.profile_layers]
 
 
 def backends_accepting(source: str) -> list[str]:

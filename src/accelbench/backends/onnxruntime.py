@@ -34,8 +34,10 @@ was configured for ("provider-configured"). Fused layers: op-type counts of the 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +56,7 @@ from accelbench.errors import ModelError, UserError
 from accelbench.precision.calibration import InputSpec, calibration_inputs, synthetic_inputs
 from accelbench.precision.convert import to_fp16
 from accelbench.precision.quantize import DEFAULT_ORT_ACTIVATION_TYPE, quantize_onnx_static
+from accelbench.results.layers import RuntimeNodeTime, RuntimeProfile
 from accelbench.results.records import RunInfo
 from accelbench.shapes import parse_whole_number
 
@@ -106,6 +109,8 @@ class OnnxRuntimeBackend(Backend):
         self._prepared_method = "none"
         self._prepared_notes: tuple[str, ...] = ()
         self._binding = None
+        self._arrays: dict[str, np.ndarray] = {}
+        self._prepared_proto: onnx.ModelProto | None = None
 
     @classmethod
     def is_available(cls) -> bool:
@@ -176,32 +181,13 @@ class OnnxRuntimeBackend(Backend):
         return [("TensorrtExecutionProvider", trt), cuda]
 
     def load(self, model) -> None:
-        import onnxruntime as ort
-
         self.check_runs(self.device, self.config.precision)
         prepared = self.prepared(model)
-        prepared_proto, self._prepared_method = prepared.proto, prepared.method
+        self._prepared_proto, self._prepared_method = prepared.proto, prepared.method
         self._prepared_notes = tuple(prepared.notes)
-
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.intra_op_num_threads = self.threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.log_severity_level = 3
-        serialized = prepared_proto.SerializeToString()
-        inspect = self.device == "cpu" and len(serialized) < INSPECT_MAX_BYTES
         with tempfile.TemporaryDirectory(prefix="accelbench-ort-") as tmp:
-            optimized_path = os.path.join(tmp, "optimized.onnx")
-            if inspect:
-                so.optimized_model_filepath = optimized_path
-            try:
-                self._session = ort.InferenceSession(serialized, sess_options=so, providers=self._providers())
-            except Exception as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ModelError(f"model: onnxruntime could not load it on {self.device}: {first[:200]}") from None
-            if inspect and os.path.exists(optimized_path):
-                optimized = onnx.load(optimized_path, load_external_data=False)
+            self._session, optimized = self._new_session(tmp)
+            if optimized is not None:
                 self._op_counts = Counter(node.op_type for node in optimized.graph.node)
         self._inputs_meta = [(i.name, tuple(int(d) for d in i.shape), i.type) for i in self._session.get_inputs()]
         for name, shape, _ in self._inputs_meta:
@@ -209,6 +195,70 @@ class OnnxRuntimeBackend(Backend):
                 raise ModelError(f"model: input {name!r} still has a dynamic dim {shape}; fix it with --input-shape")
         if self.device != "cpu":
             self._binding = self._session.io_binding()
+
+    def _new_session(self, tmp: str, *, profile: bool = False):
+        """(session, optimized graph or None) for the prepared model: the optimized graph ORT writes
+        is read back on the CPU provider (for what ran, and the profiler's node outputs)."""
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.log_severity_level = 3
+        if profile:
+            so.enable_profiling = True
+            so.profile_file_prefix = os.path.join(tmp, "profile")
+        serialized = self._prepared_proto.SerializeToString()
+        inspect = self.device == "cpu" and len(serialized) < INSPECT_MAX_BYTES
+        optimized_path = os.path.join(tmp, "optimized.onnx")
+        if inspect:
+            so.optimized_model_filepath = optimized_path
+        try:
+            session = ort.InferenceSession(serialized, sess_options=so, providers=self._providers())
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"model: onnxruntime could not load it on {self.device}: {first[:200]}") from None
+        optimized = None
+        if inspect and os.path.exists(optimized_path):
+            optimized = onnx.load(optimized_path, load_external_data=False)
+        return session, optimized
+
+    def profile_layers(self, inputs: Any, runs: int, warmup: int = 1) -> RuntimeProfile:
+        """ONNX Runtime's session profiling (``SessionOptions.enable_profiling``) on a second session
+        of the same prepared model: each node's ``<name>_kernel_time`` events of the profiled runs
+        (those inside the last ``runs`` ``model_run`` events), with the outputs the node writes in
+        the optimized graph (CPU provider)."""
+        self._require_loaded()
+        arrays = self._arrays if self._binding is not None else inputs
+        with tempfile.TemporaryDirectory(prefix="accelbench-ort-profile-") as tmp:
+            session, optimized = self._new_session(tmp, profile=True)
+            run = self._profiling_run(session, arrays)
+            latencies = []
+            for i in range(warmup + runs):
+                start = time.perf_counter_ns()
+                run()
+                if i >= warmup:
+                    latencies.append(time.perf_counter_ns() - start)
+            with open(session.end_profiling(), encoding="utf-8") as fh:
+                events = json.load(fh)
+        outputs = {node.name: tuple(t for t in node.output if t) for node in optimized.graph.node} if optimized else {}
+        return RuntimeProfile(
+            profiler="onnxruntime session profiling (SessionOptions.enable_profiling)", runs=runs,
+            nodes=ort_node_times(events, runs, outputs), latency_ns=tuple(latencies))
+
+    def _profiling_run(self, session, arrays: dict[str, np.ndarray]):
+        if self._binding is None:
+            return lambda: session.run(None, arrays)
+        import onnxruntime as ort
+
+        binding = session.io_binding()
+        for name, array in arrays.items():
+            binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(array, "cuda", self.options.device_id))
+        for out in session.get_outputs():
+            binding.bind_output(out.name, "cuda", self.options.device_id)
+        return lambda: session.run_with_iobinding(binding)
 
     def prepare_inputs(self, seed: int = 0) -> Any:
         """Seeded synthetic inputs (accelbench.precision.calibration conventions), name -> array.
@@ -219,6 +269,7 @@ class OnnxRuntimeBackend(Backend):
         self._require_loaded()
         specs = [InputSpec(name, shape, _ORT_TYPES.get(type_, "float32")) for name, shape, type_ in self._inputs_meta]
         arrays = synthetic_inputs(specs, seed)
+        self._arrays = arrays  # the host copies, for a profiling session's own binding
         if self._binding is None:
             return arrays
         import onnxruntime as ort
@@ -280,6 +331,7 @@ class OnnxRuntimeBackend(Backend):
     def close(self) -> None:
         self._session = None
         self._binding = None
+        self._prepared_proto = None
 
     def _require_loaded(self) -> None:
         if self._session is None:
@@ -294,6 +346,30 @@ _ORT_TYPES = {
 # Ops that are not interesting as "fused layers" (kept in op counts).
 _PLAIN_OPS = frozenset({"Reshape", "Flatten", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Identity",
                         "Transpose", "Constant"})
+
+
+KERNEL_SUFFIX = "_kernel_time"
+
+
+def ort_node_times(events: list[dict], runs: int, outputs: dict[str, tuple[str, ...]]) -> tuple[RuntimeNodeTime, ...]:
+    """Mean time per run of every node in ORT's profile trace (``dur`` is in µs), counting only the
+    node events inside the last ``runs`` ``model_run`` events (earlier runs are warm-up), in the
+    order the nodes first ran."""
+    run_windows = sorted((e["ts"], e["ts"] + e["dur"]) for e in events
+                         if e.get("cat") == "Session" and e.get("name") == "model_run")[-runs:]
+    first = run_windows[0][0] if run_windows else 0
+    totals: dict[str, float] = {}
+    op_types: dict[str, str] = {}
+    for event in sorted((e for e in events if e.get("cat") == "Node"), key=lambda e: e["ts"]):
+        name = event.get("name", "")
+        if not name.endswith(KERNEL_SUFFIX) or event["ts"] < first:
+            continue
+        node = name[: -len(KERNEL_SUFFIX)]
+        totals[node] = totals.get(node, 0.0) + float(event.get("dur", 0)) * 1000.0
+        op_types.setdefault(node, str((event.get("args") or {}).get("op_name", "")))
+    per_run = max(len(run_windows), 1)
+    return tuple(RuntimeNodeTime(node, op_types[node], total / per_run, outputs=outputs.get(node, ()))
+                 for node, total in totals.items())
 
 
 def _has_qdq(proto: onnx.ModelProto) -> bool:

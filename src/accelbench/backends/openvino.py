@@ -25,6 +25,7 @@ import functools
 import importlib.util
 import os
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ from accelbench.backends.base import (
 from accelbench.errors import ModelError, UserError, choice_error
 from accelbench.precision.calibration import calibration_inputs, input_specs, synthetic_inputs
 from accelbench.precision.quantize import quantize_openvino_nncf
+from accelbench.results.layers import RuntimeNodeTime, RuntimeProfile
 from accelbench.results.records import RunInfo
 from accelbench.shapes import parse_whole_number
 
@@ -111,6 +113,14 @@ def _gemm_precision(compiled) -> str:
     return "unknown"
 
 
+def _compile(ov_model, ov_device: str, properties: dict):
+    try:
+        return _core().compile_model(ov_model, ov_device, properties)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"model: openvino could not compile it for {ov_device}: {first[:200]}") from None
+
+
 def _capabilities(ov_device: str) -> tuple[str, ...]:
     try:
         return tuple(_core().get_property(ov_device, "OPTIMIZATION_CAPABILITIES"))
@@ -149,6 +159,10 @@ class OpenVINOBackend(Backend):
         self._request = None
         self._input_specs = None
         self._prepared_method = "none"
+        self._ov_model = None
+        self._onnx_names: frozenset[str] = frozenset()
+        self._ov_device = "CPU"
+        self._properties: dict[str, Any] = {}
 
     # -- availability -------------------------------------------------------------------------
     @classmethod
@@ -231,7 +245,9 @@ class OpenVINOBackend(Backend):
         self.check_runs(device, self.config.precision)
         ov_device = DEVICE_NAMES.get(device, device.upper())
         prepared = self.prepared(model)
-        self._input_specs = input_specs(prepared.original if prepared.original is not None else prepared.proto)
+        onnx_graph = prepared.original if prepared.original is not None else prepared.proto
+        self._input_specs = input_specs(onnx_graph)
+        self._onnx_names = frozenset(node.name for node in onnx_graph.graph.node if node.name)
         self._prepared_method = prepared.method
         ov_model = read_onnx(prepared.model) if prepared.proto is not None else prepared.model
         threads = self.config.threads or physical_cores()
@@ -241,12 +257,9 @@ class OpenVINOBackend(Backend):
         }
         if ov_device == "CPU":
             properties["INFERENCE_NUM_THREADS"] = threads
-        try:
-            self._compiled = _core().compile_model(ov_model, ov_device, properties)
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"model: openvino could not compile it for {ov_device}: {first[:200]}") from None
+        self._compiled = _compile(ov_model, ov_device, properties)
         self._request = self._compiled.create_infer_request()
+        self._ov_model, self._ov_device, self._properties = ov_model, ov_device, properties
 
     def prepare_inputs(self, seed: int = 0) -> dict[str, np.ndarray]:
         self._require_loaded()
@@ -259,6 +272,42 @@ class OpenVINOBackend(Backend):
 
     def outputs_as_numpy(self, outputs: Any) -> list[np.ndarray]:
         return [np.array(o, dtype=np.float32, copy=True) for o in outputs]
+
+    def profile_layers(self, inputs: dict[str, np.ndarray], runs: int, warmup: int = 1) -> RuntimeProfile:
+        """OpenVINO's performance counters (``PERF_COUNT``, ``get_profiling_info()``) of a second
+        compilation of the same model with the same properties. Before compiling, each op's
+        ``originalLayersNames`` is seeded with the ONNX node it comes from (``seed_original_names``):
+        OpenVINO's transformations carry that list onto the nodes that replace and fuse ops
+        (Conv+BatchNorm becomes a "Multiply_5040" convolution that still lists "conv1"), so every
+        executed node says which ONNX nodes it stands for. ``real_time`` of the EXECUTED nodes, summed over the profiled runs."""
+        self._require_loaded()
+        model = self._ov_model.clone()
+        seed_original_names(model, self._onnx_names)
+        compiled = _compile(model, self._ov_device, {**self._properties, "PERF_COUNT": True})
+        request = compiled.create_infer_request()
+        originals = {}
+        for op in compiled.get_runtime_model().get_ops():
+            info = op.get_rt_info()
+            names = info["originalLayersNames"].astype(str) if "originalLayersNames" in info else ""
+            originals[op.get_friendly_name()] = tuple(n for n in names.split(",") if n)
+        totals: dict[str, float] = {}
+        kinds: dict[str, str] = {}
+        latencies = []
+        for i in range(warmup + runs):
+            start = time.perf_counter_ns()
+            request.infer(inputs, share_inputs=True)
+            if i < warmup:
+                continue
+            latencies.append(time.perf_counter_ns() - start)
+            for counter in request.get_profiling_info():  # the counters of the last inference
+                if str(counter.status).endswith(".EXECUTED"):  # not NOT_RUN or OPTIMIZED_OUT
+                    totals[counter.node_name] = (totals.get(counter.node_name, 0.0)
+                                                 + counter.real_time.total_seconds() * 1e9)
+                    kinds.setdefault(counter.node_name, f"{counter.node_type} ({counter.exec_type})")
+        nodes = tuple(RuntimeNodeTime(name, kinds[name], total / runs, originals=originals.get(name, ()))
+                      for name, total in totals.items())
+        return RuntimeProfile(profiler="openvino performance counters (PERF_COUNT, get_profiling_info)", runs=runs,
+                              nodes=nodes, latency_ns=tuple(latencies))
 
     def describe(self) -> RunInfo:
         import openvino as ov
@@ -305,10 +354,28 @@ class OpenVINOBackend(Backend):
     def close(self) -> None:
         self._request = None
         self._compiled = None
+        self._ov_model = None
 
     def _require_loaded(self) -> None:
         if self._compiled is None:
             raise UserError("openvino backend: call load(model) first")
+
+
+def seed_original_names(model, onnx_names: frozenset[str]) -> None:
+    """Set every op's ``originalLayersNames`` to the ONNX node it comes from: its own name when that
+    is an ONNX node's; else (the helper ops the ONNX frontend or NNCF adds: LayerNormalization's
+    MVN, a Gemm's MatMul, a fake-quantize) the name its first consumer got, since those ops feed the
+    op that carries the node's name."""
+    seeds: dict[str, str] = {}
+    for op in reversed(model.get_ordered_ops()):
+        name = op.get_friendly_name()
+        seed = name
+        if name not in onnx_names:
+            consumers = [target.get_node().get_friendly_name() for out in op.outputs()
+                         for target in out.get_target_inputs()]
+            seed = next((seeds[c] for c in consumers if c in seeds), name)
+        seeds[name] = seed
+        op.get_rt_info()["originalLayersNames"] = seed
 
 
 def execution_graph_summary(compiled) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,14 +40,35 @@ from accelbench.models.torch_export import (
     build_module,
     default_input_shapes,
     import_torch,
+    onnx_node_module,
     torch_spec_of,
 )
 from accelbench.precision.calibration import input_specs
+from accelbench.results.layers import RuntimeNodeTime, RuntimeProfile
 from accelbench.results.records import RunInfo
 from accelbench.shapes import parse_resolution
 from accelbench.sources import is_torch_spec
 
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+MODULE_RANGE = "accelbench.module::"  # the record_function name of a module's forward: prefix + qualified name
+
+
+def module_self_times(ranges, duration) -> dict[str, float]:
+    """Self time of each module (the name after MODULE_RANGE), summed over every call: its ranges'
+    ``duration`` less that of the ranges nested directly inside them; in order of first call."""
+    totals: dict[str, float] = {}
+    stack: list[tuple[float, str]] = []  # (end, name) of the open ranges
+    for event in sorted(ranges, key=lambda e: (e.time_range.start, -e.time_range.end)):
+        while stack and stack[-1][0] <= event.time_range.start:
+            stack.pop()
+        name = event.name[len(MODULE_RANGE):]
+        own = float(duration(event))
+        totals[name] = totals.get(name, 0.0) + own
+        if stack:
+            parent = stack[-1][1]
+            totals[parent] = totals.get(parent, 0.0) - own
+        stack.append((event.time_range.end, name))
+    return totals
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,7 @@ class TorchBackend(Backend):
         self._module = None
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._spec: str = ""
+        self._node_names: tuple[str, ...] = ()  # of the ONNX export it was loaded from
 
     @classmethod
     def is_available(cls) -> bool:
@@ -126,6 +149,7 @@ class TorchBackend(Backend):
         torch = import_torch()
         device = self.config.device.lower()
         self.check_runs(device, self.config.precision)
+        proto = None
         if is_torch_spec(model):
             spec, shapes = model, None
         else:  # an ONNX graph exported from a torch: spec names the module to rebuild
@@ -139,6 +163,7 @@ class TorchBackend(Backend):
                 f"{', '.join(backends_accepting('file'))})"
             )
         module = build_module(spec)
+        self._node_names = tuple(node.name for node in proto.graph.node) if proto is not None else ()
         if shapes is None:  # a bare spec: option resolution (default 224) and config.batch
             shapes = default_input_shapes(module, self.options.resolution, self.config.batch, None)
         self._spec, self._shapes = spec, shapes
@@ -164,6 +189,65 @@ class TorchBackend(Backend):
         if self._device.type == "cuda":
             torch.cuda.synchronize()  # the timed call must include the kernels, not just their launch
         return out
+
+    def profile_layers(self, inputs: tuple, runs: int, warmup: int = 1) -> RuntimeProfile:
+        """``torch.profiler`` over the eager module with a ``record_function`` range around every
+        module's forward (hooks, removed afterwards): each module's *self* time (its range minus its
+        sub-modules' ranges; device time on CUDA) is one node, standing for the ONNX nodes the export
+        scoped to that module. A leaf module without ONNX nodes was folded away at export (BatchNorm
+        into its Conv)."""
+        torch = import_torch()
+        from torch.autograd.profiler import record_function
+        from torch.profiler import ProfilerActivity, profile
+
+        self._require_loaded()
+        direct: dict[str, list[str]] = {}
+        for node_name in self._node_names:
+            owner = onnx_node_module(node_name)
+            if owner is not None:
+                direct.setdefault(owner, []).append(node_name)
+        open_ranges: list = []
+
+        def enter(name: str):
+            def hook(module, args):
+                scope = record_function(MODULE_RANGE + name)
+                scope.__enter__()
+                open_ranges.append(scope)
+            return hook
+
+        def leave(module, args, output):
+            open_ranges.pop().__exit__(None, None, None)
+
+        leaves = {}
+        handles = []
+        for name, module in self._module.named_modules():
+            leaves[name] = not any(True for _ in module.children())
+            handles.append(module.register_forward_pre_hook(enter(name)))
+            handles.append(module.register_forward_hook(leave))
+        cuda = self._device.type == "cuda"
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+        latencies = []
+        try:
+            for _ in range(warmup):
+                self.run(inputs)
+            with profile(activities=activities) as prof:
+                for _ in range(runs):
+                    start = time.perf_counter_ns()
+                    self.run(inputs)
+                    latencies.append(time.perf_counter_ns() - start)
+        finally:
+            for handle in handles:
+                handle.remove()
+        ranges = [e for e in prof.events() if e.name.startswith(MODULE_RANGE)]
+        self_us = module_self_times(ranges, lambda e: e.device_time_total if cuda else
+                                    e.time_range.end - e.time_range.start)
+        nodes = tuple(RuntimeNodeTime(name or "(model)", type(self._module.get_submodule(name)).__name__,
+                                      total * 1000.0 / runs, originals=tuple(direct.get(name, ())),
+                                      folded=leaves[name] and not direct.get(name))
+                      for name, total in self_us.items())
+        return RuntimeProfile(profiler=f"torch.profiler ({'CUDA device' if cuda else 'CPU'} time per module"
+                                       " forward, record_function ranges)",
+                              runs=runs, nodes=nodes, latency_ns=tuple(latencies))
 
     def outputs_as_numpy(self, outputs: Any) -> list[np.ndarray]:
         torch = import_torch()

@@ -20,9 +20,13 @@ from accelbench.cli.common import (
     precision_option,
     resolution_option,
 )
+from accelbench.errors import UserError
+from accelbench.measure.layers import DEFAULT_LAYER_RUNS
 from accelbench.measure.runner import bench
 from accelbench.precision import parse_precision
+from accelbench.projection.layer_errors import slowest_layers_of
 from accelbench.report.export import records_csv
+from accelbench.report.tables import layer_times_summary, layer_times_table, print_tables
 from accelbench.report.units import fmt_ns, fmt_value
 from accelbench.results.records import MODES, SCENARIOS, BenchConfig, BenchRecord
 from accelbench.results.store import open_store
@@ -30,6 +34,7 @@ from accelbench.shapes import parse_input_shapes
 from accelbench.sources import source_of_spec
 
 BENCH_FORMATS = ("table", "json")
+LAYERS_SHOWN = 15  # slowest layers printed by bench --layers (the record keeps all)
 RESULTS_FORMATS = ("table", "json", "csv")
 
 
@@ -60,10 +65,14 @@ RESULTS_FORMATS = ("table", "json", "csv")
 @click.option("--no-isolation", is_flag=True, help="Measure in this process (no child process, no timeout).")
 @number_option("--timeout", default=None, help="Child-process timeout, seconds (default: from the time limit).")
 @click.option("--log-dir", default=None, help="Where LoadGen logs go (default: accelbench-logs beside the db).")
+@click.option("--layers", is_flag=True,
+              help="After the timed runs, collect per-layer times with the runtime's own profiler (a separate pass).")
+@number_option("--layer-runs", default=None,
+               help=f"Profiled runs the per-layer times average over (default {DEFAULT_LAYER_RUNS}).")
 @click.option("--format", "-f", "output_format", default="table", show_default=True, help="table or json.")
 def bench_command(model, backend, device, precision, batch, resolution, input_shapes, scenario, mode, threads,
                   time_limit, target_ci, target_qps, latency_bound_ms, price, price_per_hour, tdp, tdp_cores, db, no_save,
-                  no_isolation, timeout, log_dir, output_format):
+                  no_isolation, timeout, log_dir, layers, layer_runs, output_format):
     """Measure MODEL (zoo name or .onnx file) on a real runtime and store the record."""
     fmt = check_format(output_format, BENCH_FORMATS)
     config = BenchConfig(
@@ -87,7 +96,10 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
         tdp_w=tdp,
         tdp_cores=tdp_cores,
     )
-    record = bench(config, db=db, save=not no_save, isolate=not no_isolation, timeout_s=timeout, log_root=log_dir)
+    if layer_runs is not None and not layers:
+        raise UserError(f"layer-runs: only with --layers (collect per-layer times); got --layer-runs {layer_runs}")
+    record = bench(config, db=db, save=not no_save, isolate=not no_isolation, timeout_s=timeout, log_root=log_dir,
+                   layer_runs=(layer_runs or DEFAULT_LAYER_RUNS) if layers else None)
     if fmt == "json":
         echo_json(record.to_dict())
     else:
@@ -141,6 +153,12 @@ def _print_record(record: BenchRecord) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
+    if record.layer_times is not None:
+        click.echo(layer_times_summary(record))
+        rows, note = slowest_layers_of(record, LAYERS_SHOWN)
+        print_tables([layer_times_table(rows, f"Slowest {len(rows)} layers")])
+        if note:
+            click.echo(note)
 
 
 @app.command("results")

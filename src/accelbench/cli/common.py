@@ -65,6 +65,7 @@ NUMBER_OPTIONS: dict[str, NumberRule] = {
     "top": NumberRule(int, 1, 10**6),
     "seed": NumberRule(int, 0, 2**32 - 1),
     "limit": NumberRule(int, 1, 10**4),
+    "layer-runs": NumberRule(int, 1, 10**4),
 }
 
 

@@ -33,29 +33,38 @@ from accelbench.report.tables import print_tables, ranking_table
 @click.option("--report", "report_path", default=None,
               help="Where to write the HTML report (default accelbench-out/report-<run>.html).")
 @click.option("--no-report", is_flag=True, help="Do not write the HTML report.")
+@click.option("--no-layers", is_flag=True,
+              help="Do not collect per-layer times (by default one configuration per stage gets a profiled pass).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the lessons, the ranking and the report path.")
 @click.option("--yes", "-y", is_flag=True, help="With --full: do not ask before a long run.")
 @click.option("--format", "-f", "output_format", default="table", show_default=True, help="table or json.")
 def run_command(model, resolution, full, objective, backend, precisions, time_limit, db, report_path, no_report,
-                quiet, yes, output_format):
+                no_layers, quiet, yes, output_format):
     """Walk the four stages of inference benchmarking on this machine and end with an answer.
 
     \b
     1. peak TOPS: this host's theoretical and measured peak beside the catalog's devices;
     2. ResNet-50 at 224 with a batch (how datasheets quote it) versus 2 MP at batch 1;
-    3. a real-world model: YOLOv3 at 1 MP (--full: 1, 2 and 4 MP);
+    3. a real-world model: YOLOv3 at 1 MP (--full: 1, 2 and 4 MP), and with --model the zoo
+       model closest to yours;
     4. your model (--model).
     Each at FP32 and at the best reduced precision this host supports.
     """
     fmt = check_format(output_format, ("table", "json"))
     plan = make_plan(model=model, resolution=resolution, full=full, objective=objective.strip().lower(),
                      backend=backend.strip().lower(),
-                     precisions=tuple(parse_precision(p) for p in precisions) or None, time_limit_s=time_limit)
+                     precisions=tuple(parse_precision(p) for p in precisions) or None, time_limit_s=time_limit,
+                     layers=not no_layers)
     estimate = plan.estimated_duration_s()
     progress = Progress(estimate, quiet=quiet or fmt == "json")
     mode = "full matrix" if full else ("tiny sizes (ACCELBENCH_TINY=1)" if plan.tiny else "default sizes")
     progress.say(f"accelbench run: the four stages of inference benchmarking, {mode}: {plan.measurements} "
-                 f"measurements at {', '.join(plan.precisions)}; estimated {estimate / 60:.1f} min on this machine")
+                 f"measurements at {', '.join(plan.precisions)}"
+                 + (f", per-layer times for {plan.layer_configs} of them" if plan.layer_configs else "")
+                 + f"; estimated {estimate / 60:.1f} min on this machine")
+    if plan.closest is not None:
+        progress.say(f"stage 3 adds {plan.closest.model} @ {plan.closest.resolution}, the zoo model closest to yours"
+                     f" ({plan.closest.why})")
     if full and not yes and sys.stdin.isatty():
         click.confirm(f"The full matrix takes about {estimate / 60:.0f} minutes. Start?", abort=True)
     outcome = run_job(plan, db_path=db, progress=progress, command="accelbench " + " ".join(sys.argv[1:]),

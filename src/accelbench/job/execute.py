@@ -18,7 +18,7 @@ from accelbench.hardware.catalog import load_catalog
 from accelbench.hardware.host import detect_host, theoretical_peaks
 from accelbench.job.plan import STAGE_TITLES, RunPlan
 from accelbench.job.ranking import project_for_ranking, rank_entries, with_rank_lesson
-from accelbench.job.stages import Measured, mac_rate_text, peak_lesson, stage_summary, utilization_text
+from accelbench.job.stages import Measured, layer_notes, mac_rate_text, peak_lesson, stage_summary, utilization_text
 from accelbench.measure.environment import collect_environment
 from accelbench.measure.gemm_peak import measure_host_gemm, remember_measurements
 from accelbench.measure.runner import run_config
@@ -99,8 +99,9 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
                     config = BenchConfig(model=cfg.model, source=cfg.source, resolution=cfg.resolution,
                                          batch=cfg.batch, backend=backend, precision=precision,
                                          scenario=cfg.scenario, mode="quick", time_limit_s=plan.time_limit_s)
+                    layer_runs = plan.layer_runs if cfg.layers and precision == plan.precisions[-1] else None
                     try:
-                        record = run_config(config, run_id=run_id, isolate=isolate)
+                        record = run_config(config, run_id=run_id, isolate=isolate, layer_runs=layer_runs)
                     except UserError as exc:  # e.g. a precision this backend cannot run: keep going
                         record = BenchRecord.failed(config, run_id, str(exc), "user-error",
                                                     environment=collect_environment(config.device))
@@ -112,7 +113,7 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
                     measured.append(Measured(cfg, precision, record))
                     progress.done(f"{cfg.label}, {precision}: {record_line(record)}")
             stage = stage_summary(stage_no, title, [m for m in measured if m.config.stage == stage_no],
-                                  plan.precisions[-1])
+                                  plan.precisions[-1], closest=plan.closest if stage_no == 3 else None)
             stages.append(stage)
             progress.say(f"  lesson: {stage.lesson}", always=True)
 
@@ -130,7 +131,8 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
         ranking=tuple(ranking), projections=projections, duration_s=time.monotonic() - started,
         environment=collect_environment("cpu"),
         notes=(f"backend: {backend}", f"precisions: {', '.join(plan.precisions)}",
-               "sizes shrunk by ACCELBENCH_TINY=1 (test mode)" if plan.tiny else "full sizes"),
+               "sizes shrunk by ACCELBENCH_TINY=1 (test mode)" if plan.tiny else "full sizes",
+               *layer_notes(plan, measured), *([f"stage 3: {plan.closest_error}"] if plan.closest_error else [])),
     )
     with open_store(db_path) as store:
         store.save_summary(summary)

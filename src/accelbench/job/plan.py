@@ -3,8 +3,14 @@ anything runs.
 
 Sizes: the default plan measures ResNet-50 at 224 (batch 8, offline: how datasheets quote it)
 and at 2 MP (batch 1: what an edge application needs), YOLOv3 at 1 MP (``--full``: 1, 2 and 4 MP),
-and the user's model, each at FP32 and at the best reduced precision of this host. The
+and the user's model, each at FP32 and at the best reduced precision of this host. With a user
+model, stage 3 also measures the zoo model closest to it (models/similarity.py; never YOLOv3,
+which stage 3 measures anyway, nor the user's own) at the size the finder profiled it at. The
 environment variable ACCELBENCH_TINY=1 shrinks every size (tests; the same code path).
+
+Per-layer times: one configuration per stage (the one whose slowest layers the stage shows: its
+main model's last size, at the reduced precision) gets a profiling pass after its timed runs
+(``layer_runs`` profiled runs; measure/layers.py). ``layers=False`` (``run --no-layers``) skips it.
 """
 
 from __future__ import annotations
@@ -16,11 +22,17 @@ from accelbench.backends.base import backend_class, backends_accepting, describe
 from accelbench.errors import UserError, choice_error
 from accelbench.hardware.host import detect_host
 from accelbench.models.loader import load_model
+from accelbench.models.similarity import closest_zoo_models
+from accelbench.profile import profile_model
+from accelbench.results.summary import ClosestMeasured
 from accelbench.shapes import parse_resolution
 
 TINY_ENV = "ACCELBENCH_TINY"
 OBJECTIVES = ("latency", "throughput", "per-watt", "per-dollar")
 STAGE_TITLES = {2: "ResNet-50, done right", 3: "a real-world model", 4: "your model"}
+LAYER_RUNS = 10
+TINY_LAYER_RUNS = 3
+STAGE3_MODEL = "yolov3"
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,7 @@ class StageConfig:
     scenario: str  # single-stream (batch 1, latency) or offline (throughput at a batch)
     label: str
     source: str = "zoo"
+    layers: bool = False  # collect per-layer times at the plan's last precision (one configuration per stage)
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,9 @@ class RunPlan:
     full: bool
     user_model: str | None = None
     user_resolution: str | None = None
+    closest: ClosestMeasured | None = None  # stage 3's zoo model closest to the user's (record ids empty here)
+    closest_error: str | None = None  # why there is none, when a user model was given
+    layer_runs: int | None = None  # profiled runs of the per-layer pass; None: no per-layer times
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -63,7 +79,14 @@ class RunPlan:
         calibration = 3.0 if self.tiny else 10.0
         reduced = sum(1 for p in self.precisions if p != "fp32")
         stage1 = 4.0 if self.tiny else 10.0
-        return stage1 + self.measurements * (self.time_limit_s + per_setup) + len(self.configs) * reduced * calibration
+        layers = sum(1 for c in self.configs if c.layers) * (per_setup if self.layer_runs else 0.0)
+        return (stage1 + self.measurements * (self.time_limit_s + per_setup) + len(self.configs) * reduced * calibration
+                + layers)
+
+    @property
+    def layer_configs(self) -> int:
+        """How many configurations get a per-layer profiling pass."""
+        return sum(1 for c in self.configs if c.layers) if self.layer_runs else 0
 
 
 def stage_sizes(tiny: bool, full: bool) -> dict[str, list[tuple[str, int, str]]]:
@@ -82,32 +105,57 @@ def stage_sizes(tiny: bool, full: bool) -> dict[str, list[tuple[str, int, str]]]
 
 def make_plan(*, model: str | None = None, resolution: str | None = None, full: bool = False,
               objective: str = "latency", backend: str = "auto", precisions: tuple[str, ...] | None = None,
-              time_limit_s: float | None = None, tiny: bool | None = None) -> RunPlan:
-    """Validate the options and lay out every configuration before anything runs."""
+              time_limit_s: float | None = None, tiny: bool | None = None, layers: bool = True) -> RunPlan:
+    """Validate the options and lay out every configuration before anything runs. ``layers``:
+    collect per-layer times for one configuration per stage."""
     tiny = os.environ.get(TINY_ENV) == "1" if tiny is None else tiny
     if objective not in OBJECTIVES:
         raise choice_error("objective", objective, OBJECTIVES)
     sizes = stage_sizes(tiny, full)
     configs: list[StageConfig] = []
-    for res, batch, scenario in sizes["resnet50"]:
-        configs.append(StageConfig(2, "resnet50", res, batch, scenario, f"ResNet-50 @ {res}, batch {batch}"))
-    for res, batch, scenario in sizes["yolov3"]:
-        configs.append(StageConfig(3, "yolov3", res, batch, scenario, f"YOLOv3 @ {res}, batch 1"))
+    last = len(sizes["resnet50"]) - 1
+    for i, (res, batch, scenario) in enumerate(sizes["resnet50"]):
+        configs.append(StageConfig(2, "resnet50", res, batch, scenario, f"ResNet-50 @ {res}, batch {batch}",
+                                   layers=i == last))
+    last = len(sizes[STAGE3_MODEL]) - 1
+    for i, (res, batch, scenario) in enumerate(sizes[STAGE3_MODEL]):
+        configs.append(StageConfig(3, STAGE3_MODEL, res, batch, scenario, f"YOLOv3 @ {res}, batch 1", layers=i == last))
+    closest, closest_error = None, None
     if model is not None:
         if resolution is not None:
             parse_resolution(resolution)
         # Fail now, not after minutes of stages 1-3: load (weightless) to check the name/file and shapes.
         loaded = load_model(model, resolution=resolution, batch=1, with_weights=False)
         res = resolution if resolution is not None else (loaded.resolution.spec if loaded.resolution else None)
+        closest, closest_error = closest_to(loaded, exclude=(model, loaded.name, STAGE3_MODEL))
+        if closest is not None:
+            configs.append(StageConfig(3, closest.model, closest.resolution, 1, "single-stream",
+                                       f"{closest.model} @ {closest.resolution}, batch 1 (the zoo model closest to yours)"))
         configs.append(StageConfig(4, model, res, 1, "single-stream", f"{loaded.name} @ {res or 'its own shape'}, batch 1",
-                                   source=loaded.source))
+                                   source=loaded.source, layers=True))
     if precisions is None:
         precisions = ("fp32", best_reduced_precision(backend))
     check_precisions(backend, precisions)
     limit = time_limit_s if time_limit_s is not None else (1.0 if tiny else 6.0)
     if limit <= 0:
         raise UserError(f"time-limit: must be a positive number of seconds; got {limit}")
-    return RunPlan(tuple(configs), tuple(precisions), backend, limit, objective, tiny, full, model, resolution)
+    return RunPlan(tuple(configs), tuple(precisions), backend, limit, objective, tiny, full, model, resolution,
+                   closest=closest, closest_error=closest_error,
+                   layer_runs=(TINY_LAYER_RUNS if tiny else LAYER_RUNS) if layers else None)
+
+
+def closest_to(loaded, *, exclude) -> tuple[ClosestMeasured | None, str | None]:
+    """(the zoo model closest to ``loaded``, None) or (None, why there is none): the finder is a
+    hint, never a reason to refuse the run."""
+    try:
+        found = closest_zoo_models(profile_model(loaded, "fp32"), exclude=exclude, limit=1)
+    except Exception as exc:  # noqa: BLE001 - e.g. a graph the profiler cannot read
+        return None, f"the closest-model finder failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    if not found:
+        return None, "no zoo model is left to compare with"
+    best = found[0]
+    return ClosestMeasured(model=best.model, resolution=best.resolution, distance=best.distance, why=best.why,
+                           size_note=best.size_note), None
 
 
 def check_precisions(backend: str, precisions: tuple[str, ...], device: str = "cpu") -> None:

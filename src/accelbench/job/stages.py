@@ -1,10 +1,11 @@
 """The stages' summaries: what each stage measured, its models' activation memory and slowest
-layers, and the one-line lesson that states the stage's point in numbers (from measured records
-and static profiles only; figures formatted by report/units.py)."""
+layers (measured where the stage collected per-layer times, with the projection beside them), the
+zoo model closest to the user's (stage 3), and the one-line lesson that states the stage's point
+in numbers (from measured records and static profiles only; figures formatted by report/units.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from accelbench.hardware.catalog import load_catalog
@@ -13,9 +14,11 @@ from accelbench.models.loader import load_model
 from accelbench.models.similarity import closest_zoo_models
 from accelbench.profile import profile_model
 from accelbench.projection import project_on_device
+from accelbench.projection.layer_errors import layer_measurement, record_profile, slowest_measured_layers
 from accelbench.report.units import fmt_bytes, fmt_macs, fmt_pct, fmt_plain, fmt_rate, fmt_time
 from accelbench.results.summary import (
-    ActivationRow, ClosestModel, LayerTime, MeasuredStageData, PeakFigure, SramFigure, StageConfigRef, StageSummary,
+    ActivationRow, ClosestMeasured, ClosestModel, LayerMeasurement, LayerTime, MeasuredStageData, PeakFigure,
+    SramFigure, StageConfigRef, StageSummary,
 )
 
 NA = "n/a"  # a missing figure inside a sentence
@@ -95,31 +98,109 @@ def catalog_sram() -> tuple[SramFigure, ...]:
                  for s in load_catalog().values() if s.onchip_sram_bytes)
 
 
-def stage_summary(stage_no: int, title: str, items: Sequence[Measured], activation_precision: str) -> StageSummary:
+def measured_layers(record, limit: int = SLOWEST_LAYERS) -> tuple[tuple[LayerTime, ...], LayerMeasurement | None, str]:
+    """(slowest layers, measurement, note) of a record with per-layer times, against the projection
+    onto this host of the record's own profile; ((), None, why) when that cannot be made."""
+    try:
+        profile = record_profile(record)
+        return (slowest_measured_layers(record, profile, limit), layer_measurement(record, profile), "")
+    except Exception as exc:  # noqa: BLE001 - the stage keeps its projected layers
+        return (), None, f"measured layers not shown: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+
+
+def stage_summary(stage_no: int, title: str, items: Sequence[Measured], activation_precision: str, *,
+                  closest: ClosestMeasured | None = None) -> StageSummary:
     """The summary of a measured stage (2-4): its configurations, activation memory at
-    ``activation_precision``, slowest layers, closest zoo models (stage 4) and lesson."""
+    ``activation_precision``, slowest layers (measured where a record has per-layer times), closest
+    zoo models (stage 4), the closest zoo model measured in its place (``closest``, stage 3), and lesson."""
     model = items[0].config.model
-    resolutions = list(dict.fromkeys(m.config.resolution for m in items))
+    main = [m for m in items if m.config.model == model]
+    resolutions = list(dict.fromkeys(m.config.resolution for m in main))
     activations, profile = activation_rows(model, resolutions, activation_precision)
     sram = catalog_sram()
-    closest, closest_error = None, None
+    closest_list, closest_error = None, None
     if stage_no == 4:
         try:
-            closest = tuple(ClosestModel(model=s.model, resolution=s.resolution, distance=s.distance, why=s.why)
-                            for s in closest_zoo_models(profile, resolution=None, exclude=model))
+            closest_list = tuple(ClosestModel(model=s.model, resolution=s.resolution, distance=s.distance, why=s.why)
+                                 for s in closest_zoo_models(profile, resolution=None, exclude=model))
         except Exception as exc:  # the finder is a hint, never a reason to lose the stage
-            closest, closest_error = (), str(exc)
+            closest_list, closest_error = (), str(exc)
+    layers, measurement = slowest_layers(profile), None
+    with_layers = next((m.record for m in main if m.record.ok and m.record.layer_times is not None), None)
+    if with_layers is not None:
+        measured, measurement, _ = measured_layers(with_layers)
+        layers = measured or layers
+    stand_in, stand_in_items = None, [m for m in items if closest is not None and m.config.model == closest.model]
+    if closest is not None:
+        stand_in = replace(closest, record_ids=tuple(m.record.record_id for m in stand_in_items))
     data = MeasuredStageData(
         model=model,
         configs=tuple(StageConfigRef(record_id=m.record.record_id, label=m.config.label, resolution=m.config.resolution,
                                      batch=m.config.batch, precision=m.precision, scenario=m.config.scenario)
                       for m in items),
-        activations=activations, sram=sram, layers=slowest_layers(profile), closest=closest,
-        closest_error=closest_error)
-    lesson = stage_lesson(stage_no, items, activations, sram)
-    if closest:
-        lesson += f"; closest zoo model: {closest[0].model} ({closest[0].why})"
+        activations=activations, sram=sram, layers=layers, closest=closest_list, closest_error=closest_error,
+        layer_measurement=measurement, closest_measured=stand_in)
+    lesson = stage_lesson(stage_no, main, activations, sram)
+    if measurement is not None and measurement.kinds:
+        lesson += "; " + layer_lesson(measurement)
+    if stand_in is not None:
+        lesson += "; " + closest_lesson(stand_in, stand_in_items)
+    if closest_list:
+        lesson += f"; closest zoo model: {closest_list[0].model} ({closest_list[0].why})"
     return StageSummary(stage_no, title, lesson, tuple(m.record.record_id for m in items), data)
+
+
+def layer_lesson(measurement: LayerMeasurement) -> str:
+    """Where the measured time goes by op kind, and how far the projection is off there."""
+    total = sum(k.measured_s for k in measurement.kinds) or 1.0
+    top = measurement.kinds[0]
+    worst = max((k for k in measurement.kinds if k.error is not None and k.measured_s >= 0.05 * total),
+                key=lambda k: abs(k.error), default=top)
+    text = (f"measured per layer, {top.kind} layers take {fmt_pct(top.measured_s / total)} of the time"
+            f" (projected {_off_by(top.error)})")
+    if worst is not top:
+        text += f"; the projection is furthest off on {worst.kind} layers ({_off_by(worst.error)})"
+    return text
+
+
+def _off_by(error: float | None) -> str:
+    """projected / measured - 1 in words: "42 % lower", "10 % higher"."""
+    return NA if error is None else f"{fmt_pct(abs(error))} {'lower' if error < 0 else 'higher'}"
+
+
+def closest_lesson(stand_in: ClosestMeasured, items: Sequence[Measured]) -> str:
+    """Stage 3 of `run --model`: the zoo model closest to the user's, why, and what it achieved."""
+    text = f"closest zoo model to yours: {stand_in.model} @ {stand_in.resolution} ({stand_in.why})"
+    if stand_in.size_note:
+        text += f", {stand_in.size_note}"
+    top = best([m for m in items if m.record.ok], _throughput)
+    if top is None:
+        return text + ": its measurement failed"
+    rec = top.record
+    return (text + f": {fmt_plain(rec.throughput_per_s)} inf/s at {rec.precision_executed}"
+                   f" ({fmt_time(rec.stats.p50_ns / 1e9)} p50), MAC utilization {utilization_text(rec)}")
+
+
+def layer_notes(plan, measured: Sequence[Measured]) -> tuple[str, ...]:
+    """What collecting per-layer times cost the run, for the summary's notes."""
+    records = [m.record for m in measured if m.record.ok and m.record.layer_times is not None]
+    failed = [note for m in measured for note in m.record.notes if note.startswith("per-layer times not collected")]
+    if not plan.layer_runs:
+        return ("per-layer times not collected (--no-layers)",)
+    notes = []
+    if records:
+        spent = sum((r.layer_times.collect_wall_ns or 0) for r in records) / 1e9
+        overheads = [o for o in (r.layer_profiling_overhead for r in records) if o is not None]
+        text = (f"per-layer times: {len(records)} configuration(s), one per stage, {plan.layer_runs} profiled runs each"
+                f" in a separate pass after the timed runs: {fmt_time(spent)} added to the run")
+        if overheads:
+            text += (f"; profiled runs were {fmt_pct(min(overheads))} to {fmt_pct(max(overheads))} slower than timed"
+                     " ones" if min(overheads) >= 0 else
+                     f"; profiled p50 / timed p50 - 1 from {min(overheads):+.0%} to {max(overheads):+.0%}")
+            text += " (the record's latencies never come from them)"
+        notes.append(text)
+    notes.extend(failed)
+    return tuple(notes)
 
 
 def best(items: Sequence[Measured], key: Callable) -> Measured | None:

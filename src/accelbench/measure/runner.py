@@ -12,6 +12,10 @@ Which loop runs:
   batch x queries / sum of query latencies.
 * ``--mode mlperf``, or the ``multi-stream`` / ``server`` scenarios: MLPerf LoadGen
   (accelbench.measure.loadgen), its logs kept under ``log_root/<run_id>/<record_id>``.
+
+With ``layer_runs`` (``bench --layers``), a profiling pass follows the timed measurement
+(accelbench.measure.layers): per-layer times from the runtime's own profiler, kept in the record's
+``layer_times``. It never replaces the timed runs: the record's latencies are the timed ones.
 """
 
 from __future__ import annotations
@@ -19,17 +23,19 @@ from __future__ import annotations
 import os
 import resource
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 import psutil
 
-from accelbench.backends.base import BackendConfig, get_backend
+from accelbench.backends.base import BackendConfig, backend_class, get_backend, layer_profiling_backends
 from accelbench.errors import ModelError, UserError
 from accelbench.hardware.catalog import match_device_name
 from accelbench.hardware.host import host_device_spec, load_measured_peaks
 from accelbench.measure.environment import collect_environment
 from accelbench.measure.isolation import run_isolated
+from accelbench.measure.layers import collect_layer_times, name_unnamed_nodes
 from accelbench.measure.loadgen import run_scenario
 from accelbench.measure.power import PowerMeter
 from accelbench.measure.timing import TimingConfig, time_queries
@@ -37,6 +43,7 @@ from accelbench.models.loader import load_model
 from accelbench.models.registry import find_zoo_model, get_zoo_model
 from accelbench.precision.deviation import deviation_vs_fp32
 from accelbench.profile import profile_model
+from accelbench.results.layers import LayerTimes
 from accelbench.results.records import BenchConfig, BenchRecord, Environment, new_run_id
 from accelbench.results.store import open_store, split_store_url
 from accelbench.shapes import parse_resolution
@@ -72,19 +79,21 @@ def validate_config(config: BenchConfig) -> None:
 
 
 def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeout_s: float | None = None,
-               log_root: str | os.PathLike = DEFAULT_LOG_ROOT) -> BenchRecord:
-    """Validate, then measure ``config``; failures other than UserErrors come back as failed records."""
+               log_root: str | os.PathLike = DEFAULT_LOG_ROOT, layer_runs: int | None = None) -> BenchRecord:
+    """Validate, then measure ``config``; failures other than UserErrors come back as failed records.
+    ``layer_runs``: also collect per-layer times over that many profiled runs (None: not)."""
     validate_config(config)
+    check_layer_runs(config, layer_runs)
     if not isolate:
         try:
-            return measure_config(config, run_id=run_id, log_root=log_root)
+            return measure_config(config, run_id=run_id, log_root=log_root, layer_runs=layer_runs)
         except UserError:
             raise
         except Exception as exc:  # the caller carries on with a failed record
             message = str(exc).splitlines()[0] if str(exc) else ""
             return BenchRecord.failed(config, run_id, f"{type(exc).__name__}: {message}"[:1000], "exception")
     timeout = timeout_s if timeout_s is not None else default_timeout_s(config)
-    payload = {"config": config.to_dict(), "run_id": run_id, "log_root": str(log_root)}
+    payload = {"config": config.to_dict(), "run_id": run_id, "log_root": str(log_root), "layer_runs": layer_runs}
     outcome = run_isolated("accelbench.measure.runner:measure_payload", payload, timeout_s=timeout)
     if outcome.ok:
         return BenchRecord.from_dict(outcome.result)
@@ -96,21 +105,35 @@ def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeou
 
 
 def bench(config: BenchConfig, *, db: str, save: bool = True, isolate: bool = True, timeout_s: float | None = None,
-          log_root: str | os.PathLike | None = None) -> BenchRecord:
+          log_root: str | os.PathLike | None = None, layer_runs: int | None = None) -> BenchRecord:
     """`accelbench bench`: measure ``config`` as a run of its own and, with ``save``, store the record
     in the results store ``db`` (opened first: a bad location fails before anything is measured).
-    LoadGen logs go to ``log_root``, by default accelbench-logs beside the store."""
+    LoadGen logs go to ``log_root``, by default accelbench-logs beside the store. ``layer_runs``:
+    also collect per-layer times over that many profiled runs (``bench --layers``)."""
     store = open_store(db) if save else None
     if log_root is None:
         log_root = Path(split_store_url(db)[1]).resolve().parent / DEFAULT_LOG_ROOT
     try:
-        record = run_config(config, run_id=new_run_id(), isolate=isolate, timeout_s=timeout_s, log_root=log_root)
+        record = run_config(config, run_id=new_run_id(), isolate=isolate, timeout_s=timeout_s, log_root=log_root,
+                            layer_runs=layer_runs)
         if store is not None:
             store.save(record)
     finally:
         if store is not None:
             store.close()
     return record
+
+
+def check_layer_runs(config: BenchConfig, layer_runs: int | None) -> None:
+    """UserError before anything runs when per-layer times are asked of a backend without a profiler."""
+    if layer_runs is None:
+        return
+    if isinstance(layer_runs, bool) or not isinstance(layer_runs, int) or layer_runs < 1:
+        raise UserError(f"layer-runs: must be a positive whole number such as 10; got {layer_runs!r}")
+    if config.backend not in layer_profiling_backends():
+        backend_class(config.backend)  # an unknown name gets the standard message
+        raise UserError(f"layers: the {config.backend} backend has no per-layer profiler; use one of: "
+                        f"{', '.join(layer_profiling_backends())}")
 
 
 def _strip_type(message: str) -> str:
@@ -123,26 +146,32 @@ def _strip_type(message: str) -> str:
 def measure_payload(payload: dict) -> dict:
     """Worker entry point (JSON in, JSON out)."""
     config = BenchConfig.from_dict(payload["config"])
-    record = measure_config(config, run_id=payload["run_id"], log_root=payload.get("log_root", DEFAULT_LOG_ROOT))
+    record = measure_config(config, run_id=payload["run_id"], log_root=payload.get("log_root", DEFAULT_LOG_ROOT),
+                            layer_runs=payload.get("layer_runs"))
     return record.to_dict()
 
 
 def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathLike = DEFAULT_LOG_ROOT,
-                   clock: Callable[[], int] = time.perf_counter_ns) -> BenchRecord:
-    """Measure in this process and return an ok record (exceptions propagate)."""
+                   clock: Callable[[], int] = time.perf_counter_ns, layer_runs: int | None = None) -> BenchRecord:
+    """Measure in this process and return an ok record (exceptions propagate). ``layer_runs``: then
+    collect per-layer times in a profiling pass of that many runs."""
     environment = collect_environment(config.device)
     loaded = load_model(config.model, resolution=config.resolution, batch=config.batch,
                         input_shapes=dict(config.input_shapes) or None, seed=config.seed)
+    if layer_runs is not None:
+        # Runtime profilers report node names: every node needs one (names do not change what runs).
+        loaded = replace(loaded, proto=name_unnamed_nodes(loaded.proto))
     backend = get_backend(config.backend)(BackendConfig(device=config.device, precision=config.precision,
                                                         threads=config.threads, batch=config.batch))
     try:
-        return _measure_loaded(config, loaded, backend, environment, run_id=run_id, log_root=log_root, clock=clock)
+        return _measure_loaded(config, loaded, backend, environment, run_id=run_id, log_root=log_root, clock=clock,
+                               layer_runs=layer_runs)
     finally:
         backend.close()  # also when loading or the timed run fails: release the session/device memory
 
 
 def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environment, *, run_id: str,
-                    log_root: str | os.PathLike, clock: Callable[[], int]) -> BenchRecord:
+                    log_root: str | os.PathLike, clock: Callable[[], int], layer_runs: int | None) -> BenchRecord:
     notes: list[str] = []
     backend.load(loaded)
     inputs = backend.prepare_inputs(config.seed)
@@ -189,7 +218,11 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
         if not result.valid:
             notes.append("LoadGen result INVALID: " + "; ".join(result.invalid_reasons))
 
+    # Read before the profiling pass, whose second session would add to the peak.
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
+    layer_times = None
+    if layer_runs is not None:
+        layer_times = _layer_times(backend, loaded, inputs, layer_runs, notes)
     device_memory = None
     if hasattr(meter.counter, "memory_used_bytes"):
         device_memory = meter.counter.memory_used_bytes()
@@ -231,7 +264,18 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
         environment=environment,
         loadgen=loadgen_summary,
         notes=tuple(notes + list(loaded.notes)),
+        layer_times=layer_times,
     )
+
+
+def _layer_times(backend, loaded, inputs, runs: int, notes: list[str]) -> LayerTimes | None:
+    """The profiling pass; a failure there costs the layers, never the timed measurement."""
+    try:
+        return collect_layer_times(backend, loaded, inputs, runs=runs)
+    except Exception as exc:  # noqa: BLE001 - the record keeps the timed figures and says why
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        notes.append(f"per-layer times not collected: {first[:300]}")
+        return None
 
 
 def _pixels(loaded) -> int | None:

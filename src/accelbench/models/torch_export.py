@@ -151,6 +151,21 @@ def export_onnx(module, input_shapes: dict[str, tuple[int, ...]], *, spec_text: 
     return proto
 
 
+def onnx_node_module(node_name: str) -> str | None:
+    """The qualified name (as ``named_modules()`` gives it) of the module that exported an ONNX node,
+    from the exporter's scoped node name: "/layer1/layer1.0/conv1/Conv" -> "layer1.0.conv1",
+    "/ReduceMean" -> "" (the root module). None for a name without a scope."""
+    if not node_name.startswith("/"):
+        return None
+    qualified = ""
+    for segment in node_name.split("/")[1:-1]:
+        # the exporter writes either a child's own name ("conv1") or its qualified one ("layer1.0")
+        if qualified and not segment.startswith(qualified + "."):
+            segment = f"{qualified}.{segment}"
+        qualified = segment
+    return qualified
+
+
 def default_input_shapes(module, resolution, batch, input_shapes) -> dict[str, tuple[int, ...]]:
     """Input shapes by precedence: explicit ``input_shapes`` > ``module.example_input_shape`` > an image."""
     if input_shapes:

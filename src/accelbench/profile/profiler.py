@@ -314,8 +314,9 @@ class _Profiler:
         live_ranges: dict[str, list[int]] = {}  # materialized tensor -> [first step, last step]
         for t in self.graph_inputs:
             live_ranges[t] = [0, 0]
+        views = self._views_by_layer(layer_of)
         for li, layer in enumerate(layers):
-            record, inputs, outputs = self._layer_record(layer, li, layer_of, claimed, unknown_ops)
+            record, inputs, outputs = self._layer_record(layer, li, layer_of, claimed, unknown_ops, views.get(li, ()))
             records.append(record)
             for t in inputs:
                 if t in live_ranges:
@@ -356,7 +357,20 @@ class _Profiler:
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
 
-    def _layer_record(self, layer: _Layer, li: int, layer_of: dict, claimed: set, unknown_ops: list):
+    def _views_by_layer(self, layer_of: dict[str, int]) -> dict[int, list[str]]:
+        """Names of the view nodes (no layer of their own) by the layer whose output they view: a
+        runtime that executes a Reshape or Flatten spends that time on the viewed layer's output."""
+        views: dict[int, list[str]] = {}
+        for i in sorted(self.skipped):
+            node = self.nodes[i]
+            if node.name and node.output and node.output[0] in self.alias:
+                li = layer_of.get(self.alias[node.output[0]])
+                if li is not None:
+                    views.setdefault(li, []).append(node.name)
+        return views
+
+    def _layer_record(self, layer: _Layer, li: int, layer_of: dict, claimed: set, unknown_ops: list,
+                      views: Iterable[str] = ()):
         anchor = self.nodes[layer.nodes[0]]
         label = op_label(anchor)
         unknown = not is_known_op(anchor)
@@ -430,6 +444,7 @@ class _Profiler:
             gemm=gemm if macs else None,
             unknown_op=unknown,
             shape_unknown=shape_unknown,
+            nodes=tuple(self.nodes[n].name for n in layer.nodes if self.nodes[n].name) + tuple(views),
         )
         return record, inputs, outputs
 

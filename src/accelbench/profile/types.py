@@ -46,6 +46,9 @@ class LayerProfile:
     gemm: GemmDims | None = None  # None for layers with no MACs
     unknown_op: bool = False  # True when the profiler does not know the op: counted as 0 MACs
     shape_unknown: bool = False  # True when a tensor shape could not be inferred: its bytes count as 0
+    # ONNX node names this layer stands for at run time (runtime profilers report these): the fused
+    # nodes in order, then the views (Reshape, Flatten, ...) of its output; unnamed nodes are left out.
+    nodes: tuple[str, ...] = ()
 
     @property
     def bytes_moved(self) -> int:
@@ -61,6 +64,7 @@ class LayerProfile:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["fused_ops"] = list(self.fused_ops)
+        data["nodes"] = list(self.nodes)
         data["output_shape"] = list(self.output_shape)
         data["arithmetic_intensity"] = self.arithmetic_intensity
         return data

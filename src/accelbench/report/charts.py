@@ -244,22 +244,63 @@ def layers_chart(data: ReportData, stage_number: int) -> Chart | None:
     layers = [la for la in (stage_data.layers if stage_data else ()) if la.time_s is not None]
     if not layers:
         return None
-    layers.sort(key=lambda la: la.time_s)  # hbar draws bottom-up: slowest on top
+    return slowest_layers_chart(layers, f"layers_stage{stage_number}", stage_data.model or st.title)
+
+
+def slowest_layers_chart(layers, chart_id: str, model: str) -> Chart:
+    """Horizontal bars of the slowest layers (summary LayerTime rows); where a bar is measured, a
+    marker shows its projected time on this host beside it."""
+    layers = sorted(layers, key=lambda la: la.time_s)  # hbar draws bottom-up: slowest on top
     unit = select_time_unit([la.time_s for la in layers])
     sources = {la.time_source or "measured" for la in layers}
     prov = "projected" if all(s.startswith("projected") for s in sources) else "measured"
     names = tuple(f"{la.name} ({la.op})" for la in layers)
-    series = (Series(
-        "time per layer", tuple(la.time_s / unit[1] for la in layers), names, kind="hbar", provenance=prov,
+    series = [Series(
+        "measured time" if prov == "measured" else "time per layer", tuple(la.time_s / unit[1] for la in layers), names,
+        kind="hbar", provenance=prov,
         text=tuple(f"{la.name}: {la.time_s / unit[1]:.3g} {unit[0]},"
                    f" {(la.macs or 0) / 1e9:.3g} GMAC, source {la.time_source or 'measured'}"
                    for la in layers),
-        labels=tuple(f"{la.time_s / unit[1]:.3g} {unit[0]} · {(la.macs or 0) / 1e9:.3g} GMAC" for la in layers)),)
-    model = stage_data.model or st.title
-    return Chart(f"layers_stage{stage_number}", f"Slowest layers of {model}", f"time ({unit[0]})", "",
-                 series, categorical_x=False, height_px=max(300, 28 * len(layers) + 120),
-                 caption="Per-layer time ({}), MACs in the hover text; the layers that dominate the run.".format(
-                     ", ".join(sorted(sources))))
+        labels=tuple(f"{la.time_s / unit[1]:.3g} {unit[0]} · {(la.macs or 0) / 1e9:.3g} GMAC" for la in layers))]
+    beside = [(n, la) for n, la in zip(names, layers) if la.projected_s is not None]
+    if beside:
+        series.append(Series(
+            "projected on this host", tuple(la.projected_s / unit[1] for _, la in beside), tuple(n for n, _ in beside),
+            kind="markers", provenance="projected",
+            text=tuple(f"{la.name}: projected {la.projected_s / unit[1]:.3g} {unit[0]} ({la.bound or '?'}-bound),"
+                       f" measured {la.time_s / unit[1]:.3g} {unit[0]}" for _, la in beside)))
+    caption = "Per-layer time ({}), MACs in the hover text; the layers that dominate the run.".format(
+        ", ".join(sorted(sources)))
+    if beside:
+        caption += (" Measured: the runtime's own profiler in a separate pass after the timed runs; the markers are"
+                    " the per-layer projection of this host.")
+    return Chart(chart_id, f"Slowest layers of {model}", f"time ({unit[0]})", "", tuple(series),
+                 categorical_x=False, height_px=max(300, 28 * len(layers) + 120), caption=caption)
+
+
+def layer_error_chart(measurement, chart_id: str) -> Chart | None:
+    """Every measured layer of a LayerMeasurement: measured (x) against projected (y) time on log
+    axes, one colour per op kind; on the dashed diagonal the projection is exact."""
+    points = [p for p in (measurement.points if measurement else ()) if p.measured_s > 0 and p.projected_s > 0]
+    if not points:
+        return None
+    unit = select_time_unit([p.measured_s for p in points])
+    series = []
+    for kind in dict.fromkeys(p.kind for p in sorted(points, key=lambda p: -p.measured_s)):
+        mine = [p for p in points if p.kind == kind]
+        series.append(Series(kind, tuple(p.measured_s / unit[1] for p in mine), tuple(p.projected_s / unit[1] for p in mine),
+                             kind="markers", provenance="measured",
+                             text=tuple(f"{p.name} ({kind}): measured {p.measured_s / unit[1]:.3g} {unit[0]}, projected"
+                                        f" {p.projected_s / unit[1]:.3g} {unit[0]} ({p.projected_s / p.measured_s - 1:+.0%})"
+                                        for p in mine)))
+    values = [v for p in points for v in (p.measured_s, p.projected_s)]
+    ends = (min(values) / unit[1], max(values) / unit[1])
+    series.append(Series("projection = measurement", ends, ends, kind="line", dash=True, provenance="derived"))
+    return Chart(chart_id, f"Projected vs measured per layer: {measurement.label}", f"measured ({unit[0]}, log)",
+                 f"projected on {measurement.device} ({unit[0]}, log)", tuple(series), log_x=True, log_y=True,
+                 caption="Each point is one fused layer: measured by the runtime's profiler (mean per profiled run),"
+                         " projected by the per-layer model of this host. Below the diagonal the projection is too"
+                         " fast; a colour far from it is an op kind the projection gets wrong on this device.")
 
 
 @dataclass(frozen=True)
@@ -442,11 +483,18 @@ def precision_chart(data: ReportData) -> Chart | None:
                  categorical_x=True, caption="Same model, input size, batch and backend; numeric deviation in the table below.")
 
 
+def stage_layer_error_chart(data: ReportData, stage_number: int) -> Chart | None:
+    stage_data = _stage_data(data, stage_number)
+    return layer_error_chart(stage_data.layer_measurement if stage_data else None, f"layer_errors_stage{stage_number}")
+
+
 def all_charts(data: ReportData) -> dict[str, Chart]:
     """Every chart that has data, by id (the order the report shows them in)."""
     charts = {}
     for build in (ranking_chart, peaks_chart, activation_vs_sram, lambda d: layers_chart(d, 2), lambda d: layers_chart(d, 3),
-                  lambda d: layers_chart(d, 4), latency_vs_resolution, throughput_vs_resolution,
+                  lambda d: layers_chart(d, 4), lambda d: stage_layer_error_chart(d, 2),
+                  lambda d: stage_layer_error_chart(d, 3), lambda d: stage_layer_error_chart(d, 4),
+                  latency_vs_resolution, throughput_vs_resolution,
                   mac_utilization_vs_resolution, pareto_chart, precision_chart):
         chart = build(data)
         if chart is not None:

@@ -21,15 +21,18 @@ from importlib import resources
 from pathlib import Path
 
 from accelbench.errors import UserError
-from accelbench.report.charts import PEAK_PROVENANCE, Chart, all_charts, precision_groups
+from accelbench.projection.layer_errors import layer_measurement, record_profile, slowest_layers_of
+from accelbench.report.answer import answer_in_words
+from accelbench.report.charts import (
+    PEAK_PROVENANCE, Chart, all_charts, layer_error_chart, precision_groups, slowest_layers_chart,
+)
 from accelbench.report.data import STAGE_TITLES, ReportData, load_report_data
 from accelbench.report.tables import (
-    Cell, Table, environment_table, fallback_ranking_table, precision_table, projections_table, ranking_table,
-    records_table,
+    Cell, Table, environment_table, fallback_ranking_table, layer_kinds_table, layer_times_summary, layer_times_table,
+    precision_table, projections_table, ranking_table, records_table,
 )
-from accelbench.report.answer import answer_in_words
 from accelbench.report.units import fmt_band, fmt_bytes, fmt_plain, fmt_time, fmt_time_band
-from accelbench.results.summary import ClosestModel, StageSummary
+from accelbench.results.summary import ClosestMeasured, ClosestModel, StageSummary
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
            "#ea580c")
@@ -190,6 +193,20 @@ class StageView:
     tables: tuple[TableView, ...] = ()
     chart_last: Chart | None = None
     closest: tuple[ClosestModel, ...] = ()
+    layer_line: str = ""  # how the stage's per-layer times were collected ("" when it has none)
+    layer_chart: Chart | None = None  # projected vs measured per layer
+    closest_measured: ClosestMeasured | None = None  # stage 3 of `run --model`
+
+
+@dataclass(frozen=True)
+class RecordLayersView:
+    """Per-layer times of a record that no stage shows (``bench --layers``)."""
+
+    title: str
+    line: str
+    note: str
+    tables: tuple[TableView, ...]
+    charts: tuple[Chart, ...]
 
 
 @dataclass(frozen=True)
@@ -300,11 +317,55 @@ def _stage_view(data: ReportData, n: int, charts: dict[str, Chart]) -> StageView
     recs = [r for r in (data.record(rid) for rid in st.record_ids) if r is not None]
     if not recs and stage_data is not None:
         recs = [r for r in data.records if r.config.model == stage_data.model]
+    measurement = stage_data.layer_measurement if stage_data is not None else None
+    layer_record = data.record(measurement.record_id) if measurement is not None else None
     tables = (table_view(records_table(recs, "Configurations", f"stage{n}-records")) if recs else None,
-              table_view(_activation_table(data, n, st)))
+              table_view(_activation_table(data, n, st)),
+              table_view(layer_kinds_table(measurement, f"stage{n}-layer-kinds")))
     return StageView(n, title, st, absent, tables=tuple(t for t in tables if t),
                      chart_last=charts.get(f"layers_stage{n}"),
-                     closest=(stage_data.closest or ()) if stage_data is not None else ())
+                     closest=(stage_data.closest or ()) if stage_data is not None else (),
+                     layer_line=layer_times_summary(layer_record) if layer_record is not None else "",
+                     layer_chart=charts.get(f"layer_errors_stage{n}"),
+                     closest_measured=stage_data.closest_measured if stage_data is not None else None)
+
+
+def shown_by_stages(data: ReportData) -> set[str]:
+    """Record ids whose per-layer times a stage of the summary shows."""
+    shown = set()
+    for n in STAGE_TITLES:
+        st = data.stage(n)
+        measurement = st.measured_data.layer_measurement if st is not None and st.measured_data else None
+        if measurement is not None:
+            shown.add(measurement.record_id)
+    return shown
+
+
+def record_layer_views(data: ReportData, limit: int = 12) -> list[RecordLayersView]:
+    """A view per ok record with per-layer times that no stage shows, its projection made here from
+    the record's model (built weightless); without one (a model file that moved) the measured times
+    alone, with the reason."""
+    views = []
+    shown = shown_by_stages(data)
+    for rec in data.ok_records:
+        if rec.layer_times is None or rec.record_id in shown:
+            continue
+        key = f"record-{rec.record_id[:8]}"
+        rows, note = slowest_layers_of(rec, limit)
+        measurement = None
+        if not note:
+            try:
+                measurement = layer_measurement(rec, record_profile(rec))
+            except UserError as exc:
+                note = str(exc)
+        charts = (slowest_layers_chart(rows, f"layers_{key}", rec.config.model) if rows else None,
+                  layer_error_chart(measurement, f"layer_errors_{key}"))
+        tables = (table_view(layer_times_table(rows, f"Slowest {len(rows)} layers", f"{key}-layers")),
+                  table_view(layer_kinds_table(measurement, f"{key}-layer-kinds")))
+        label = measurement.label if measurement is not None else rec.config.model
+        views.append(RecordLayersView(f"{label} (record {rec.record_id[:8]})", layer_times_summary(rec), note,
+                                      tuple(t for t in tables if t), tuple(c for c in charts if c)))
+    return views
 
 
 ACROSS_CHARTS = ("latency_vs_resolution", "throughput_vs_resolution", "mac_utilization", "activation_vs_sram",
@@ -354,6 +415,15 @@ def build_report_html(data: ReportData, *, plotly_js: str | None = None) -> str:
 
     env = _environment()
     charts = all_charts(data)
+    layer_views = record_layer_views(data)
+    stages = [_stage_view(data, n, charts) for n in STAGE_TITLES]
+    across = [charts[k] for k in ACROSS_CHARTS if k in charts]
+    # Only the charts the page places (the page counts them to know when every one has rendered).
+    ranking_chart = charts.get("ranking")
+    placed = [ranking_chart] if ranking_chart is not None else []
+    placed += [c for s in stages for c in (s.chart_first, s.chart_last, s.layer_chart) if c is not None]
+    placed += across + [c for view in layer_views for c in view.charts]
+    figures = {c.id: plotly_figure(c) for c in placed}
     js = _plotly_js() if plotly_js is None else plotly_js
     stamps = sorted(r.timestamp for r in data.records)
     return env.get_template(TEMPLATE).render(
@@ -362,10 +432,10 @@ def build_report_html(data: ReportData, *, plotly_js: str | None = None) -> str:
         assets=_assets(), plotly_js=Markup(js.replace("</script", "<\\/script")),
         headline=_headline(data),
         ranking=table_view(ranking_table(data.summary) or fallback_ranking_table(data.records)),
-        ranking_chart=charts.get("ranking"),
+        ranking_chart=ranking_chart,
         absent_titles=[STAGE_TITLES[n] for n in data.absent_stages],
-        stages=[_stage_view(data, n, charts) for n in STAGE_TITLES],
-        across=[charts[k] for k in ACROSS_CHARTS if k in charts],
+        stages=stages,
+        across=across,
         precision=table_view(precision_table(precision_groups(data))),
         not_shown=[name for key, name in NOT_SHOWN if key not in charts],
         records=table_view(records_table(data.records)) if data.records else None,
@@ -373,7 +443,8 @@ def build_report_html(data: ReportData, *, plotly_js: str | None = None) -> str:
         failed=[r for r in data.records if not r.ok],
         projections=table_view(projections_table(data.summary)),
         environment=table_view(environment_table(data.records)),
-        figures={cid: plotly_figure(c) for cid, c in charts.items()},
+        layer_views=layer_views,
+        figures=figures,
     )
 
 

@@ -14,7 +14,7 @@ from rich.table import Table as RichTable
 
 from accelbench.report.terminal import make_console
 from accelbench.report.units import (
-    fmt_band, fmt_energy, fmt_level, fmt_pct, fmt_plain, select_prefix, select_time_unit,
+    fmt_band, fmt_energy, fmt_level, fmt_pct, fmt_plain, fmt_time, select_prefix, select_time_unit,
 )
 from accelbench.results.records import Environment
 
@@ -134,6 +134,69 @@ def _next_cell(e, by_rank: dict) -> Cell:
                     title=f"indistinguishable from #{e.indistinguishable_from} {how}: the two intervals overlap",
                     style="warn")
     return Cell("")
+
+
+def layer_times_summary(record) -> str:
+    """One line on how a record's per-layer times were collected and how much of the time they cover."""
+    times = record.layer_times
+    unmapped = ", ".join(f"{n.name} {fmt_time(n.time_ns / 1e9)}" for n in sorted(
+        times.unmapped, key=lambda n: -n.time_ns)[:3])
+    overhead = record.layer_profiling_overhead
+    parts = [f"per-layer times: {times.profiler}, mean of {times.runs} profiled runs",
+             f"{fmt_pct(times.mapped_share)} of the profiler's node time mapped to layers"
+             + (f", {fmt_time(times.unmapped_ns / 1e9)} unmapped ({len(times.unmapped)} nodes: {unmapped}"
+                f"{' ...' if len(times.unmapped) > 3 else ''})" if times.unmapped else ""),
+             f"node time {fmt_pct(times.kernel_share_of_wall)} of a profiled run's wall time"]
+    if overhead is not None:
+        parts.append(f"profiled runs {fmt_pct(abs(overhead))} {'slower' if overhead >= 0 else 'faster'} than the"
+                     " timed ones (never used for latency)")
+    if times.collect_wall_ns:
+        parts.append(f"the pass took {fmt_time(times.collect_wall_ns / 1e9)}")
+    return "; ".join(parts)
+
+
+def layer_times_table(rows, title: str = "Slowest layers", table_id: str = "layers") -> Table | None:
+    """Slowest layers (summary LayerTime rows): measured time with the projected one beside it."""
+    if not rows:
+        return None
+    t_unit = select_time_unit([r.time_s for r in rows] + [r.projected_s for r in rows])
+    body = []
+    for r in rows:
+        measured = (r.time_source or "measured") == "measured"
+        ratio = r.projected_s / r.time_s if measured and r.projected_s and r.time_s else None
+        body.append((
+            Cell(r.name), Cell(r.op), Cell(r.family or "", title="op family of its MACs"),
+            _num_cell(r.time_s, t_unit[1], "measured" if measured else "projected", r.time_source or ""),
+            _num_cell(r.projected_s if measured else None, t_unit[1], "projected"),
+            Cell("–" if ratio is None else f"{ratio:.2f}x", ratio, "derived" if ratio else None,
+                 style="warn" if ratio and not 0.5 <= ratio <= 2 else ""),
+            Cell(r.bound or "", title="what bounds the layer in the projection"),
+            _num_cell(r.macs or None, 1e6, "derived"),
+        ))
+    cols = ("layer", "op", "kind", f"time ({t_unit[0]})", f"projected ({t_unit[0]})", "projected / measured",
+            "bound", "MACs (M)")
+    return Table(table_id, title, cols, tuple(body), (False, False, False, True, True, True, False, True),
+                 caption="Measured: the runtime's own profiler, mean per run of a separate profiled pass; projected:"
+                         " the per-layer model of this host (single-stream, the record's batch).")
+
+
+def layer_kinds_table(measurement, table_id: str = "layer-kinds") -> Table | None:
+    """Measured vs projected time per op kind (a LayerMeasurement): where the projection goes wrong."""
+    if measurement is None or not measurement.kinds:
+        return None
+    t_unit = select_time_unit([k.measured_s for k in measurement.kinds])
+    rows = []
+    for k in measurement.kinds:
+        error = k.error
+        rows.append((Cell(k.kind), Cell(str(k.layers), k.layers),
+                     _num_cell(k.measured_s, t_unit[1], "measured"), _num_cell(k.projected_s, t_unit[1], "projected"),
+                     Cell("–" if error is None else f"{error:+.0%}", error, "derived" if error is not None else None,
+                          style="warn" if error is not None and abs(error) > 0.5 else "")))
+    return Table(table_id, f"Projection error per op kind on {measurement.device}", ("op kind", "layers",
+                 f"measured ({t_unit[0]})", f"projected ({t_unit[0]})", "projection error"), tuple(rows),
+                 (False, True, True, True, True),
+                 caption=f"Projection error per op kind on {measurement.device}, {measurement.label}: projected /"
+                         " measured - 1 over the kind's layers (negative: the projection is too fast).")
 
 
 def ranking_table(summary) -> Table | None:

@@ -29,6 +29,7 @@ from typing import Any, Mapping
 from accelbench.errors import UserError, choice_error
 from accelbench.precision import parse_precision
 from accelbench.precision.deviation import NumericDeviation
+from accelbench.results.layers import LayerTimes
 from accelbench.results.stats import LatencyStats, Stability, stability, summarize
 from accelbench.shapes import parse_resolution
 from accelbench.sources import SOURCE_NAMES
@@ -424,6 +425,8 @@ class BenchRecord:
     loadgen: LoadGenSummary | None = None  # LoadGen's figures and log paths when it drove the run
     notes: tuple[str, ...] = ()
     schema_version: int = SCHEMA_VERSION
+    # per-layer times from a separate profiling pass (bench --layers); the latencies above never come from it
+    layer_times: LayerTimes | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -450,7 +453,8 @@ class BenchRecord:
             object.__setattr__(self, "price_source", self.price_source or "user (--price-per-hour)")
         # The typed parts may be given as the mappings a record stores (from_dict builds them so).
         for name, part in (("power", PowerRecord), ("run_info", RunInfo), ("environment", Environment),
-                           ("deviation", NumericDeviation), ("loadgen", LoadGenSummary)):
+                           ("deviation", NumericDeviation), ("loadgen", LoadGenSummary),
+                           ("layer_times", LayerTimes)):
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 object.__setattr__(self, name, part.from_dict(value))
@@ -553,6 +557,13 @@ class BenchRecord:
         return self.price_per_hour_usd / (tput * 3600.0) * 1e6 if tput and self.price_per_hour_usd else None
 
     @property
+    def layer_profiling_overhead(self) -> float | None:
+        """How much slower the profiled runs of the layer pass were than the timed runs (p50 / p50 - 1)."""
+        if self.layer_times is None or self.stats is None:
+            return None
+        return self.layer_times.overhead_vs(self.stats.p50_ns)
+
+    @property
     def provenance(self) -> dict[str, str]:
         """Where each headline number came from: measured / derived / estimated, and from what."""
         prov = {
@@ -579,6 +590,9 @@ class BenchRecord:
             prov["peak_rss_bytes"] = "measured: process peak resident set (ru_maxrss)"
         if self.price_usd or self.price_per_hour_usd:
             prov["cost"] = f"derived: throughput and price ({self.price_source})"
+        if self.layer_times is not None:
+            prov["layer_times"] = (f"measured: {self.layer_times.profiler}, mean of {self.layer_times.runs} profiled"
+                                   " runs in a separate pass after the timed ones (never used for latency)")
         return prov
 
     # -- serialisation -----------------------------------------------------------------------
@@ -626,6 +640,8 @@ class BenchRecord:
             "usd_per_million_inferences": self.usd_per_million_inferences,
             "stability": stab.to_dict() if stab else None,
             "provenance": self.provenance,
+            "layer_times": self.layer_times.to_dict() if self.layer_times is not None else None,
+            "layer_profiling_overhead": self.layer_profiling_overhead,
         })
         return _json_safe(data)
 
@@ -642,6 +658,7 @@ class BenchRecord:
         kwargs["warmup_queries"] = data.get("warmup_queries") or 0
         kwargs["environment"] = data.get("environment") or {}  # the parts' mappings are read in __post_init__
         kwargs["power"] = PowerRecord.from_dict(data)
+        kwargs["layer_times"] = data.get("layer_times") or None
         return cls(config=BenchConfig.from_dict(data["config"]), **kwargs)
 
 

@@ -10,8 +10,13 @@ Every part is a typed, frozen record with ``to_dict()`` / ``from_dict()``; the J
   stage 1 data: {"peaks": [PeakFigure], "rank_correlation"?, "rank_correlation_batch1"?}
   stage 2/3/4 data: {"model", "configs": [StageConfigRef], "activations": [ActivationRow],
                      "sram": [SramFigure], "layers": [LayerTime], "closest"?: [ClosestModel],
-                     "closest_error"?}  (layers: the slowest layers, time measured or
-                     "projected:<device>"; "closest" on stage 4 only)
+                     "closest_error"?, "layer_measurement"?: LayerMeasurement,
+                     "closest_measured"?: ClosestMeasured}
+                    (layers: the slowest layers, time measured or "projected:<device>", with the
+                    projected time beside a measured one; "closest" on stage 4 only;
+                    layer_measurement: the record whose per-layer times the stage shows, and the
+                    projection's error per op kind; closest_measured: stage 3 of `run --model`,
+                    the zoo model closest to the user's, measured, and why it was chosen)
   ranking: [RankEntry]  (measured configurations and projected devices, best first; each with its
                         interval? and indistinguishable_from? / superseded_by? marks)
   projections: [ProjectionEntry]  (the projection module's to_dict(with_layers=False) per device,
@@ -48,10 +53,12 @@ def _plain(value: Any) -> Any:
 
 
 class _Part:
-    """Shared to_dict/from_dict of the summary's flat parts: keys in field order; the fields in
-    ``OPTIONAL_KEYS`` are left out of the dict while None (their keys are optional in the JSON)."""
+    """Shared to_dict/from_dict of the summary's parts: keys in field order; the fields in
+    ``OPTIONAL_KEYS`` are left out of the dict while None (their keys are optional in the JSON);
+    the fields in ``NESTED`` hold tuples of that part; lists read back as tuples."""
 
     OPTIONAL_KEYS: ClassVar[frozenset[str]] = frozenset()
+    NESTED: ClassVar[Mapping[str, type]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         out = {}
@@ -65,8 +72,12 @@ class _Part:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]):
         known = {f.name for f in fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        for key, part in cls.NESTED.items():
+            if key in values:
+                values[key] = _many(part, values[key])
         try:
-            return cls(**{k: v for k, v in data.items() if k in known})
+            return cls(**values)
         except TypeError as exc:  # a required key is missing
             raise UserError(f"run summary: a {cls.__name__} cannot be read from {sorted(data)}: {exc}") from None
 
@@ -129,9 +140,10 @@ class SramFigure(_Part):
 
 @dataclass(frozen=True, kw_only=True)
 class LayerTime(_Part):
-    """One of a model's slowest layers; time_s is None where no projection was possible (MACs only)."""
+    """One of a model's slowest layers; time_s is None where no projection was possible (MACs only).
+    A measured layer (time_source "measured") has its projected time beside it in ``projected_s``."""
 
-    OPTIONAL_KEYS = frozenset({"bound"})
+    OPTIONAL_KEYS = frozenset({"bound", "projected_s", "family"})
 
     name: str
     op: str = ""
@@ -139,7 +151,65 @@ class LayerTime(_Part):
     output_bytes: int = 0
     time_s: float | None = None
     time_source: str | None = None  # "measured" or "projected:<device>"
-    bound: str | None = None  # what bounds the layer (projected layers only)
+    bound: str | None = None  # what bounds the layer (projected, or the projection beside a measured one)
+    projected_s: float | None = None  # measured layers: the projection onto the same device (host)
+    family: str | None = None  # op family of its MACs (profile/kind.py)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerKindError(_Part):
+    """Measured vs projected time summed over one op kind's layers of a record."""
+
+    kind: str  # an op family (conv, depthwise, linear, ...) or "other" (layers without MACs)
+    layers: int
+    measured_s: float
+    projected_s: float
+
+    @property
+    def error(self) -> float | None:
+        """projected / measured - 1 (negative: the projection is too fast)."""
+        return self.projected_s / self.measured_s - 1.0 if self.measured_s > 0 else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerPoint(_Part):
+    """One measured layer against its projection (the per-layer chart)."""
+
+    name: str
+    kind: str
+    measured_s: float
+    projected_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerMeasurement(_Part):
+    """Per-layer times of one record (``--layers``) against the projection onto the device it ran on."""
+
+    record_id: str
+    label: str
+    device: str  # the projection's device ("host")
+    profiler: str
+    runs: int
+    mapped_share: float | None = None  # of the profiler's node time, tied to layers
+    unmapped_s: float = 0.0  # per run
+    overhead: float | None = None  # profiled p50 / timed p50 - 1
+    collect_s: float | None = None  # the whole profiling pass
+    kinds: tuple[LayerKindError, ...] = ()  # largest measured time first
+    points: tuple[LayerPoint, ...] = ()  # every layer with measured time, in model order
+
+    NESTED = {"kinds": LayerKindError, "points": LayerPoint}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClosestMeasured(_Part):
+    """The zoo model closest to the user's (models/similarity.py), measured in stage 3, and why."""
+
+    model: str
+    resolution: str | None = None
+    distance: float | None = None
+    why: str = ""  # the two or three features that differ most, in words
+    size_note: str = ""  # set when it could not take the user's input size
+    record_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,7 +257,7 @@ class MeasuredStageData(_Part):
     """Stages 2-4: one model's measured configurations, its activation memory beside the catalog's
     on-chip memory, its slowest layers and (stage 4) the closest zoo models."""
 
-    OPTIONAL_KEYS = frozenset({"closest", "closest_error"})
+    OPTIONAL_KEYS = frozenset({"closest", "closest_error", "layer_measurement", "closest_measured"})
 
     model: str
     configs: tuple[StageConfigRef, ...] = ()
@@ -196,15 +266,20 @@ class MeasuredStageData(_Part):
     layers: tuple[LayerTime, ...] = ()
     closest: tuple[ClosestModel, ...] | None = None  # stage 4: None when no finder ran
     closest_error: str | None = None  # why the finder gave nothing
+    layer_measurement: LayerMeasurement | None = None  # None: no record of the stage has per-layer times
+    closest_measured: ClosestMeasured | None = None  # stage 3 of `run --model`
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MeasuredStageData":
         closest = data.get("closest")
+        measurement, stand_in = data.get("layer_measurement"), data.get("closest_measured")
         return cls(model=data.get("model") or "", configs=_many(StageConfigRef, data.get("configs")),
                    activations=_many(ActivationRow, data.get("activations")), sram=_many(SramFigure, data.get("sram")),
                    layers=_many(LayerTime, data.get("layers")),
                    closest=None if closest is None else _many(ClosestModel, closest),
-                   closest_error=data.get("closest_error"))
+                   closest_error=data.get("closest_error"),
+                   layer_measurement=None if measurement is None else LayerMeasurement.from_dict(measurement),
+                   closest_measured=None if stand_in is None else ClosestMeasured.from_dict(stand_in))
 
 
 StageData = PeakStageData | MeasuredStageData

@@ -8,7 +8,9 @@ its scheme in ``ENGINE_MODULES``; no caller changes.
 
 What every engine keeps:
 
-* each record with its raw latency samples, written in one transaction (all or nothing);
+* each record with its raw latency samples, written in one transaction (all or nothing), and its
+  per-layer times (``BenchRecord.layer_times``, from ``bench --layers``) beside it, as samples are:
+  kept out of the record's own JSON so that listing records never parses them;
 * each four-stage run's RunSummary (one per run id; saving again replaces it);
 * an explicit insertion sequence, so that "oldest first" means the same on every engine
   (timestamp, then insertion order);
@@ -36,7 +38,8 @@ from accelbench.results.records import SCHEMA_VERSION, BenchRecord
 from accelbench.results.summary import RunSummary
 
 # Version 1: records, samples, meta. Version 2: run_summaries, records.seq, store_migrations.
-STORE_SCHEMA_VERSION = 2
+# Version 3: layer_times (per-layer times of records measured with --layers).
+STORE_SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -71,13 +74,20 @@ def record_to_json(record: BenchRecord) -> str:
     return json.dumps(stored)
 
 
-def record_from_json(record_json: str, record_schema_version: int, samples_blob: bytes | None) -> BenchRecord:
+def record_from_json(record_json: str, record_schema_version: int, samples_blob: bytes | None,
+                     layer_times_json: str | None = None) -> BenchRecord:
     if record_schema_version != SCHEMA_VERSION:
         raise UserError(f"db: record schema {record_schema_version} is not readable by this accelbench"
                         f" (reads {SCHEMA_VERSION})")
     data = json.loads(record_json)
     data["latency_ns"] = blob_to_samples(samples_blob) if samples_blob is not None else ()
+    data["layer_times"] = json.loads(layer_times_json) if layer_times_json else None
     return BenchRecord.from_dict(data)
+
+
+def layer_times_to_json(record: BenchRecord) -> str | None:
+    """The record's per-layer times as JSON (stored apart from the record); None when it has none."""
+    return None if record.layer_times is None else json.dumps(record.layer_times.to_dict())
 
 
 def summary_to_json(summary: RunSummary) -> str:

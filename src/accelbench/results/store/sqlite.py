@@ -7,6 +7,7 @@ Tables (schema version in ``meta``, history of applied migrations in ``store_mig
   ``seq``, the insertion sequence that breaks timestamp ties (never SQLite's rowid).
 * ``samples``: the raw latencies of a record as a little-endian int64 blob (8 bytes per query).
 * ``run_summaries``: one RunSummary per four-stage run, as JSON.
+* ``layer_times``: a record's per-layer times (``bench --layers``) as JSON, one row per record that has them.
 
 Concurrency: several processes may write one file. Each write is one ``BEGIN IMMEDIATE``
 transaction (the write lock is taken up front, so two writers never deadlock upgrading a read
@@ -15,7 +16,7 @@ SQLITE_BUSY is rolled back and retried, ``WRITE_ATTEMPTS`` times at most, with a
 
 Read-only opening uses SQLite's ``mode=ro`` URI: the file is never written, and a store of an
 older schema is read as it is (version 1 has no ``seq``: its rowid is the same insertion order,
-and ``run_summaries`` may be absent). Writers migrate it.
+and ``run_summaries`` may be absent; before version 3 there is no ``layer_times``). Writers migrate it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from accelbench.results.store import (
     STORE_SCHEMA_VERSION,
     Migration,
     ResultStore,
+    layer_times_to_json,
     record_from_json,
     record_to_json,
     samples_to_blob,
@@ -93,6 +95,13 @@ MIGRATIONS = (
             applied_at TEXT NOT NULL
         )""",
     )),
+    # A step of its own: the lead may renumber it against other branches' migrations.
+    Migration(3, "layer_times table: per-layer times of records measured with --layers", (
+        """CREATE TABLE layer_times (
+            record_id TEXT PRIMARY KEY REFERENCES records(record_id) ON DELETE CASCADE,
+            layer_times_json TEXT NOT NULL
+        )""",
+    )),
 )
 
 _RECORD_COLUMNS = ("record_id", "run_id", "timestamp", "record_schema_version", "status", "model", "resolution",
@@ -128,6 +137,7 @@ class SQLiteStore(ResultStore):
             # Readers of a version-1 store: rowid is its insertion order; run_summaries may be absent.
             self._order_column = "seq" if version >= 2 else "rowid"
             self._has_summaries = version >= 2 or "run_summaries" in self._tables()
+            self._has_layer_times = version >= 3
         except BaseException:
             self._conn.close()
             raise
@@ -234,6 +244,7 @@ class SQLiteStore(ResultStore):
         row = (record.record_id, record.run_id, record.timestamp, record.schema_version, record.status,
                cfg.model, cfg.resolution, cfg.batch, cfg.backend, cfg.device, cfg.precision,
                record.precision_executed, cfg.scenario, cfg.mode, record_to_json(record))
+        layers_json = layer_times_to_json(record)
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(f"INSERT INTO records ({', '.join(_RECORD_COLUMNS)}, seq)"
@@ -241,6 +252,9 @@ class SQLiteStore(ResultStore):
                          row)
             conn.execute("INSERT INTO samples (record_id, latency_ns) VALUES (?, ?)",
                          (record.record_id, samples_to_blob(record.latency_ns)))
+            if layers_json is not None:
+                conn.execute("INSERT INTO layer_times (record_id, layer_times_json) VALUES (?, ?)",
+                             (record.record_id, layers_json))
 
         self._write(insert)
 
@@ -262,8 +276,10 @@ class SQLiteStore(ResultStore):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
-        sql = ("SELECT r.record_json, r.record_schema_version, s.latency_ns FROM records r "
-               "LEFT JOIN samples s ON s.record_id = r.record_id")
+        sql = ("SELECT r.record_json, r.record_schema_version, s.latency_ns"
+               + (", l.layer_times_json" if self._has_layer_times else "")
+               + " FROM records r LEFT JOIN samples s ON s.record_id = r.record_id"
+               + (" LEFT JOIN layer_times l ON l.record_id = r.record_id" if self._has_layer_times else ""))
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY r.timestamp, r.{self._order_column}"
