@@ -58,3 +58,13 @@ def check_format(value: str, allowed: tuple[str, ...] = FORMATS) -> str:
 def echo_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+def warn_unknown_layers(profile, what: str = "") -> None:
+    """One warning line on stderr when the profile has blind spots (unknown shapes or ops), and
+    what it means for the figures that follow (``what``)."""
+    from accelbench.report.units import fmt_unknown_layers
+
+    text = fmt_unknown_layers(profile.unknown_layers)
+    if text:
+        click.echo(f"warning: {profile.model}: {text}" + (f"; {what}" if what else ""), err=True)

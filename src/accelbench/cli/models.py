@@ -22,6 +22,7 @@ from accelbench.cli.common import (
     format_option,
     input_shape_option,
     resolution_option,
+    warn_unknown_layers,
 )
 from accelbench.errors import UserError
 
@@ -164,11 +165,13 @@ def closest_command(model: str, resolution: str | None, batch: str | None, input
     loaded = load_model(model, resolution=resolution, batch=parse_batch(batch) if batch is not None else None,
                         input_shapes=parse_input_shapes(input_shapes), with_weights=False)
     profile = profile_model(loaded)
+    warn_unknown_layers(profile, "the comparison sees only the layers that were resolved")
     size = input_size_of(profile)
     found = closest_zoo_models(profile, exclude=loaded.name if loaded.source == "zoo" else None, limit=count)
     if fmt == "json":
         echo_json({"model": loaded.name, "input_size": None if size is None else {"kind": size.kind, "spec": size.spec},
-                   "features": profile_features(profile).to_dict(), "closest": [s.to_dict() for s in found]})
+                   "features": profile_features(profile).to_dict(), "closest": [s.to_dict() for s in found],
+                   "unknown_layers": profile.unknown_layers.to_dict()})
         return
     from rich.table import Table
 

@@ -16,6 +16,7 @@ from accelbench.cli.common import (
     model_argument,
     precision_option,
     resolution_option,
+    warn_unknown_layers,
 )
 from accelbench.errors import UserError
 
@@ -52,6 +53,7 @@ def profile_command(model, resolution, batch, input_shapes, precision, output_fo
         click.echo(f"note: {note}", err=True)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    warn_unknown_layers(result)
     if output_format == "json":
         echo_json(result.to_dict())
     elif output_format == "csv":

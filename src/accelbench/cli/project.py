@@ -7,7 +7,7 @@ import click
 
 from accelbench.cli import app
 from accelbench.cli.common import (batch_option, check_format, db_option, echo_json, format_option,
-                                   input_shape_option, model_argument, resolution_option)
+                                   input_shape_option, model_argument, resolution_option, warn_unknown_layers)
 from accelbench.errors import UserError, choice_error
 
 PROJECT_FORMATS = ("table", "json")
@@ -18,12 +18,20 @@ precision_option = click.option("--precision", "-p", default=DEFAULT_PRECISION, 
 
 
 def _profile(model, resolution, input_shapes, precision):
+    """The model's profile for projection: refused at 0 MACs, a loud warning when MAC layers are unknown."""
     from accelbench.precision import parse_precision
     from accelbench.projection.api import load_profile
     from accelbench.shapes import parse_input_shapes
 
-    return load_profile(model, resolution=resolution, batch=1, input_shapes=parse_input_shapes(input_shapes),
-                        precision=parse_precision(precision))
+    profile = load_profile(model, resolution=resolution, batch=1, input_shapes=parse_input_shapes(input_shapes),
+                           precision=parse_precision(precision))
+    profile.require_counted_macs("projections")
+    warn_unknown_layers(profile, "projected figures leave those layers out and are too optimistic")
+    return profile
+
+
+def _incomplete_mark(profile) -> str:
+    return "" if profile.unknown_layers.macs_complete else " [MACs INCOMPLETE: see the warning above]"
 
 
 def _optional_batch(batch):
@@ -68,11 +76,13 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
     if fmt == "json":
         echo_json({"model": profile.model, "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
                    "precision": profile.precision, "scenario": scenario_key, "kind": "projected",
-                   "devices": [p.to_dict() for p in done] + [s.to_dict() for s in skipped]})
+                   "devices": [p.to_dict() for p in done] + [s.to_dict() for s in skipped],
+                   "macs": profile.macs, "unknown_layers": profile.unknown_layers.to_dict()})
         return
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in profile.input_shapes.items())
     click.echo(f"{profile.model} ({shapes}), {profile.precision}, {profile.macs / 1e9:.2f} GMACs, "
-               f"scenario {scenario_key}: PROJECTED figures (estimates from docs/projection.md, not measured)")
+               f"scenario {scenario_key}: PROJECTED figures (estimates from docs/projection.md, not measured)"
+               + _incomplete_mark(profile))
     head = (f"{'device':<22} {'latency (proj.)':>16} {'throughput (proj.)':>19} {'batch':>5} {'MAC util':>8} "
             f"{'bound':<16} {'J/inf (est.)':>12} {'inf/s/W':>8} {'inf/s/$':>8}")
     click.echo(head)
@@ -123,9 +133,11 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
                    "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
                    "spearman_throughput_vs_peak": ranking.spearman_throughput_vs_peak,
                    "devices": [r.to_dict() for r in ranking.devices],
-                   "skipped": [s.to_dict() for s in ranking.skipped]})
+                   "skipped": [s.to_dict() for s in ranking.skipped],
+                   "macs": profile.macs, "unknown_layers": profile.unknown_layers.to_dict()})
         return
-    click.echo(f"{profile.model}, {profile.precision}: devices ranked by PROJECTED throughput (estimates)")
+    click.echo(f"{profile.model}, {profile.precision}: devices ranked by PROJECTED throughput (estimates)"
+               + _incomplete_mark(profile))
     head = (f"{'#':>2} {'device':<22} {'proj. inf/s':>12} {'batch':>5} {'MAC util':>8} {'peak TOPS':>9} "
             f"{'peak #':>6} {'inf/s/W':>8} {'W #':>4} {'inf/s/$':>8} {'$ #':>4}")
     click.echo(head)

@@ -95,8 +95,12 @@ def make_plan(*, model: str | None = None, resolution: str | None = None, full: 
     if model is not None:
         if resolution is not None:
             parse_resolution(resolution)
-        # Fail now, not after minutes of stages 1-3: load (weightless) to check the name/file and shapes.
+        # Fail now, not after minutes of stages 1-3: load (weightless) to check the name/file and shapes,
+        # and that its MACs can be counted (utilization and the projected ranking divide by them).
         loaded = load_model(model, resolution=resolution, batch=1, with_weights=False)
+        from accelbench.profile import profile_model
+
+        profile_model(loaded).require_counted_macs("its MAC utilization and the projected ranking")
         res = resolution if resolution is not None else (loaded.resolution.spec if loaded.resolution else None)
         configs.append(StageConfig(4, model, res, 1, "single-stream", f"{loaded.name} @ {res or 'its own shape'}, batch 1",
                                    source=loaded.source))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from accelbench.job.plan import StageConfig
-from accelbench.report.units import fmt_bytes, fmt_macs, fmt_pct, fmt_plain, fmt_rate, fmt_time
+from accelbench.report.units import fmt_bytes, fmt_macs, fmt_pct, fmt_plain, fmt_rate, fmt_time, fmt_unknown_layers
 from accelbench.results.summary import (
     ActivationRow, ClosestModel, LayerTime, MeasuredStageData, PeakFigure, SramFigure, StageConfigRef, StageSummary,
 )
@@ -113,16 +113,20 @@ def stage_summary(stage_no: int, title: str, items: Sequence[Measured], activati
                             for s in closest_zoo_models(profile, resolution=None, exclude=model))
         except Exception as exc:  # the finder is a hint, never a reason to lose the stage
             closest, closest_error = (), str(exc)
+    unknown = profile.unknown_layers
     data = MeasuredStageData(
         model=model,
         configs=tuple(StageConfigRef(record_id=m.record.record_id, label=m.config.label, resolution=m.config.resolution,
                                      batch=m.config.batch, precision=m.precision, scenario=m.config.scenario)
                       for m in items),
         activations=activations, sram=sram, layers=slowest_layers(profile), closest=closest,
-        closest_error=closest_error)
+        closest_error=closest_error, unknown_layers=unknown if fmt_unknown_layers(unknown) else None)
     lesson = stage_lesson(stage_no, items, activations, sram)
     if closest:
         lesson += f"; closest zoo model: {closest[0].model} ({closest[0].why})"
+    if data.unknown_layers is not None:
+        lesson += (f"; PROFILE INCOMPLETE: {fmt_unknown_layers(unknown)} (MAC/s, utilization and projections of "
+                   "this model leave them out)")
     return StageSummary(stage_no, title, lesson, tuple(m.record.record_id for m in items), data)
 
 

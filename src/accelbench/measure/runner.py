@@ -55,6 +55,12 @@ def validate_config(config: BenchConfig) -> None:
         pass  # the torch backend resolves package.module:factory when it loads (UserError there)
     elif not os.path.isfile(config.model):
         raise ModelError(f"model: {config.model!r} is not an existing file")
+    else:
+        from accelbench.models.loader import load_model
+
+        # Its shapes fixed or reshaped as asked (a UserError where the graph does not allow it), weightless.
+        load_model(config.model, resolution=config.resolution, batch=config.batch,
+                   input_shapes=dict(config.input_shapes) or None, with_weights=False)
     get_backend(config.backend).check_runs(config.device, config.precision, config.source)
     if config.mode == "quick" and config.scenario == "single-stream" and config.batch != 1:
         raise UserError(f"batch: single-stream runs one sample per query (batch 1); got --batch {config.batch}"
@@ -185,7 +191,7 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
         device_memory = meter.counter.memory_used_bytes()
         notes.append("device_memory_bytes: GPU memory in use (whole device, NVML) after the run")
 
-    macs, macs_source = _macs_per_inference(loaded, notes)
+    macs, macs_source, unknown_layers = _macs_per_inference(loaded, notes)
     executed = info.precision_executed or config.precision
     peak, peak_source, measured_peak, measured_source, device_spec = _peaks(config.device, executed, host_spec)
     price, price_hour, price_source = _prices(config, device_spec)
@@ -215,6 +221,7 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
         pixels_per_inference=_pixels(loaded),
         macs_per_inference=macs,
         macs_source=macs_source,
+        unknown_layers=unknown_layers,
         peak_macs_per_s=peak,
         peak_source=peak_source,
         measured_peak_macs_per_s=measured_peak,
@@ -252,15 +259,26 @@ def _pixels(loaded) -> int | None:
     return None
 
 
-def _macs_per_inference(loaded, notes: list[str]) -> tuple[int | None, str | None]:
+def _macs_per_inference(loaded, notes: list[str]):
+    """(MACs per sample, their source, the profile's unknown layers). No MAC counted: None (no MAC/s,
+    no utilization), and the source says why; MAC layers left unknown: the source says INCOMPLETE."""
     try:
         from accelbench.profile import profile_model
     except ImportError:
         notes.append("MACs not recorded: the profiler (accelbench.profile.profile_model) is not installed")
-        return None, None
+        return None, None, None
     profile = profile_model(loaded, "fp32")
+    unknown = profile.unknown_layers
+    if not unknown.macs_counted:
+        notes.append("MACs unknown: the static profile counted 0 MACs, so no MAC/s or MAC utilization is recorded")
+        return None, "unknown: the static profile counted 0 MACs (unknown shapes or ops)", unknown
+    source = "static profile (accelbench.profile), per sample"
+    if not unknown.macs_complete:
+        source += (f"; INCOMPLETE: {unknown.mac_layers} of {unknown.total_mac_layers} MAC layers unknown"
+                   + (f", unknown ops {', '.join(unknown.unknown_ops)}" if unknown.unknown_ops else "")
+                   + " (MAC/s and utilization too low)")
     # The profile covers the whole batch; records count per inference (one sample).
-    return int(round(profile.macs / max(loaded.batch, 1))), "static profile (accelbench.profile), per sample"
+    return int(round(profile.macs / max(loaded.batch, 1))), source, unknown
 
 
 def _peak_precision(executed: str) -> str:

@@ -187,9 +187,16 @@ def fix_input_shapes(
 ) -> tuple[dict[str, tuple[int, ...]], list[str]]:
     """Write static dims into the graph inputs (in place); return them and notes on what was fixed.
 
-    Rules: an explicit ``--input-shape name=...`` wins; otherwise a dynamic first dim is the batch,
-    the last two dims of a rank-4 input are height and width from ``--resolution``, and the second
-    dim of a rank-2 input is the sequence length (``--resolution`` as an integer).
+    Rules: an explicit ``--input-shape name=...`` wins, also over dims the file fixes (the model is
+    reshaped, as ``benchmark_app -shape`` and ``trtexec --shapes`` do); otherwise a dynamic first dim
+    is the batch, height and width of a rank-4 input come from ``--resolution`` (a fixed-size image
+    input is reshaped to it), and the second dim of a rank-2 input is the sequence length
+    (``--resolution`` as an integer). A fixed batch is not changed by ``--batch`` (batch sizes are
+    often written into Reshape constants): ``--input-shape`` reshapes it deliberately.
+
+    When any dim changed, the graph is checked at the new shapes (profile.graph.shape_conflicts): a
+    size fixed inside the graph (a Reshape constant, a Linear layer's width) is a UserError naming
+    the node, never a profile or a measurement labelled with a size it did not run at.
     """
     inputs = graph_inputs(proto)
     known = {i.name for i in inputs}
@@ -198,6 +205,7 @@ def fix_input_shapes(
             raise UserError(f"input-shape: model has no input {name!r}; its inputs are: {', '.join(sorted(known))}")
     shapes: dict[str, tuple[int, ...]] = {}
     notes: list[str] = []
+    reshaped: list[tuple[str, list, list]] = []  # inputs whose fixed dims changed: (name, old, new)
     for value_info in inputs:
         if not value_info.type.HasField("tensor_type"):
             raise UserError(
@@ -217,11 +225,6 @@ def fix_input_shapes(
                 raise UserError(
                     f"input-shape: input {value_info.name!r} has rank {len(dims)} ({_fmt(dims)}); got {len(new)} dims"
                 )
-            for old, want in zip(dims, new):
-                if isinstance(old, int) and old != want:
-                    raise UserError(
-                        f"input-shape: input {value_info.name!r} has fixed dims {_fmt(dims)}; {_fmt(new)} does not match"
-                    )
         else:
             new = list(dims)
             if new and not isinstance(new[0], int):
@@ -229,21 +232,13 @@ def fix_input_shapes(
             elif new and batch is not None and new[0] != batch:
                 raise UserError(
                     f"batch: input {value_info.name!r} has a fixed batch of {new[0]}; got --batch {batch}"
-                    " (re-export the model with a dynamic batch dimension)"
+                    f" (reshape it with --input-shape {value_info.name}={'x'.join(str(batch if i == 0 else d) for i, d in enumerate(dims))}"
+                    " where the graph allows, or re-export the model with a dynamic batch dimension)"
                 )
-            # NCHW: H, W at axes 2, 3; channels-last NHWC (fixed small last dim, dynamic 1 and 2): axes 1, 2.
-            nhwc = (len(new) == 4 and isinstance(new[3], int) and new[3] <= 4
-                    and not isinstance(new[1], int) and not isinstance(new[2], int))
-            spatial = (1, 2) if nhwc else (2, 3)
+            spatial = _spatial_axes(new)
             if resolution is not None and len(new) == 4:
                 for axis, size in zip(spatial, (resolution.height, resolution.width)):
-                    if not isinstance(new[axis], int):
-                        new[axis] = size
-                if all(isinstance(dims[a], int) for a in spatial) and \
-                        (dims[spatial[0]], dims[spatial[1]]) != (resolution.height, resolution.width):
-                    notes.append(
-                        f"input {value_info.name}: fixed size {_fmt(dims)}; --resolution {resolution} not applied"
-                    )
+                    new[axis] = size
             if resolution is not None and len(new) == 2 and not isinstance(new[1], int):
                 new[1] = resolution.width
             unresolved = [i for i, d in enumerate(new) if not isinstance(d, int)]
@@ -255,14 +250,61 @@ def fix_input_shapes(
                     f" --resolution/--batch cannot fix; pass {hint}--input-shape {value_info.name}="
                     + "x".join(str(d) if isinstance(d, int) else f"<{dims[i] or '?'}>" for i, d in enumerate(new))
                 )
-            if new != dims:
-                notes.append(f"input {value_info.name}: {_fmt(dims)} -> {_fmt(new)}")
+        if any(isinstance(old, int) and old != want for old, want in zip(dims, new)):
+            reshaped.append((value_info.name, dims, new))
+            notes.append(f"input {value_info.name}: fixed size {_fmt(dims)} reshaped to {_fmt(new)}")
+        elif new != dims:
+            notes.append(f"input {value_info.name}: {_fmt(dims)} -> {_fmt(new)}")
         shape = value_info.type.tensor_type.shape
         del shape.dim[:]
         for d in new:
             shape.dim.add().dim_value = int(d)
         shapes[value_info.name] = tuple(int(d) for d in new)
+    if reshaped:
+        _forget_stale_shapes(proto)
+    if notes:
+        _check_graph_fits(proto, shapes, reshaped)
     return shapes, notes
+
+
+def _spatial_axes(dims: list) -> tuple[int, int]:
+    """Height and width axes of a rank-4 input: NCHW (2, 3), or channels-last NHWC (1, 2) when the
+    last dim is a small fixed channel count and axis 1 is not."""
+    if len(dims) != 4:
+        return 2, 3
+    channels_last = isinstance(dims[3], int) and dims[3] <= 4 and not (isinstance(dims[1], int) and dims[1] <= 4)
+    return (1, 2) if channels_last else (2, 3)
+
+
+def _forget_stale_shapes(proto: onnx.ModelProto) -> None:
+    """After a reshape, the shapes the file records inside the graph and at its outputs are the old
+    size's: drop them (runtimes and the profiler infer them again)."""
+    del proto.graph.value_info[:]
+    for output in proto.graph.output:
+        if output.type.HasField("tensor_type") and output.type.tensor_type.HasField("shape"):
+            for dim in output.type.tensor_type.shape.dim:
+                dim.Clear()
+
+
+def _check_graph_fits(proto: onnx.ModelProto, shapes: dict[str, tuple[int, ...]],
+                      reshaped: list[tuple[str, list, list]]) -> None:
+    """Refuse input shapes the graph cannot run at (see fix_input_shapes)."""
+    from accelbench.profile.graph import infer_graph_shapes, light_copy, shape_conflicts
+
+    conflicts = shape_conflicts(infer_graph_shapes(light_copy(proto)))
+    if not conflicts:
+        return
+    more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+    if reshaped:
+        name, old, new = reshaped[0]
+        raise UserError(
+            f"input-shape: input {name!r} has fixed dims {_fmt(old)} and the graph does not allow {_fmt(new)}: "
+            f"{conflicts[0]}{more}; use its own size or re-export the model with dynamic axes")
+    at = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
+    raise UserError(
+        f"input-shape: the graph cannot run at {at}: {conflicts[0]}{more}; the exporter wrote a size into the "
+        "graph (e.g. torch's legacy exporter fixes nn.MultiheadAttention's key length): use the input shape it "
+        "was exported at, or re-export it")
 
 
 def _fmt(dims) -> str:

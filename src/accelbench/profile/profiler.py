@@ -367,7 +367,7 @@ class _Profiler:
         layer_name = anchor.name or anchor.output[0] or f"{label}_{li}"
         macs = other = 0
         gemm = None
-        shape_unknown = False
+        shape_unknown = macs_unknown = False
         params = 0
         inputs: list[str] = []
         for pos, n in enumerate(layer.nodes):
@@ -384,6 +384,8 @@ class _Profiler:
                 gemm = GemmDims(*cost.gemm)
             if cost.shape_unknown:
                 shape_unknown = True
+                if pos == 0 and node.op_type in ANCHORS:
+                    macs_unknown = True
             excluded = NON_PARAM_SLOTS.get(node.op_type, frozenset())
             for slot, t in enumerate(node.input):
                 if not t:
@@ -434,6 +436,7 @@ class _Profiler:
             gemm=gemm if macs else None,
             unknown_op=unknown,
             shape_unknown=shape_unknown,
+            macs_unknown=macs_unknown,
         )
         return record, inputs, outputs
 

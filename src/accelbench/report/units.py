@@ -111,3 +111,19 @@ def fmt_energy(joules: float | None) -> str:
 def fmt_correlation(rho: float | None) -> str:
     """A correlation coefficient with its sign, two decimals; "n/a" where it is undefined (None)."""
     return "n/a" if rho is None or not math.isfinite(rho) else f"{rho:+.2f}"
+
+
+def fmt_unknown_layers(unknown) -> str:
+    """One sentence on what a profile could not see (results.unknown_layers.UnknownLayers); "" when
+    every layer was resolved."""
+    if unknown is None or (not unknown.layers and unknown.macs_complete and unknown.macs_counted):
+        return ""
+    parts = [f"{unknown.layers} of {unknown.total_layers} layers ({fmt_pct(unknown.share)}) have unknown "
+             "shapes or ops"]
+    if unknown.mac_layers:
+        parts.append(f"{unknown.mac_layers} of {unknown.total_mac_layers} MAC layers count 0 MACs")
+    if unknown.unknown_ops:
+        parts.append("ops the profiler does not know count 0 MACs: " + ", ".join(unknown.unknown_ops))
+    if not unknown.macs_counted:
+        parts.append("no MAC was counted at all")
+    return "; ".join(parts)

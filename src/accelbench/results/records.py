@@ -23,11 +23,14 @@ from typing import Any
 from accelbench.errors import UserError, choice_error
 from accelbench.measure.power import PowerRecord
 from accelbench.measure.stats import LatencyStats, Stability, stability, summarize
+from accelbench.results.unknown_layers import UnknownLayers
 
 SCHEMA_VERSION = 1
 SCENARIOS = ("single-stream", "multi-stream", "offline", "server")
 MODES = ("quick", "mlperf")
-STATUSES = ("ok", "failed")
+# ok: measured and valid; failed: nothing measured (see failure_kind); invalid: measured, but the run
+# broke its rules (LoadGen said INVALID): its figures stay in the record, the error says why.
+STATUSES = ("ok", "failed", "invalid")
 FAILURE_KINDS = ("crash", "oom", "timeout", "exception", "user-error", "killed")
 
 
@@ -135,10 +138,12 @@ class BenchRecord:
     pixels_per_inference: int | None = None  # W x H of one image; None for non-image models
     macs_per_inference: int | None = None
     macs_source: str | None = None
+    unknown_layers: UnknownLayers | None = None  # what the profile behind macs_per_inference could not see
     peak_macs_per_s: float | None = None  # theoretical, for the precision that ran
     peak_source: str | None = None
-    measured_peak_macs_per_s: float | None = None
-    measured_peak_source: str | None = None
+    measured_peak_macs_per_s: float | None = None  # the measured GEMM peak utilization is divided by
+    measured_peak_source: str | None = None  # how it was measured (size, runtime, runs, spread)
+    measured_peak_at: str | None = None  # when it was measured (UTC, ISO 8601)
     peak_rss_bytes: int | None = None
     device_memory_bytes: int | None = None
     power: PowerRecord = field(default_factory=lambda: PowerRecord(None, "unavailable"))
@@ -159,10 +164,10 @@ class BenchRecord:
         for value in self.latency_ns:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"latency_ns holds non-negative integers (ns); got {value!r}")
-        if self.status == "ok" and not self.latency_ns:
-            raise ValueError("an ok record needs latency samples")
-        if self.status == "failed" and not self.error:
-            raise ValueError("a failed record needs an error message")
+        if self.status in ("ok", "invalid") and not self.latency_ns:
+            raise ValueError(f"an {self.status} record needs latency samples")
+        if self.status in ("failed", "invalid") and not self.error:
+            raise ValueError(f"a {self.status} record needs an error message")
         if self.failure_kind is not None and self.failure_kind not in FAILURE_KINDS:
             raise choice_error("failure_kind", self.failure_kind, FAILURE_KINDS)
         if self.samples_per_query is not None and self.samples_per_query < 1:
@@ -176,6 +181,8 @@ class BenchRecord:
             object.__setattr__(self, "price_source", self.price_source or "user (--price-per-hour)")
         if isinstance(self.power, dict):
             object.__setattr__(self, "power", PowerRecord.from_dict(self.power))
+        if isinstance(self.unknown_layers, dict):
+            object.__setattr__(self, "unknown_layers", UnknownLayers.from_dict(self.unknown_layers))
 
     @classmethod
     def failed(cls, config: BenchConfig, run_id: str, error: str, kind: str, *,
@@ -187,6 +194,11 @@ class BenchRecord:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def measured(self) -> bool:
+        """It ran and has latencies: ok, or invalid by the rules of its run (LoadGen)."""
+        return self.status in ("ok", "invalid")
 
     @property
     def inferences_per_query(self) -> int:
@@ -282,7 +294,10 @@ class BenchRecord:
         if self.peak_macs_per_s:
             prov["mac_utilization"] = f"derived: macs_per_s / peak ({self.peak_source})"
         if self.measured_peak_macs_per_s:
-            prov["mac_utilization_measured_peak"] = f"derived: macs_per_s / measured peak ({self.measured_peak_source})"
+            when = f", measured {self.measured_peak_at}" if self.measured_peak_at else ""
+            prov["mac_utilization_measured_peak"] = (f"derived: macs_per_s / measured peak "
+                                                     f"{self.measured_peak_macs_per_s:.4g} MAC/s "
+                                                     f"({self.measured_peak_source}{when})")
         if self.power.power_w is not None:
             kind = "measured" if self.power.measured else "estimated"
             prov["power_w"] = f"{kind}: {self.power.detail or self.power.power_source}"
@@ -297,8 +312,8 @@ class BenchRecord:
     STORED = ("schema_version", "record_id", "run_id", "timestamp", "status", "error", "failure_kind",
               "run_info", "latency_ns", "samples_per_query", "warmup_queries", "measure_wall_ns", "target_met",
               "stop_reason", "loadgen_throughput_per_s", "pixels_per_inference", "macs_per_inference",
-              "macs_source", "peak_macs_per_s", "peak_source", "measured_peak_macs_per_s",
-              "measured_peak_source", "peak_rss_bytes", "device_memory_bytes", "price_usd",
+              "macs_source", "unknown_layers", "peak_macs_per_s", "peak_source", "measured_peak_macs_per_s",
+              "measured_peak_source", "measured_peak_at", "peak_rss_bytes", "device_memory_bytes", "price_usd",
               "price_per_hour_usd", "price_source", "deviation", "environment", "loadgen", "notes")
 
     def to_dict(self, *, include_samples: bool = True) -> dict[str, Any]:
@@ -307,6 +322,7 @@ class BenchRecord:
         data["config"] = self.config.to_dict()
         data["latency_ns"] = list(self.latency_ns) if include_samples else None
         data["notes"] = list(self.notes)
+        data["unknown_layers"] = self.unknown_layers.to_dict() if self.unknown_layers else None
         data.update(self.power.to_dict())
         info = self.run_info or {}
         stats = self.stats

@@ -10,7 +10,7 @@ Every part is a typed, frozen record with ``to_dict()`` / ``from_dict()``; the J
   stage 1 data: {"peaks": [PeakFigure], "rank_correlation"?, "rank_correlation_batch1"?}
   stage 2/3/4 data: {"model", "configs": [StageConfigRef], "activations": [ActivationRow],
                      "sram": [SramFigure], "layers": [LayerTime], "closest"?: [ClosestModel],
-                     "closest_error"?}  (layers: the slowest layers, time measured or
+                     "closest_error"?, "unknown_layers"?: UnknownLayers}  (layers: the slowest layers, time measured or
                      "projected:<device>"; "closest" on stage 4 only)
   ranking: [RankEntry]  (measured configurations and projected devices, best first)
   projections: [ProjectionEntry]  (the projection module's to_dict(with_layers=False) per device,
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Mapping
 
 from accelbench.errors import UserError, choice_error
+from accelbench.results.unknown_layers import UnknownLayers
 
 SUMMARY_SCHEMA_VERSION = 1
 
@@ -183,7 +184,7 @@ class MeasuredStageData(_Part):
     """Stages 2-4: one model's measured configurations, its activation memory beside the catalog's
     on-chip memory, its slowest layers and (stage 4) the closest zoo models."""
 
-    OPTIONAL_KEYS = frozenset({"closest", "closest_error"})
+    OPTIONAL_KEYS = frozenset({"closest", "closest_error", "unknown_layers"})
 
     model: str
     configs: tuple[StageConfigRef, ...] = ()
@@ -192,6 +193,7 @@ class MeasuredStageData(_Part):
     layers: tuple[LayerTime, ...] = ()
     closest: tuple[ClosestModel, ...] | None = None  # stage 4: None when no finder ran
     closest_error: str | None = None  # why the finder gave nothing
+    unknown_layers: UnknownLayers | None = None  # the model's profile left layers unknown (None: none)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MeasuredStageData":
@@ -200,7 +202,8 @@ class MeasuredStageData(_Part):
                    activations=_many(ActivationRow, data.get("activations")), sram=_many(SramFigure, data.get("sram")),
                    layers=_many(LayerTime, data.get("layers")),
                    closest=None if closest is None else _many(ClosestModel, closest),
-                   closest_error=data.get("closest_error"))
+                   closest_error=data.get("closest_error"),
+                   unknown_layers=UnknownLayers.from_dict(data.get("unknown_layers")))
 
 
 StageData = PeakStageData | MeasuredStageData
