@@ -83,7 +83,13 @@ def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeou
 
     timeout = timeout_s if timeout_s is not None else default_timeout_s(config)
     payload = {"config": config.to_dict(), "run_id": run_id, "log_root": str(log_root)}
-    outcome = run_isolated("accelbench.measure.runner:measure_payload", payload, timeout_s=timeout)
+    env = None
+    if config.source == "torch":
+        from accelbench.models.torch_export import TORCH_PATH_ENV, torch_search_dirs
+
+        # The worker resolves the user's torch: spec where this process did (models/torch_export.py).
+        env = {**os.environ, TORCH_PATH_ENV: os.pathsep.join(torch_search_dirs())}
+    outcome = run_isolated("accelbench.measure.runner:measure_payload", payload, timeout_s=timeout, env=env)
     if outcome.ok:
         return BenchRecord.from_dict(outcome.result)
     if outcome.kind == "user-error":
