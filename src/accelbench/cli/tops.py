@@ -125,13 +125,17 @@ def _host_rows(precision: str | None, measure: bool, size: int, budget_s: float)
         from accelbench.measure.gemm_peak import measure_host_gemm, remember_measurements
 
         measurements = measure_host_gemm(size, budget_s, tuple(p for p in wanted if p in ("fp32", "bf16", "int8")))
-        remember_measurements(info, measurements)
+        kept = remember_measurements(info, measurements)
         for m in measurements:
             theoretical = peaks[m.precision].ops_per_s if m.precision in peaks else None
             row = {"device": "host", "precision": m.precision, "peak_ops_per_s": m.ops_per_s,
                    "source": "measured", "runtime": m.runtime, "precision_executed": m.precision_executed,
                    "matrix_size": m.n, "runs": len(m.run_times_ns), "run_times_ns": list(m.run_times_ns),
-                   "note": m.note}
+                   "spread": m.spread, "measured_at": m.measured_at, "note": m.note}
+            remembered = kept.get(m.precision)
+            if remembered is not None and m.ops_per_s and remembered.measured_at != m.measured_at:
+                # An earlier measurement was higher and at least as quiet: later records divide by it.
+                row["remembered"] = remembered.to_dict()
             if m.ops_per_s and theoretical:
                 row["utilization"] = m.ops_per_s / theoretical
             rows.append(row)
@@ -141,6 +145,8 @@ def _host_rows(precision: str | None, measure: bool, size: int, budget_s: float)
 def _print_host(rows: list[dict], info) -> None:
     from rich.markup import escape
     from rich.table import Table
+
+    from accelbench.report.units import fmt_pct
 
     console = _console()
     console.print(f"host: {info.cpu_model} ({info.vendor_id} family {info.cpu_family} "
@@ -169,7 +175,11 @@ def _print_host(rows: list[dict], info) -> None:
             util = f"{m['utilization']:.0%}" if "utilization" in m else "-"
             over = over or m.get("utilization", 0) > 1
             how = (f"{m['runtime']} {m['matrix_size']}^3 GEMM, best of {m['runs']}, ran as "
-                   f"{m['precision_executed']}")
+                   f"{m['precision_executed']}, spread {fmt_pct(m['spread'])}")
+            if "remembered" in m:
+                kept = m["remembered"]
+                how += (f"; kept the earlier {format_ops(kept['ops_per_s'], p, prefix='G')} "
+                        f"(spread {fmt_pct(kept['spread'])}, {kept['measured_at'] or 'date not recorded'})")
         table.add_row(*(escape(c) for c in (p, format_ops(row["peak_ops_per_s"], p, prefix="G"), row["arithmetic"], got, util, how)))
     console.print(table)
     if over:

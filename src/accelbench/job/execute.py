@@ -17,7 +17,7 @@ from accelbench.job.plan import STAGE_TITLES, RunPlan
 from accelbench.job.ranking import project_for_ranking, rank_entries, with_rank_lesson
 from accelbench.job.stages import Measured, mac_rate_text, peak_lesson, stage_summary, utilization_text
 from accelbench.report.progress import Progress
-from accelbench.report.units import fmt_plain, fmt_rate, fmt_time
+from accelbench.report.units import fmt_pct, fmt_plain, fmt_rate, fmt_time
 from accelbench.results.summary import PeakFigure, PeakStageData, RunSummary, StageSummary
 
 REPORT_DIR = "accelbench-out"
@@ -81,7 +81,7 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
     stages: list[StageSummary] = []
 
     progress.say("[bold]Stage 1 - peak TOPS[/bold]: what datasheets sell")
-    stage1 = stage1_peaks(plan, progress)
+    stage1, own_peaks = stage1_peaks(plan, progress)
     stages.append(stage1)
     progress.say(f"  lesson: {stage1.lesson}", always=True)
 
@@ -100,7 +100,8 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
                                          batch=cfg.batch, backend=backend, precision=precision,
                                          scenario=cfg.scenario, mode="quick", time_limit_s=plan.time_limit_s)
                     try:
-                        record = run_config(config, run_id=run_id, isolate=isolate)
+                        # Utilization against the peak stage 1 just measured, not an older remembered one.
+                        record = run_config(config, run_id=run_id, isolate=isolate, measured_peaks=own_peaks)
                     except UserError as exc:  # e.g. a precision this backend cannot run: keep going
                         record = BenchRecord.failed(config, run_id, str(exc), "user-error",
                                                     environment=collect_environment(config.device))
@@ -137,8 +138,9 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
     return RunOutcome(summary, tuple(m.record for m in measured))
 
 
-def stage1_peaks(plan: RunPlan, progress: Progress) -> StageSummary:
-    """Stage 1: the host's theoretical and measured (GEMM) peaks beside the catalog's devices."""
+def stage1_peaks(plan: RunPlan, progress: Progress) -> tuple[StageSummary, dict]:
+    """Stage 1: the host's theoretical and measured (GEMM) peaks beside the catalog's devices; and
+    the measured peaks (precision -> hardware.host.MeasuredPeak) the run's records divide by."""
     from accelbench.hardware.catalog import load_catalog
     from accelbench.hardware.host import detect_host, theoretical_peaks
 
@@ -147,6 +149,7 @@ def stage1_peaks(plan: RunPlan, progress: Progress) -> StageSummary:
                         peak_ops_per_s=peak.ops_per_s, source="theoretical", arithmetic=peak.arithmetic)
              for peak in theoretical_peaks(host)]
     progress.step("stage 1: measuring this CPU's GEMM peak")
+    own: dict = {}
     try:
         from accelbench.measure.gemm_peak import measure_host_gemm, remember_measurements
 
@@ -156,11 +159,11 @@ def stage1_peaks(plan: RunPlan, progress: Progress) -> StageSummary:
             remember_measurements(host, measurements)
         for gemm in measurements:
             if gemm.ops_per_s:
+                own[gemm.precision] = gemm.as_peak()
                 peaks.append(PeakFigure(
                     device="host", name=host.cpu_model, kind="CPU", precision=gemm.precision,
                     peak_ops_per_s=gemm.ops_per_s, source="measured",
-                    arithmetic=f"{gemm.n}^3 GEMM on {gemm.runtime}, best of {len(gemm.run_times_ns)}, "
-                               f"ran as {gemm.precision_executed}"))
+                    arithmetic=f"{gemm.how}, spread {fmt_pct(gemm.spread)}, measured {gemm.measured_at}"))
     except UserError as exc:
         progress.say(f"  measured GEMM peak unavailable: {exc}")
     progress.done("host peaks: " + "; ".join(f"{p.precision} {p.source} {fmt_rate(p.peak_ops_per_s, 'OPS')}"
@@ -169,4 +172,5 @@ def stage1_peaks(plan: RunPlan, progress: Progress) -> StageSummary:
         for precision, ops in spec.peak_ops_per_s.items():
             peaks.append(PeakFigure(device=spec.id, name=spec.name, kind=spec.kind, precision=precision,
                                     peak_ops_per_s=ops, source="catalog"))
-    return StageSummary(1, "peak TOPS", peak_lesson(peaks, host.physical_cores), data=PeakStageData(peaks=tuple(peaks)))
+    return (StageSummary(1, "peak TOPS", peak_lesson(peaks, host.physical_cores), data=PeakStageData(peaks=tuple(peaks))),
+            own)

@@ -4,13 +4,16 @@ more than one measures a precision, the fastest counts.
 
 Ops are counted 2 per MAC: a square n x n x n GEMM is 2 n^3 ops. Each measurement warms up once,
 then repeats within a time budget and keeps the best (shortest) run, because the peak is the
-question (not the typical speed); all run times are kept in ``run_times_ns``.
+question (not the typical speed); all run times are kept in ``run_times_ns``, and their spread
+(median / best - 1) says how steady the machine was while it measured.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,10 +38,28 @@ class GemmMeasurement:
     precision_executed: str
     precision_source: str  # how precision_executed is known
     note: str = ""
+    measured_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def __post_init__(self) -> None:
         if self.n < 1:
             raise UserError(f"gemm size: must be a positive integer; got {self.n}")
+
+    @property
+    def spread(self) -> float | None:
+        """Median run time / best run time - 1 (0 = every run as fast as the best); None without runs."""
+        if not self.run_times_ns:
+            return None
+        return statistics.median(self.run_times_ns) / min(self.run_times_ns) - 1.0
+
+    @property
+    def how(self) -> str:
+        return f"{self.n}^3 GEMM on {self.runtime}, best of {len(self.run_times_ns)}, ran as {self.precision_executed}"
+
+    def as_peak(self):
+        """The hardware.host.MeasuredPeak this measurement stands for (None when it did not run)."""
+        from accelbench.hardware.host import MeasuredPeak
+
+        return MeasuredPeak(self.ops_per_s, self.how, self.spread, self.measured_at) if self.ops_per_s else None
 
 
 def _square_ops(n: int) -> float:
@@ -117,12 +138,9 @@ def measure_host_gemm(n: int = 2048, budget_s: float = 2.0,
     return [measure_precision(p, n, budget_s) for p in precisions if p in GEMM_PRECISIONS]
 
 
-def remember_measurements(info, measurements: list[GemmMeasurement]) -> None:
-    """Keep measured peaks for later records' utilization (accelbench.hardware.host.save_measured_peaks)."""
+def remember_measurements(info, measurements: list[GemmMeasurement]) -> dict:
+    """Keep measured peaks for later records' utilization where they replace the remembered ones (higher
+    or quieter: accelbench.hardware.host.save_measured_peaks); returns precision -> MeasuredPeak kept."""
     from accelbench.hardware.host import save_measured_peaks
 
-    save_measured_peaks(info, {
-        m.precision: {"ops_per_s": m.ops_per_s,
-                      "how": f"{m.n}^3 GEMM on {m.runtime}, best of {len(m.run_times_ns)}, ran as {m.precision_executed}"}
-        for m in measurements if m.ops_per_s
-    })
+    return save_measured_peaks(info, {m.precision: m.as_peak() for m in measurements if m.ops_per_s})

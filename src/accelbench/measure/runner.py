@@ -20,7 +20,7 @@ import os
 import resource
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from accelbench.errors import ModelError, UserError
 from accelbench.results.records import BenchConfig, BenchRecord
@@ -68,12 +68,16 @@ def validate_config(config: BenchConfig) -> None:
 
 
 def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeout_s: float | None = None,
-               log_root: str | os.PathLike = DEFAULT_LOG_ROOT) -> BenchRecord:
-    """Validate, then measure ``config``; failures other than UserErrors come back as failed records."""
+               log_root: str | os.PathLike = DEFAULT_LOG_ROOT, measured_peaks: Mapping | None = None) -> BenchRecord:
+    """Validate, then measure ``config``; failures other than UserErrors come back as failed records.
+
+    ``measured_peaks`` (precision -> hardware.host.MeasuredPeak): the GEMM peaks the caller measured
+    itself (the four-stage run's stage 1); the record divides by them instead of the remembered ones.
+    """
     validate_config(config)
     if not isolate:
         try:
-            return measure_config(config, run_id=run_id, log_root=log_root)
+            return measure_config(config, run_id=run_id, log_root=log_root, measured_peaks=measured_peaks)
         except UserError:
             raise
         except Exception as exc:  # the caller carries on with a failed record
@@ -82,7 +86,8 @@ def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeou
     from accelbench.measure.isolation import run_isolated
 
     timeout = timeout_s if timeout_s is not None else default_timeout_s(config)
-    payload = {"config": config.to_dict(), "run_id": run_id, "log_root": str(log_root)}
+    payload = {"config": config.to_dict(), "run_id": run_id, "log_root": str(log_root),
+               "measured_peaks": None if measured_peaks is None else {p: v.to_dict() for p, v in measured_peaks.items()}}
     env = None
     if config.source == "torch":
         from accelbench.models.torch_export import TORCH_PATH_ENV, torch_search_dirs
@@ -110,13 +115,18 @@ def _strip_type(message: str) -> str:
 
 def measure_payload(payload: dict) -> dict:
     """Worker entry point (JSON in, JSON out)."""
+    from accelbench.hardware.host import MeasuredPeak
+
     config = BenchConfig.from_dict(payload["config"])
-    record = measure_config(config, run_id=payload["run_id"], log_root=payload.get("log_root", DEFAULT_LOG_ROOT))
+    given = payload.get("measured_peaks")
+    peaks = None if given is None else {p: MeasuredPeak.from_dict(v) for p, v in given.items()}
+    record = measure_config(config, run_id=payload["run_id"], log_root=payload.get("log_root", DEFAULT_LOG_ROOT),
+                            measured_peaks=None if peaks is None else {p: v for p, v in peaks.items() if v})
     return record.to_dict()
 
 
 def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathLike = DEFAULT_LOG_ROOT,
-                   clock: Callable[[], int] = time.perf_counter_ns) -> BenchRecord:
+                   clock: Callable[[], int] = time.perf_counter_ns, measured_peaks: Mapping | None = None) -> BenchRecord:
     """Measure in this process and return an ok record (exceptions propagate)."""
     from accelbench.backends.base import BackendConfig, get_backend
     from accelbench.measure.environment import collect_environment
@@ -128,13 +138,14 @@ def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathL
     backend = get_backend(config.backend)(BackendConfig(device=config.device, precision=config.precision,
                                                         threads=config.threads, batch=config.batch))
     try:
-        return _measure_loaded(config, loaded, backend, environment, run_id=run_id, log_root=log_root, clock=clock)
+        return _measure_loaded(config, loaded, backend, environment, run_id=run_id, log_root=log_root, clock=clock,
+                               measured_peaks=measured_peaks)
     finally:
         backend.close()  # also when loading or the timed run fails: release the session/device memory
 
 
 def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, run_id: str,
-                    log_root: str | os.PathLike, clock: Callable[[], int]) -> BenchRecord:
+                    log_root: str | os.PathLike, clock: Callable[[], int], measured_peaks: Mapping | None) -> BenchRecord:
     from accelbench.measure.power import PowerMeter
 
     notes: list[str] = []
@@ -199,7 +210,7 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
 
     macs, macs_source, unknown_layers = _macs_per_inference(loaded, notes)
     executed = info.precision_executed or config.precision
-    peak, peak_source, measured_peak, measured_source, device_spec = _peaks(config.device, executed, host_spec)
+    peak, peak_source, measured, device_spec = _peaks(config.device, executed, host_spec, measured_peaks)
     price, price_hour, price_source = _prices(config, device_spec)
 
     deviation = None
@@ -230,8 +241,11 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
         unknown_layers=unknown_layers,
         peak_macs_per_s=peak,
         peak_source=peak_source,
-        measured_peak_macs_per_s=measured_peak,
-        measured_peak_source=measured_source,
+        measured_peak_macs_per_s=measured.ops_per_s / 2.0 if measured else None,
+        measured_peak_source=(measured.describe() + (", measured by this run" if measured_peaks is not None
+                                                     else ", remembered from an earlier measurement")
+                              if measured else None),
+        measured_peak_at=measured.measured_at if measured else None,
         peak_rss_bytes=peak_rss,
         device_memory_bytes=device_memory,
         power=power,
@@ -308,26 +322,28 @@ def _host_tdp(device: str):
     return spec.tdp_w, cores, spec
 
 
-def _peaks(device: str, executed: str, host_spec):
-    """(peak MAC/s, source, measured peak MAC/s, source, device spec) for the precision that ran."""
+def _peaks(device: str, executed: str, host_spec, measured_peaks: Mapping | None):
+    """(theoretical peak MAC/s, its source, the measured GEMM peak (hardware.host.MeasuredPeak) or None,
+    device spec) for the precision that ran. The measured peak is the caller's own (``measured_peaks``)
+    when it gave them, else the one remembered for this host."""
     precision = _peak_precision(executed)
     spec = host_spec
     source_kind = "host theoretical (accelbench.hardware.host)"
     if device != "cpu":
         spec, source_kind = _gpu_catalog_spec(), "catalog"
     if spec is None:
-        return None, None, None, None, None
+        return None, None, None, None
     peak = spec.peak_macs_per_s(precision)
     source = f"{source_kind}: {spec.name} {precision}" if peak else None
-    measured, measured_source = None, None
+    measured = None
     if device == "cpu":
-        from accelbench.hardware.host import load_measured_peaks
+        if measured_peaks is not None:
+            measured = measured_peaks.get(precision)
+        else:
+            from accelbench.hardware.host import load_measured_peaks
 
-        remembered = load_measured_peaks().get(precision)
-        if remembered and remembered.get("ops_per_s"):
-            measured = remembered["ops_per_s"] / 2.0
-            measured_source = f"measured GEMM peak ({remembered.get('how', 'accelbench tops host')})"
-    return peak, source, measured, measured_source, spec
+            measured = load_measured_peaks().get(precision)
+    return peak, source, measured, spec
 
 
 def _gpu_catalog_spec():

@@ -93,7 +93,7 @@ def projection_device(device_id: str, catalog: dict | None = None) -> DeviceSpec
     peaks = dict(device.peak_ops_per_s)
     raised = []
     for precision, measured in load_measured_peaks().items():
-        ops = measured.get("ops_per_s") or 0.0
+        ops = measured.ops_per_s
         if precision in peaks and ops > peaks[precision]:
             peaks[precision] = ops
             raised.append(f"{precision} {ops / 1e9:,.0f} GOPS")
