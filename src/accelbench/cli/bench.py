@@ -20,7 +20,7 @@ from accelbench.cli.common import (
     precision_option,
     resolution_option,
 )
-from accelbench.errors import UserError, choice_error
+from accelbench.errors import EXIT_MEASUREMENT_FAILED, EXIT_RESULT_INVALID, UserError, choice_error
 
 SCENARIO_NAMES = ("single-stream", "multi-stream", "offline", "server")
 MODE_NAMES = ("quick", "mlperf")
@@ -125,8 +125,9 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
     store = None if no_save else open_store(db)  # opened first: a bad --db fails before measuring
     logs = log_dir or str(Path(split_store_url(db)[1]).resolve().parent / "accelbench-logs")
     try:
-        record = run_config(config, run_id=new_run_id(), isolate=not no_isolation,
-                            timeout_s=_positive_float("timeout", timeout), log_root=logs)
+        with _mlperf_progress(config):
+            record = run_config(config, run_id=new_run_id(), isolate=not no_isolation,
+                                timeout_s=_positive_float("timeout", timeout), log_root=logs)
         if store is not None:
             store.save(record)
     finally:
@@ -136,10 +137,56 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
         echo_json(record.to_dict())
     else:
         _print_record(record)
+    if record.status == "invalid":
+        click.echo(f"error: {record.error}", err=True)
+        return EXIT_RESULT_INVALID
     if not record.ok:
         click.echo(f"error: measurement failed ({record.failure_kind}): {record.error}", err=True)
-        return 1
+        return EXIT_MEASUREMENT_FAILED
     return 0
+
+
+MLPERF_HEARTBEAT_S = 30.0
+
+
+def mlperf_notice(config) -> tuple[str, float]:
+    """(what --mode mlperf will take, in words; the expected seconds) from LoadGen's own rules."""
+    from accelbench.measure.loadgen import rules_minimums
+    from accelbench.models.registry import find_zoo_model
+
+    zoo = find_zoo_model(config.model) if config.source == "zoo" else None
+    rules = rules_minimums(config.scenario, zoo.name if zoo else Path(config.model).stem)
+    if rules is None:
+        return "mlperf mode: LoadGen's full rules (mlperf.conf); MLPerf LoadGen is not installed here", 0.0
+    seconds, queries = rules
+    unit = "samples" if config.scenario == "offline" else "queries"
+    return (f"mlperf mode: LoadGen's full rules for {config.scenario} run at least {seconds / 60:.0f} min and "
+            f"{queries:,} {unit} (mlperf.conf), after the model is set up and warmed up: expect about "
+            f"{seconds / 60:.0f} min or more; --mode quick takes seconds"), seconds
+
+
+def _mlperf_progress(config):
+    """--mode mlperf: say how long it takes first, then keep a progress line on stderr while it runs."""
+    import contextlib
+
+    if config.mode != "mlperf":
+        return contextlib.nullcontext()
+    from accelbench.measure.runner import validate_config
+    from accelbench.report.progress import Progress
+
+    validate_config(config)  # a bad option fails before a 10-minute run is announced
+    text, seconds = mlperf_notice(config)
+    click.echo(text, err=True)
+    progress = Progress(seconds, stderr=True, heartbeat_s=MLPERF_HEARTBEAT_S)
+
+    @contextlib.contextmanager
+    def running():
+        with progress:
+            progress.step(f"LoadGen {config.scenario} run, mlperf mode ({config.model})")
+            yield
+            progress.done(f"LoadGen run finished after {progress.elapsed_s / 60:.1f} min")
+
+    return running()
 
 
 def _fmt_ns(ns: float | None) -> str:
@@ -156,28 +203,42 @@ def _fmt(value, spec: str = ".4g", suffix: str = "") -> str:
 
 
 def _print_record(record) -> None:
+    from accelbench.report.tables import top1_note
+    from accelbench.report.units import fmt_macs, fmt_unknown_layers
+
     d = record.to_dict(include_samples=False)
     cfg = record.config
+    if record.status == "invalid":
+        status = "INVALID: " + (record.error or "")
+    else:
+        status = record.status + (f": {record.failure_kind}: {record.error}" if not record.ok else "")
     rows = [
         ("model", f"{cfg.model} @ {cfg.resolution or 'default'}, batch {cfg.batch}"),
         ("backend", f"{d['backend']} on {d['device']} ({(record.run_info or {}).get('execution_provider', '-')})"),
         ("precision", f"requested {cfg.precision}, executed {d['precision_executed'] or '-'}"
                       f" ({(record.run_info or {}).get('precision_source', '-')})"),
         ("scenario / mode", f"{cfg.scenario} / {cfg.mode}"),
-        ("status", record.status + (f": {record.failure_kind}: {record.error}" if not record.ok else "")),
+        ("status", status),
     ]
-    if record.ok:
+    if record.measured:
         stats = d["latency_stats"] or {}
         ci = stats.get("median_ci_rel")
+        unknown = fmt_unknown_layers(record.unknown_layers)
         rows += [
             ("queries", f"{d['queries']} (stop: {record.stop_reason}, target met: {record.target_met})"),
             ("latency p50", _fmt_ns(d["latency_p50_ns"]) + (f"  (95 % CI +/-{ci:.1%})" if ci is not None else "")),
             ("latency p90 / p99", f"{_fmt_ns(d['latency_p90_ns'])} / {_fmt_ns(d['latency_p99_ns'])}"),
             ("throughput", _fmt(d["throughput_per_s"], ".2f", " inferences/s")),
             ("megapixels/s", _fmt(d["megapixels_per_s"], ".2f")),
+            ("MACs / inference", f"{fmt_macs(record.macs_per_inference)} ({record.macs_source or 'not counted'})"
+                                 + (f"; {unknown}" if unknown else "")),
             ("MAC/s", _fmt(d["macs_per_s"], ".3e")),
             ("MAC utilization", _fmt(d["mac_utilization"] * 100 if d["mac_utilization"] else None, ".1f", " %")
              + (f" of {record.peak_source}" if record.peak_source else "")),
+            ("vs measured peak", _fmt(d["mac_utilization_measured_peak"] * 100
+                                      if d["mac_utilization_measured_peak"] else None, ".1f", " %")
+             + (f" of {record.measured_peak_macs_per_s:.4g} MAC/s ({record.measured_peak_source}, "
+                f"{record.measured_peak_at or 'date not recorded'})" if record.measured_peak_macs_per_s else "")),
             ("power", (_fmt(d["power_w"], ".1f", " W") + f" ({d['power_source']}"
                        + (", ESTIMATE" if d["power_source"] == "estimated-tdp" else "") + ")")),
             ("energy/inference", _fmt(d["energy_per_inference_j"], ".4g", " J")),
@@ -191,9 +252,11 @@ def _print_record(record) -> None:
             rows.append(("$ per million inferences", _fmt(d["usd_per_million_inferences"], ".4g")))
         if record.deviation:
             dev = record.deviation
+            top1 = _fmt(dev.get("top1_agreement"), ".3f")
+            note = top1_note(dev)
             rows.append(("deviation vs fp32", f"cosine {dev.get('cosine_similarity'):.5f}, max rel err "
-                                              f"{dev.get('max_relative_error'):.3g}, top-1 agreement "
-                                              f"{_fmt(dev.get('top1_agreement'), '.3f')}"))
+                                              f"{dev.get('max_relative_error'):.3g}, top-1 agreement {top1}"
+                                              + (f" ({note})" if note else "")))
     rows.append(("run id", record.run_id))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -261,7 +324,7 @@ def results_command(db, run_id, model, backend, precision, samples, output_forma
                           _fmt(d["throughput_per_s"], ".2f"),
                           (_fmt(d["power_w"], ".1f", " W") + ("~" if d["power_source"] == "estimated-tdp" else ""))
                           if d["power_w"] is not None else "-",
-                          r.status if r.ok else f"failed: {r.failure_kind}"))
+                          r.status if r.ok else "INVALID" if r.status == "invalid" else f"failed: {r.failure_kind}"))
         widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
         for line in lines:
             click.echo("  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip())

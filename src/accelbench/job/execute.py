@@ -54,6 +54,8 @@ def run_job(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
 
 def record_line(record) -> str:
     """One progress line per measured configuration."""
+    if record.status == "invalid":
+        return f"INVALID: {record.error}"
     if not record.ok:
         return f"FAILED ({record.failure_kind}): {record.error}"
     ran = record.precision_executed or record.config.precision

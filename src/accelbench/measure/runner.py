@@ -164,6 +164,7 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
 
     loadgen_info = None
     loadgen_tput = None
+    invalid_error = None
     samples_per_query = config.batch
     record_id = os.urandom(16).hex()
     if config.mode == "quick" and config.scenario in OWN_LOOP_SCENARIOS:
@@ -200,7 +201,9 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
         warmup, wall_ns = 0, None
         target_met, stop_reason = result.valid, "loadgen-" + ("valid" if result.valid else "invalid")
         if not result.valid:
-            notes.append("LoadGen result INVALID: " + "; ".join(result.invalid_reasons))
+            # Measured, but not by the rules: the record says invalid, why, and what to change.
+            invalid_error = ("LoadGen result INVALID: " + ("; ".join(result.invalid_reasons) or "no reason given")
+                             + (". Advice: " + "; ".join(result.advice) if result.advice else ""))
 
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     device_memory = None
@@ -218,7 +221,9 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
         try:
             from accelbench.precision.deviation import deviation_vs_fp32
 
-            dev = deviation_vs_fp32(backend, loaded.proto, loaded.task)
+            # Inputs are seeded random data until the user can give their own (--inputs).
+            dev = deviation_vs_fp32(backend, loaded.proto, loaded.task, weights_source=weights_source(loaded),
+                                    inputs_source="random")
             deviation = dev.to_dict() if dev is not None else None
         except ImportError:
             notes.append("numeric deviation not recorded: accelbench.precision.deviation is missing")
@@ -226,6 +231,8 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
     return BenchRecord(
         config=config,
         run_id=run_id,
+        status="invalid" if invalid_error else "ok",
+        error=invalid_error,
         record_id=record_id,
         run_info=run_info,
         latency_ns=tuple(int(x) for x in latency_ns),
@@ -257,6 +264,19 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: dict, *, 
         loadgen=loadgen_info,
         notes=tuple(notes + list(loaded.notes)),
     )
+
+
+def weights_source(loaded) -> str:
+    """"user" for weights the user brought (an ONNX file they made, a torch checkpoint); "random" for
+    zoo models, files `accelbench models save` wrote, and torch factories without @weights."""
+    from accelbench.models.torch_export import parse_torch_spec, torch_spec_of
+
+    if loaded.source == "zoo":
+        return "random"
+    if loaded.source == "torch":
+        spec = torch_spec_of(loaded.proto)
+        return "user" if spec and parse_torch_spec(spec).weights else "random"
+    return "random" if loaded.proto.producer_name == "accelbench" else "user"
 
 
 def _run_info_dict(info) -> dict:

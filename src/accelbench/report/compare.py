@@ -188,7 +188,7 @@ def compare(db_path: str, ident_a: str, ident_b: str, *, force: bool = False) ->
             raise UserError(f"compare: A is a {a.kind} and B is a {b.kind}; compare two records or two runs")
         if not (a.records[0].ok and b.records[0].ok):
             failed = a.ident if not a.records[0].ok else b.ident
-            raise UserError(f"compare: record {failed[:12]!r} is a failed measurement; nothing to compare")
+            raise UserError(f"compare: record {failed[:12]!r} is a failed or invalid measurement; nothing to compare")
         pairs_in = [(pair_key(a.records[0]), a.records[0], b.records[0])]
         only_a = only_b = ()
     else:

@@ -55,7 +55,7 @@ class Progress:
 
     def _heartbeat(self) -> None:
         last = time.monotonic()
-        while not self._stop.wait(1.0):
+        while not self._stop.wait(min(1.0, self.heartbeat_s)):
             if self._current and time.monotonic() - last >= self.heartbeat_s:
                 last = time.monotonic()
                 self.console.print(f"  ... {self._current} ({self.elapsed_s:.0f} s elapsed, {self.eta_text()})")

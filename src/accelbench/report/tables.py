@@ -71,7 +71,9 @@ def records_table(records, title: str = "All measurements", table_id: str = "rec
         t = (lambda ns: _num_cell(ns / 1e9 if ns is not None else None, t_unit[1], "measured" if ns is not None else None,
                                   prov.get("latency_ns", "")))
         stab = r.stability
-        if not r.ok:
+        if r.status == "invalid":
+            status = Cell("INVALID (LoadGen)", "invalid", title=r.error or "", style="bad")
+        elif not r.ok:
             status = Cell(f"failed ({r.failure_kind or 'error'})", "failed", title=r.error or "", style="bad")
         elif stab and stab.verdict != "stable":
             status = Cell("unstable", "unstable", title="; ".join(stab.warnings), style="warn")
@@ -154,7 +156,7 @@ def precision_table(groups: dict) -> Table | None:
                 Cell("–" if cos is None else f"{cos:.6f}", cos, "measured" if cos is not None else None,
                      dev.get("reference", "")),
                 Cell("–" if mre is None else f"{mre:.2e}", mre, "measured" if mre is not None else None),
-                Cell("–" if top1 is None else fmt_pct(top1), top1, "measured" if top1 is not None else None),
+                _top1_cell(dev, top1),
             ))
     cols = ("model @ input · batch · backend", "asked", "ran", "p50 (ms)", "speed-up vs FP32", "cosine vs FP32",
             "max rel err", "top-1 agreement")
@@ -162,6 +164,26 @@ def precision_table(groups: dict) -> Table | None:
                  (False, False, False, True, True, True, True, True),
                  caption="Numeric deviation of each reduced precision against the FP32 outputs on the same inputs"
                          " (max rel err = max |y - r| / max |r|).")
+
+
+def top1_note(deviation: dict) -> str:
+    """Why a top-1 agreement is not a finding ("" when it is): random weights or inputs make a
+    classifier's outputs nearly flat, so its argmax flips on noise (precision/deviation.py)."""
+    if deviation.get("top1_agreement") is None or deviation.get("top1_meaningful"):
+        return ""
+    random = [what for what, key in (("weights", "weights_source"), ("inputs", "inputs_source"))
+              if deviation.get(key, "random") == "random"]
+    return f"not meaningful: random {' and '.join(random) or 'data'}"
+
+
+def _top1_cell(deviation: dict, top1) -> Cell:
+    if top1 is None:
+        return Cell("–")
+    note = top1_note(deviation)
+    if note:
+        return Cell(f"{fmt_pct(top1)} ({note})", top1, None, "Top-1 agreement compares argmaxes; on random weights "
+                    "or inputs they flip on noise. Give real weights and inputs to make it a finding.", style="warn")
+    return Cell(fmt_pct(top1), top1, "measured")
 
 
 def projections_table(summary) -> Table | None:
