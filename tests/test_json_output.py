@@ -10,6 +10,7 @@ ONNX file reshaped by -r (point 2).
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -90,13 +91,19 @@ def _json_commands(db, tmp, record_ids):
     ]
 
 
-def test_every_command_writes_only_json_on_stdout(tiny_json_run, capfd):
+def test_every_command_writes_only_json_on_stdout(tiny_json_run, capfd, tmp_path):
     from accelbench.cli import main
+    from accelbench.results.records import BenchConfig, BenchRecord
     from accelbench.results.store import open_store
 
-    proc, db, tmp = tiny_json_run
+    proc, run_db, tmp = tiny_json_run
     assert proc.returncode == 0
-    with open_store(db, read_only=True) as store:
+    db = tmp_path / "copy.db"
+    shutil.copy(run_db, db)
+    with open_store(db) as store:  # tiny records are not calibrated on: one steady full-size record is
+        store.save(BenchRecord(config=BenchConfig(model="resnet50", resolution="64"), run_id="steady",
+                               latency_ns=tuple(20_000_000 + i for i in range(30)),
+                               run_info={"precision_executed": "fp32"}))
         ids = [r.record_id for r in store.query(status="ok")]
     commands = _json_commands(db, tmp, ids)
     assert {c[0] for c in commands} | {"run"} >= {"models", "profile", "devices", "tops", "bench", "results", "project",

@@ -162,75 +162,56 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
 @format_option(PROJECT_FORMATS)
 def calibrate_cmd(db, device_id, dry_run, output_format):
     """Fit a device's compute efficiency, DRAM efficiency and per-layer overhead to `accelbench bench`
-    measurements in the results store; save them for `project` (file: see docs/projection.md)."""
-    from accelbench.projection.api import projection_device
-    from accelbench.projection.api import device_params
-    from accelbench.projection.calibrate import calibration_path, fit_params, save_calibration
+    measurements in the results store: only stable, full-size single-stream or offline records of the
+    device (the others are listed with the reason); reports the leave-one-out error and saves the fit
+    for `project` (file: see docs/projection.md)."""
+    import os
+
+    from accelbench.projection.api import device_params, projection_device
+    from accelbench.projection.calibrate import calibration_path, fit_params, leave_one_out, save_calibration
+    from accelbench.projection.calibration_points import CALIBRATED_SCENARIOS, select_points
     from accelbench.results.records import utc_now
     from accelbench.results.store import open_store
 
     fmt = check_format(output_format, PROJECT_FORMATS)
     device = projection_device(device_id)
-    db_path = db
-    import os
-
-    with open_store(db_path, read_only=True) as store:
-        records = store.query(status="ok")
-    points = records_to_points(records, device)
+    with open_store(db, read_only=True) as store:
+        records = store.query()
+    selection = select_points(records, device)
+    points = list(selection.points)
+    if not points:
+        why = "; ".join(f"{e.label}: {e.reason}" for e in selection.excluded[:3])
+        raise UserError(f"calibrate: no ok `bench` records for device {device.id!r} in the results store that are "
+                        f"stable, full-size and {'/'.join(CALIBRATED_SCENARIOS)}"
+                        + (f" ({len(selection.excluded)} left out: {why})" if why else "")
+                        + "; run e.g. `accelbench bench resnet50 --resolution 224` first")
     params, _ = device_params(device, use_calibration=False)
     fit = fit_params(points, device, params)
-    saved = None
-    if not dry_run:
-        saved = save_calibration(fit, device, source=os.path.abspath(db_path), fitted_at=utc_now())
+    loo = leave_one_out(points, device, params) if len(points) >= 2 else None
+    path = calibration_path()
+    saved = None if dry_run else save_calibration(fit, device, source=os.path.abspath(db), fitted_at=utc_now(), loo=loo)
     if fmt == "json":
-        echo_json({**fit.to_dict(), "saved_to": str(saved) if saved else None, "db": db_path})
+        echo_json({**fit.to_dict(), "saved_to": str(saved) if saved else None, "db": db,
+                   "leave_one_out": loo.to_dict() if loo else None,
+                   "excluded": [e.to_dict() for e in selection.excluded], "would_save_to": str(path)})
         return
-    click.echo(f"calibrating {device.id} ({device.name}) on {len(points)} measurement(s) from {db_path}")
+    click.echo(f"calibrating {device.id} ({device.name}) on {len(points)} measurement(s) from {db}")
     head = f"{'measurement':<44} {'measured':>11} {'proj. before':>12} {'err':>6} {'proj. after':>12} {'err':>6}"
     click.echo(head)
     click.echo("-" * len(head))
     for d in fit.to_dict()["points"]:
         click.echo(f"{d['label'][:44]:<44} {_ms(d['measured_s']):>11} {_ms(d['projected_before_s']):>12} "
                    f"{d['error_before']:>+6.0%} {_ms(d['projected_after_s']):>12} {d['error_after']:>+6.0%}")
-    click.echo(f"median |error|: {fit.median_abs_error_before:.1%} uncalibrated -> {fit.median_abs_error_after:.1%} calibrated")
+    click.echo(f"median |error|: {fit.median_abs_error_before:.1%} uncalibrated -> {fit.median_abs_error_after:.1%} "
+               "calibrated (in sample)")
+    if loo is not None:
+        click.echo(f"leave-one-out median |error|: {loo.median_abs_error:.1%} (each measurement projected with "
+                   "figures fitted on the others: what to expect for a model it has not seen)")
+    else:
+        click.echo("leave-one-out error: needs at least 2 measurements")
     click.echo("fitted: " + ", ".join(f"{k} = {v:.4g} (was {getattr(params, k):.4g})" for k, v in fit.values.items()))
-    click.echo(f"saved to {saved}" if saved else f"not saved (--dry-run); would go to {calibration_path()}")
-
-
-def records_to_points(records, device):
-    """CalibrationPoints from ok bench records that ran on ``device`` (host: CPU records)."""
-    from accelbench.projection.api import load_profile
-    from accelbench.projection.calibrate import CalibrationPoint
-
-    cache = {}
-    points = []
-    for rec in records:
-        cfg = rec.config
-        on_cpu = str(cfg.device).lower() == "cpu"
-        if (device.id == "host") != on_cpu:
-            continue
-        precision = rec.precision_executed or cfg.precision
-        if device.peak_macs_per_s(precision) is None:
-            continue
-        batch = rec.inferences_per_query
-        if rec.loadgen_throughput_per_s:
-            latency_s = batch / rec.loadgen_throughput_per_s
-        elif rec.stats is not None:
-            latency_s = rec.stats.p50_ns / 1e9
-        else:
-            continue
-        key = (cfg.model, cfg.resolution, dict(cfg.input_shapes).__repr__(), precision)
-        if key not in cache:
-            try:
-                cache[key] = load_profile(cfg.model, resolution=cfg.resolution, batch=1,
-                                          input_shapes=dict(cfg.input_shapes) or None, precision=precision)
-            except UserError:
-                cache[key] = None  # a model file that moved: skip its records
-        if cache[key] is None:
-            continue
-        label = f"{cfg.model}@{cfg.resolution or 'default'} {precision} b{batch} {cfg.backend}"
-        points.append(CalibrationPoint(cache[key], batch, latency_s, label))
-    if not points:
-        raise UserError(f"calibrate: no ok `bench` records for device {device.id!r} in the results store; "
-                        "run e.g. `accelbench bench resnet50 --resolution 224` first")
-    return points
+    if selection.excluded:
+        click.echo(f"left out {len(selection.excluded)} record(s):")
+        for e in selection.excluded:
+            click.echo(f"  {e.record_id[:8]} {e.label}: {e.reason}")
+    click.echo(f"saved to {saved}" if saved else f"not saved (--dry-run); would go to {path}")

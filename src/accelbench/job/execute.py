@@ -100,7 +100,8 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
                     progress.step(f"stage {stage_no}: {cfg.label}, {precision}")
                     config = BenchConfig(model=cfg.model, source=cfg.source, resolution=cfg.resolution,
                                          batch=cfg.batch, backend=backend, precision=precision,
-                                         scenario=cfg.scenario, mode="quick", time_limit_s=plan.time_limit_s)
+                                         scenario=cfg.scenario, mode="quick", time_limit_s=plan.time_limit_s,
+                                         tiny=plan.tiny)
                     try:
                         # Utilization against the peak stage 1 just measured, not an older remembered one.
                         record = run_config(config, run_id=run_id, isolate=isolate, measured_peaks=own_peaks)

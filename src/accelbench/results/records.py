@@ -67,6 +67,7 @@ class BenchConfig:
     latency_bound_ns: int | None = None  # server scenario
     tdp_w: float | None = None  # for the TDP-share power ESTIMATE when no counter is readable
     tdp_cores: int | None = None  # cores that tdp_w covers (default: this host's physical cores)
+    tiny: bool = False  # sizes shrunk for tests (ACCELBENCH_TINY=1): not a full-size measurement
 
     def __post_init__(self) -> None:
         from accelbench.precision import parse_precision
