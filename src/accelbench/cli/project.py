@@ -139,14 +139,14 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
     click.echo(f"{profile.model}, {profile.precision}: devices ranked by PROJECTED throughput (estimates)"
                + _incomplete_mark(profile))
     head = (f"{'#':>2} {'device':<22} {'proj. inf/s':>12} {'batch':>5} {'MAC util':>8} {'peak TOPS':>9} "
-            f"{'peak #':>6} {'inf/s/W':>8} {'W #':>4} {'inf/s/$':>8} {'$ #':>4}")
+            f"{'peak #':>6} {'inf/s/W':>8} {'W #':>4} {'inf/s/$':>8} {'$ #':>4} {'bottleneck':<16}")
     click.echo(head)
     click.echo("-" * len(head))
     for r in ranking.devices:
         click.echo(f"{r.rank:>2} {r.device:<22} {r.throughput_per_s:>12,.1f} {r.batch:>5} "
                    f"{r.mac_utilization:>8.1%} {r.peak_ops_per_s / 1e12:>9.1f} {r.peak_rank:>6} "
                    f"{_fmt_opt(r.throughput_per_w, '.1f'):>8} {_fmt_opt(r.per_w_rank, 'd'):>4} "
-                   f"{_fmt_opt(r.throughput_per_usd, '.2f'):>8} {_fmt_opt(r.per_usd_rank, 'd'):>4}")
+                   f"{_fmt_opt(r.throughput_per_usd, '.2f'):>8} {_fmt_opt(r.per_usd_rank, 'd'):>4} {r.bound:<16}")
     for s in ranking.skipped:
         click.echo(f"   {s.device:<22} skipped: {s.reason}")
     click.echo(f"Spearman rank correlation, projected throughput vs peak TOPS: "

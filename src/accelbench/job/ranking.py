@@ -91,6 +91,7 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
     if not measured:
         return []
     target = next((s for s in RANKING_STAGES if any(m.config.stage == s for m in measured)), None)
+    metric, descending = OBJECTIVE_METRICS[objective]
     entries = []
     for m in measured:
         rec = m.record
@@ -100,6 +101,7 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
             label=f"this host ({(rec.run_info or {}).get('runtime', rec.config.backend)}, "
                   f"{rec.precision_executed}) @ {m.config.resolution}",
             kind="measured", record_id=rec.record_id, device="host", model=m.config.model,
+            resolution=m.config.resolution, batch=m.config.batch, bound=host_bound(m),
             precision=rec.precision_executed, latency_s=rec.stats.p50_ns / 1e9,
             throughput_per_s=rec.throughput_per_s, per_w=rec.inferences_per_s_per_w,
             per_w_source="estimated" if not rec.power.measured else "measured",
@@ -107,15 +109,35 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
     for proj in projections:
         entries.append(RankEntry(
             label=f"{proj.name} ({proj.precision}) @ {proj.resolution}", kind="projected", device=proj.device,
-            model=proj.model, precision=proj.precision, latency_s=proj.latency_s,
+            model=proj.model, resolution=proj.resolution,
+            batch=proj.latency_batch if metric == "latency_s" else proj.throughput_batch, bound=proj.bound.summary,
+            precision=proj.precision, latency_s=proj.latency_s,
             throughput_per_s=proj.throughput_per_s, per_w=proj.throughput_per_w, per_w_source="estimated",
             per_usd=proj.throughput_per_usd))
-    metric, descending = OBJECTIVE_METRICS[objective]
     have = [e for e in entries if getattr(e, metric) is not None]
     missing = [e for e in entries if getattr(e, metric) is None]
     have.sort(key=lambda e: getattr(e, metric), reverse=descending)
     return ([replace(e, rank=rank, metric=metric, value=getattr(e, metric)) for rank, e in enumerate(have, 1)]
             + [replace(e, rank=None, metric=metric, value=None) for e in missing])
+
+
+def host_bound(item: Measured) -> str | None:
+    """What bounds a measured configuration, as the projection of its model onto this host sees it
+    (the measurement itself cannot say); None where the host cannot be projected."""
+    rec = item.record
+    try:
+        from accelbench.models.loader import load_model
+        from accelbench.profile import profile_model
+        from accelbench.projection import project_on_device
+
+        loaded = load_model(item.config.model, resolution=item.config.resolution, batch=item.config.batch,
+                            with_weights=False)
+        from accelbench.measure.runner import peak_precision
+
+        profile = profile_model(loaded, precision=peak_precision(rec.precision_executed or item.precision))
+        return f"{project_on_device(profile, 'host', batch=item.config.batch).bound_summary} (projected)"
+    except (UserError, ImportError):
+        return None
 
 
 def with_rank_lesson(stage1: StageSummary, projections: Sequence[ProjectionEntry]) -> StageSummary:

@@ -321,7 +321,7 @@ def _macs_per_inference(loaded, notes: list[str]):
     return int(round(profile.macs / max(loaded.batch, 1))), source, unknown
 
 
-def _peak_precision(executed: str) -> str:
+def peak_precision(executed: str) -> str:
     # Mixed int8+fp32 graphs are judged against the int8 peak (the lower utilization, not the flattering one).
     return "int8" if executed.startswith("int8") else executed
 
@@ -346,7 +346,7 @@ def _peaks(device: str, executed: str, host_spec, measured_peaks: Mapping | None
     """(theoretical peak MAC/s, its source, the measured GEMM peak (hardware.host.MeasuredPeak) or None,
     device spec) for the precision that ran. The measured peak is the caller's own (``measured_peaks``)
     when it gave them, else the one remembered for this host."""
-    precision = _peak_precision(executed)
+    precision = peak_precision(executed)
     spec = host_spec
     source_kind = "host theoretical (accelbench.hardware.host)"
     if device != "cpu":

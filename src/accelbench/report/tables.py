@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 from accelbench.report.units import (
-    fmt_energy, fmt_pct, fmt_plain, select_prefix, select_time_unit,
+    METRIC_WORDS, fmt_energy, fmt_pct, fmt_plain, fmt_workload, select_prefix, select_time_unit,
 )
 
 
@@ -101,6 +101,7 @@ def records_table(records, title: str = "All measurements", table_id: str = "rec
 
 
 def ranking_table(summary) -> Table | None:
+    """The run's answer: every ranked configuration with the batch of its ranked figure and what bounds it."""
     if summary is None or not summary.ranking:
         return None
     entries = list(summary.ranking)
@@ -108,12 +109,20 @@ def ranking_table(summary) -> Table | None:
     rows = []
     for i, e in enumerate(entries, 1):
         rows.append((
-            Cell(str(i), i), Cell(e.label, badge=e.kind),
+            Cell(str(i), i), Cell(e.label, badge=e.kind), Cell("–" if e.batch is None else str(e.batch), e.batch),
             _num_cell(e.latency_s, t_unit[1]), _num_cell(e.throughput_per_s),
             _num_cell(e.per_w), _num_cell(e.per_usd, digits=".3g"),
+            Cell(e.bound or "–", title="what bounds it, from the per-layer projection (projected)"),
         ))
-    cols = ("rank", "configuration", f"latency ({t_unit[0]})", "inferences/s", "inf/s per W", "inf/s per $")
-    return Table("ranking", f"Ranking by {summary.objective}", cols, tuple(rows), (True, False, True, True, True, True))
+    cols = ("rank", "configuration", "batch", f"latency ({t_unit[0]})", "inferences/s", "inf/s per W", "inf/s per $",
+            "bottleneck")
+    top = entries[0]
+    words = METRIC_WORDS.get(top.metric or "", summary.objective)
+    return Table("ranking", f"Ranking by {summary.objective} ({words} first) on "
+                            f"{fmt_workload(top.model, top.resolution, None)}", cols, tuple(rows),
+                 (True, False, True, True, True, True, True, False),
+                 caption="batch: the batch of the figure ranked by; bottleneck: what bounds it in the per-layer "
+                         "projection (for this host's measured rows, the projection of this host).")
 
 
 def fallback_ranking_table(records) -> Table | None:

@@ -127,3 +127,25 @@ def fmt_unknown_layers(unknown) -> str:
     if not unknown.macs_counted:
         parts.append("no MAC was counted at all")
     return "; ".join(parts)
+
+
+# The run's ranking metrics (RankEntry.metric), in words: what "best" means, and the unit of a value.
+METRIC_WORDS = {"latency_s": "lowest latency", "throughput_per_s": "highest throughput",
+                "per_w": "most inferences/s per W", "per_usd": "most inferences/s per $"}
+_METRIC_UNITS = {"throughput_per_s": " inferences/s", "per_w": " inferences/s per W",
+                 "per_usd": " inferences/s per $"}
+
+
+def fmt_metric(metric: str | None, value: float | None) -> str:
+    """A ranked figure with its unit in words: latency as a time, the others as inferences/s (per W, per $)."""
+    if metric == "latency_s":
+        return fmt_time(value)
+    return fmt_plain(value, _METRIC_UNITS.get(metric or "", ""))
+
+
+def fmt_workload(model: str | None, resolution: str | None, batch: int | None) -> str:
+    """The model a figure answers for: "yolov3 at 1mp, batch 1"."""
+    text = model or "the model"
+    if resolution:
+        text += f" at {resolution}"
+    return text + (f", batch {batch}" if batch is not None else "")

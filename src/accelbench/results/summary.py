@@ -214,13 +214,16 @@ class RankEntry(_Part):
     """One line of the answer: a measured configuration of this host or a projected catalog device,
     with its rank by the run's objective (None: it has no figure for it, listed last)."""
 
-    OPTIONAL_KEYS = frozenset({"record_id"})
+    OPTIONAL_KEYS = frozenset({"record_id", "resolution", "batch", "bound"})
 
     label: str
     kind: str  # measured | projected
     record_id: str | None = None  # measured entries only
     device: str
     model: str | None = None
+    resolution: str | None = None  # the model's input size, as given
+    batch: int | None = None  # the batch of the figure ranked by (projected: latency or throughput batch)
+    bound: str | None = None  # what bounds it, e.g. "compute (78%)" (a projection; measured: of this host)
     precision: str | None = None
     latency_s: float | None = None
     throughput_per_s: float | None = None
