@@ -254,7 +254,7 @@ class _ShapeFolder:
             start, end = attrs.get("start", 0), attrs.get("end", len(shape))
             return [np.array(shape[slice(start, end)], dtype=np.int64)]
         present = [t for t in inputs if t]
-        if not present or any(t not in self.values for t in present):
+        if not present or any(t not in self.values for t in present) or self._too_large(node, shapes):
             return None
         op = self._op_class(node)
         if op is None:
@@ -267,6 +267,28 @@ class _ShapeFolder:
             self.failed.add(i)
             return None
         return [np.asarray(r) if r is not None else None for r in results]
+
+    def _too_large(self, node: onnx.NodeProto, shapes) -> bool:
+        """Whether the node would make a tensor too big to fold (an activation, not shape arithmetic):
+        known from inference, or for the ops that generate tensors, from their input values."""
+        limit = _FOLD_MAX_ELEMENTS
+        if any(shapes.get(t) is not None and math.prod(shapes[t]) > limit for t in node.output if t):
+            return True
+        values = [self.values.get(t) for t in node.input]
+        try:
+            if node.op_type == "ConstantOfShape":
+                return math.prod(int(d) for d in values[0].ravel()) > limit
+            if node.op_type == "Range":
+                start, stop, step = (float(v) for v in values[:3])
+                return step == 0 or (stop - start) / step > limit
+            if node.op_type == "Expand":
+                target = tuple(int(d) for d in values[1].ravel())
+                return math.prod(np.broadcast_shapes(values[0].shape, target)) > limit
+            if node.op_type == "Tile":
+                return math.prod(int(a) * int(b) for a, b in zip(values[0].shape, values[1].ravel())) > limit
+        except (TypeError, ValueError):  # values that do not fit the op: leave it to inference
+            return True
+        return False
 
     def _op_class(self, node: onnx.NodeProto):
         if node.op_type not in self._ops:
@@ -328,7 +350,8 @@ def shape_conflicts(facts: GraphShapes) -> list[str]:
     Concat's other dims agree; binary elementwise ops broadcast."""
     found = []
     for node in facts.graph.node:
-        if node.domain not in STANDARD_DOMAINS:
+        # Shapes guessed behind an unknown op prove nothing.
+        if node.domain not in STANDARD_DOMAINS or any(t in facts.guessed for t in node.input):
             continue
         shapes = [facts.shapes.get(t) if t else None for t in node.input]
         problem = _node_conflict(node, shapes, facts.shapes.get(node.output[0]) if node.output else None)

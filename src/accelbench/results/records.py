@@ -106,6 +106,8 @@ class BenchConfig:
     def to_dict(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["input_shapes"] = {k: list(v) for k, v in self.input_shapes}
+        if not self.tiny:
+            del data["tiny"]  # written only when set: records of earlier versions read back unchanged
         return data
 
     @classmethod
