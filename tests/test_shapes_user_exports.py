@@ -273,3 +273,21 @@ def test_bench_measures_the_reshaped_model_at_the_size_it_says(capsys, tmp_path)
     assert record["macs_per_inference"] == 48 * 64 * 8 * 27 + 8 * 10
     code, _, err = run(["bench", static_cnn(tmp_path / "pinned.onnx", pinned=True), "-r", "64", "--no-save"], capsys)
     assert code == 2 and "flatten_fixed" in err  # refused before anything ran
+
+
+def test_a_fixed_sequence_length_is_reshaped_and_a_size_no_input_takes_is_refused(capsys, tmp_path):
+    rng = np.random.default_rng(2)
+    emb = numpy_helper.from_array(rng.standard_normal((50, 8)).astype(np.float32), "emb")
+    seq = save_graph(tmp_path / "seq.onnx", helper.make_graph(
+        [helper.make_node("Gather", ["emb", "ids"], ["x"]), helper.make_node("ReduceMean", ["x"], ["y"], axes=[1])],
+        "seq", [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 8])], [emb]))
+    code, out, err = run(["profile", seq, "-r", "128", "-f", "json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["input_shapes"] == {"ids": [1, 128]} and "reshaped to [1, 128]" in err
+    rank3 = save_graph(tmp_path / "rank3.onnx", helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])], "rank3",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 32])]))
+    code, _, err = run(["profile", rank3, "-r", "224"], capsys)
+    assert code == 2 and "resolution: 224 fits none of the model's inputs (x [1, 16, 32])" in err

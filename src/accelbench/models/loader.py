@@ -206,6 +206,8 @@ def fix_input_shapes(
     shapes: dict[str, tuple[int, ...]] = {}
     notes: list[str] = []
     reshaped: list[tuple[str, list, list]] = []  # inputs whose fixed dims changed: (name, old, new)
+    image_model = any(len(_dims(i)) == 4 for i in inputs if i.type.tensor_type.HasField("shape"))
+    took_resolution = False
     for value_info in inputs:
         if not value_info.type.HasField("tensor_type"):
             raise UserError(
@@ -239,8 +241,11 @@ def fix_input_shapes(
             if resolution is not None and len(new) == 4:
                 for axis, size in zip(spatial, (resolution.height, resolution.width)):
                     new[axis] = size
-            if resolution is not None and len(new) == 2 and not isinstance(new[1], int):
+                took_resolution = True
+            # A sequence length: the second dim of rank-2 inputs, unless an image input takes --resolution.
+            if resolution is not None and len(new) == 2 and not image_model:
                 new[1] = resolution.width
+                took_resolution = True
             unresolved = [i for i, d in enumerate(new) if not isinstance(d, int)]
             if unresolved:
                 names = ", ".join(f"{'?' if dims[i] is None else dims[i]} (axis {i})" for i in unresolved)
@@ -260,6 +265,11 @@ def fix_input_shapes(
         for d in new:
             shape.dim.add().dim_value = int(d)
         shapes[value_info.name] = tuple(int(d) for d in new)
+    if resolution is not None and not took_resolution and len(explicit) < len(inputs):
+        # Never a measurement labelled with a size it did not run at.
+        listed = ", ".join(f"{i.name} {_fmt(_dims(i))}" for i in inputs)
+        raise UserError(f"resolution: {resolution.spec} fits none of the model's inputs ({listed}): it sets H and W of a "
+                        "rank-4 image input or the length of a rank-2 sequence; give --input-shape NAME=DIMS instead")
     if reshaped:
         _forget_stale_shapes(proto)
     if notes:
