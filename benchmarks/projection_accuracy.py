@@ -154,14 +154,14 @@ def host_report(db_arg: str | None, time_limit: float, skip_bench: bool) -> int:
         for model, res in HOST_CASES:
             bench(db, model, res, time_limit)
 
-    from accelbench.projection.measured import calibration_from_records, records_to_points
+    from accelbench.projection.measured import calibration_from_records, select_points
     from accelbench.results.store import open_store
 
     host = projection_device("host")
     with open_store(db, read_only=True) as store:
         records = [r for r in store.query(status="ok") if r.config.backend == "onnxruntime"
                    and (r.config.model, r.config.resolution) in set(HOST_CASES)]
-    points = records_to_points(records, host)
+    points = list(select_points(records, host).points)
     base, _ = device_params(host, use_calibration=False)
     rows_unc = [Comparison("host", "single-stream", "measured (uncalibrated)", "latency_s", p.latency_s,
                            project_batch(p.profile, host, base, p.batch).time_s, p.label) for p in points]

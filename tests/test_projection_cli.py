@@ -69,7 +69,7 @@ def test_rank_keeps_its_json_keys_and_table(capsys):
     assert code == 0, err
     data = json.loads(out)
     assert list(data) == ["model", "precision", "kind", "input_shapes", "spearman_throughput_vs_peak", "devices",
-                          "skipped"]
+                          "skipped", "macs", "unknown_layers"]
     assert list(data["devices"][0]) == ["rank", "device", "throughput_per_s", "batch", "mac_utilization",
                                         "peak_ops_per_s", "peak_rank", "throughput_per_w", "per_w_rank",
                                         "throughput_per_usd", "per_usd_rank", "calibrated", "bound",

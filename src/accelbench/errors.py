@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Exit codes of a command that measured (besides 0, 2 for a UserError and 130 for an interrupt).
+EXIT_MEASUREMENT_FAILED = 1  # nothing measured: the configuration crashed, ran out of memory, timed out
+EXIT_RESULT_INVALID = 3  # measured, but the run broke its rules (LoadGen said INVALID)
+
 
 class UserError(Exception):
     """Bad input from the user: printed as one line on stderr, exit code 2, no traceback.

@@ -34,9 +34,11 @@ class CommandEntry:
 COMMANDS: dict[str, CommandEntry] = {
     "bench": CommandEntry("bench", "Measure MODEL (zoo name or .onnx file) on a real runtime and store the record."),
     "calibrate": CommandEntry("project", "Fit a device's compute efficiency, DRAM efficiency and per-layer overhead "
-                                         "to `accelbench bench` measurements in the results store; show the fitted "
-                                         "(in-sample) error beside the leave-one-measurement-out error; save them "
-                                         "for `project` (file: see docs/projection.md)."),
+                                         "to `accelbench bench` measurements in the results store: only stable, "
+                                         "full-size single-stream or offline records of the device (the others are "
+                                         "listed with the reason); shows the fitted (in-sample) error beside the "
+                                         "leave-one-measurement-out error; saves the fit for `project` (file: see "
+                                         "docs/projection.md)."),
     "compare": CommandEntry("report", "Compare A and B side by side (record ids, run ids, or run:ID / record:ID): "
                                       "ratio B/A and whether each difference is larger than the measurement noise "
                                       "(95 % CIs overlapping or not)."),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from pathlib import Path
 
 import click
 
@@ -20,14 +22,17 @@ from accelbench.cli.common import (
     precision_option,
     resolution_option,
 )
-from accelbench.errors import UserError
+from accelbench.errors import EXIT_MEASUREMENT_FAILED, EXIT_RESULT_INVALID, UserError
 from accelbench.measure.layers import DEFAULT_LAYER_RUNS
-from accelbench.measure.runner import bench
+from accelbench.measure.loadgen import rules_minimums
+from accelbench.measure.runner import bench, validate_config
+from accelbench.models.registry import find_zoo_model
 from accelbench.precision import parse_precision
 from accelbench.projection.layer_errors import slowest_layers_of
 from accelbench.report.export import records_csv
-from accelbench.report.tables import layer_times_summary, layer_times_table, print_tables
-from accelbench.report.units import fmt_ns, fmt_value
+from accelbench.report.progress import Progress
+from accelbench.report.tables import layer_times_summary, layer_times_table, print_tables, top1_note
+from accelbench.report.units import fmt_macs, fmt_ns, fmt_rate, fmt_unknown_layers, fmt_value
 from accelbench.results.records import MODES, SCENARIOS, BenchConfig, BenchRecord
 from accelbench.results.store import open_store
 from accelbench.shapes import parse_input_shapes
@@ -98,41 +103,91 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
     )
     if layer_runs is not None and not layers:
         raise UserError(f"layer-runs: only with --layers (collect per-layer times); got --layer-runs {layer_runs}")
-    record = bench(config, db=db, save=not no_save, isolate=not no_isolation, timeout_s=timeout, log_root=log_dir,
-                   layer_runs=(layer_runs or DEFAULT_LAYER_RUNS) if layers else None)
+    with _mlperf_progress(config):
+        record = bench(config, db=db, save=not no_save, isolate=not no_isolation, timeout_s=timeout,
+                       log_root=log_dir, layer_runs=(layer_runs or DEFAULT_LAYER_RUNS) if layers else None)
     if fmt == "json":
         echo_json(record.to_dict())
     else:
         _print_record(record)
+    if record.status == "invalid":
+        click.echo(f"error: {record.error}", err=True)
+        return EXIT_RESULT_INVALID
     if not record.ok:
         click.echo(f"error: measurement failed ({record.failure_kind}): {record.error}", err=True)
-        return 1
+        return EXIT_MEASUREMENT_FAILED
     return 0
+
+
+MLPERF_HEARTBEAT_S = 30.0
+
+
+def mlperf_notice(config: BenchConfig) -> tuple[str, float]:
+    """(what --mode mlperf will take, in words; the expected seconds) from LoadGen's own rules."""
+    zoo = find_zoo_model(config.model) if config.source == "zoo" else None
+    rules = rules_minimums(config.scenario, zoo.name if zoo else Path(config.model).stem)
+    if rules is None:
+        return "mlperf mode: LoadGen's full rules (mlperf.conf); MLPerf LoadGen is not installed here", 0.0
+    seconds, queries = rules
+    unit = "samples" if config.scenario == "offline" else "queries"
+    return (f"mlperf mode: LoadGen's full rules for {config.scenario} run at least {seconds / 60:.0f} min and "
+            f"{queries:,} {unit} (mlperf.conf), after the model is set up and warmed up: expect about "
+            f"{seconds / 60:.0f} min or more; --mode quick takes seconds"), seconds
+
+
+def _mlperf_progress(config: BenchConfig):
+    """--mode mlperf: say how long it takes first, then keep a progress line on stderr while it runs."""
+    if config.mode != "mlperf":
+        return contextlib.nullcontext()
+    validate_config(config)  # a bad option fails before a 10-minute run is announced
+    text, seconds = mlperf_notice(config)
+    click.echo(text, err=True)
+    progress = Progress(seconds, stderr=True, heartbeat_s=MLPERF_HEARTBEAT_S)
+
+    @contextlib.contextmanager
+    def running():
+        with progress:
+            progress.step(f"LoadGen {config.scenario} run, mlperf mode ({config.model})")
+            yield
+            progress.done(f"LoadGen run finished after {progress.elapsed_s / 60:.1f} min")
+
+    return running()
 
 
 def _print_record(record: BenchRecord) -> None:
     d = record.to_dict(include_samples=False)
     cfg, info = record.config, record.run_info
+    if record.status == "invalid":
+        status = "INVALID: " + (record.error or "")
+    else:
+        status = record.status + (f": {record.failure_kind}: {record.error}" if not record.ok else "")
     rows = [
         ("model", f"{cfg.model} @ {cfg.resolution or 'default'}, batch {cfg.batch}"),
         ("backend", f"{d['backend']} on {d['device']} ({info.execution_provider if info else '-'})"),
         ("precision", f"requested {cfg.precision}, executed {d['precision_executed'] or '-'}"
                       f" ({info.precision_source if info else '-'})"),
         ("scenario / mode", f"{cfg.scenario} / {cfg.mode}"),
-        ("status", record.status + (f": {record.failure_kind}: {record.error}" if not record.ok else "")),
+        ("status", status),
     ]
-    if record.ok:
+    if record.measured:
         stats = d["latency_stats"] or {}
         ci = stats.get("median_ci_rel")
+        unknown = fmt_unknown_layers(record.unknown_layers)
         rows += [
             ("queries", f"{d['queries']} (stop: {record.stop_reason}, target met: {record.target_met})"),
             ("latency p50", fmt_ns(d["latency_p50_ns"]) + (f"  (95 % CI +/-{ci:.1%})" if ci is not None else "")),
             ("latency p90 / p99", f"{fmt_ns(d['latency_p90_ns'])} / {fmt_ns(d['latency_p99_ns'])}"),
             ("throughput", fmt_value(d["throughput_per_s"], ".2f", " inferences/s")),
             ("megapixels/s", fmt_value(d["megapixels_per_s"], ".2f")),
+            ("MACs / inference", f"{fmt_macs(record.macs_per_inference)} ({record.macs_source or 'not counted'})"
+                                 + (f"; {unknown}" if unknown else "")),
             ("MAC/s", fmt_value(d["macs_per_s"], ".3e")),
             ("MAC utilization", fmt_value(d["mac_utilization"] * 100 if d["mac_utilization"] else None, ".1f", " %")
              + (f" of {record.peak_source}" if record.peak_source else "")),
+            ("vs measured peak", fmt_value(d["mac_utilization_measured_peak"] * 100
+                                           if d["mac_utilization_measured_peak"] else None, ".1f", " %")
+             + (f" of {fmt_rate(record.measured_peak_macs_per_s, 'MAC/s')} ({record.measured_peak_source}, "
+                f"{record.measured_peak_at or 'date not recorded'})" if record.measured_peak_macs_per_s else "")),
             ("power", (fmt_value(d["power_w"], ".1f", " W") + f" ({d['power_source']}"
                        + (", ESTIMATE" if d["power_source"] == "estimated-tdp" else "") + ")")),
             ("energy/inference", fmt_value(d["energy_per_inference_j"], ".4g", " J")),
@@ -146,9 +201,10 @@ def _print_record(record: BenchRecord) -> None:
             rows.append(("$ per million inferences", fmt_value(d["usd_per_million_inferences"], ".4g")))
         dev = record.deviation
         if dev is not None:
+            note = top1_note(dev)
             rows.append(("deviation vs fp32", f"cosine {dev.cosine_similarity:.5f}, max rel err "
                                               f"{dev.max_relative_error:.3g}, top-1 agreement "
-                                              f"{fmt_value(dev.top1_agreement, '.3f')}"))
+                                              f"{fmt_value(dev.top1_agreement, '.3f')}" + (f" ({note})" if note else "")))
     rows.append(("run id", record.run_id))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -197,7 +253,7 @@ def results_command(db, run_id, model, backend, precision, samples, output_forma
                           fmt_value(d["throughput_per_s"], ".2f"),
                           (fmt_value(d["power_w"], ".1f", " W") + ("~" if d["power_source"] == "estimated-tdp" else ""))
                           if d["power_w"] is not None else "-",
-                          r.status if r.ok else f"failed: {r.failure_kind}"))
+                          r.status if r.ok else "INVALID" if r.status == "invalid" else f"failed: {r.failure_kind}"))
         widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
         for line in lines:
             click.echo("  ".join(str(v).ljust(w) for v, w in zip(line, widths)).rstrip())

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from accelbench.errors import UserError, choice_error
+from accelbench.report.units import fmt_unknown_layers
 from accelbench.results import default_db_path
 
 FORMATS = ("table", "json", "csv")
@@ -137,3 +138,11 @@ def check_choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
 def echo_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+def warn_unknown_layers(profile, what: str = "") -> None:
+    """One warning line on stderr when the profile has blind spots (unknown shapes or ops), and
+    what it means for the figures that follow (``what``)."""
+    text = fmt_unknown_layers(profile.unknown_layers)
+    if text:
+        click.echo(f"warning: {profile.model}: {text}" + (f"; {what}" if what else ""), err=True)

@@ -25,6 +25,7 @@ from accelbench.cli.common import (
     input_shape_option,
     number_option,
     resolution_option,
+    warn_unknown_layers,
 )
 from accelbench.errors import UserError
 from accelbench.models.loader import load_model
@@ -145,11 +146,13 @@ def closest_command(model: str, resolution: str | None, batch: int | None, input
     loaded = load_model(model, resolution=resolution, batch=batch, input_shapes=parse_input_shapes(input_shapes),
                         with_weights=False)
     profile = profile_model(loaded)
+    warn_unknown_layers(profile, "the comparison sees only the layers that were resolved")
     size = input_size_of(profile)
     found = closest_zoo_models(profile, exclude=loaded.name if loaded.source == "zoo" else None, limit=count)
     if fmt == "json":
         echo_json({"model": loaded.name, "input_size": None if size is None else {"kind": size.kind, "spec": size.spec},
-                   "features": profile_features(profile).to_dict(), "closest": [s.to_dict() for s in found]})
+                   "features": profile_features(profile).to_dict(), "closest": [s.to_dict() for s in found],
+                   "unknown_layers": profile.unknown_layers.to_dict()})
         return
     at = "its default sizes" if size is None else f"{size.kind} size {size.spec}"
     table = Table(title=f"zoo models closest to {loaded.name} ({profile.network_kind}), profiled at {at}"

@@ -17,6 +17,7 @@ from accelbench.cli.common import (
     number_option,
     precision_option,
     resolution_option,
+    warn_unknown_layers,
 )
 from accelbench.models.loader import load_model
 from accelbench.precision import parse_precision
@@ -46,6 +47,7 @@ def profile_command(model, resolution, batch, input_shapes, precision, output_fo
         click.echo(f"note: {note}", err=True)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    warn_unknown_layers(result)
     if output_format == "json":
         echo_json(result.to_dict())
     elif output_format == "csv":

@@ -7,7 +7,7 @@ import click
 
 from accelbench.cli import app
 from accelbench.cli.common import (batch_option, check_choice, check_format, db_option, echo_json, format_option,
-                                   input_shape_option, model_argument, resolution_option)
+                                   input_shape_option, model_argument, resolution_option, warn_unknown_layers)
 from accelbench.job.ranking import rank_devices
 from accelbench.precision import parse_precision
 from accelbench.projection.api import calibrate_device, load_profile, project_devices, resolve_devices
@@ -25,8 +25,16 @@ precision_option = click.option("--precision", "-p", default=DEFAULT_PRECISION, 
 
 
 def _profile(model, resolution, input_shapes, precision):
-    return load_profile(model, resolution=resolution, batch=1, input_shapes=parse_input_shapes(input_shapes),
-                        precision=parse_precision(precision))
+    """The model's profile for projection: refused at 0 MACs, a loud warning when MAC layers are unknown."""
+    profile = load_profile(model, resolution=resolution, batch=1, input_shapes=parse_input_shapes(input_shapes),
+                           precision=parse_precision(precision))
+    profile.require_counted_macs("projections")
+    warn_unknown_layers(profile, "projected figures leave those layers out and are too optimistic")
+    return profile
+
+
+def _incomplete_mark(profile) -> str:
+    return "" if profile.unknown_layers.macs_complete else " [MACs INCOMPLETE: see the warning above]"
 
 
 @app.command("project")
@@ -58,11 +66,13 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
     if fmt == "json":
         echo_json({"model": profile.model, "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
                    "precision": profile.precision, "scenario": scenario_key, "kind": "projected",
-                   "devices": [p.to_dict() for p in done] + [s.to_dict() for s in skipped]})
+                   "devices": [p.to_dict() for p in done] + [s.to_dict() for s in skipped],
+                   "macs": profile.macs, "unknown_layers": profile.unknown_layers.to_dict()})
         return
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in profile.input_shapes.items())
     click.echo(f"{profile.model} ({shapes}), {profile.precision}, {profile.macs / 1e9:.2f} GMACs, "
-               f"scenario {scenario_key}: PROJECTED figures (estimates from docs/projection.md, not measured)")
+               f"scenario {scenario_key}: PROJECTED figures (estimates from docs/projection.md, not measured)"
+               + _incomplete_mark(profile))
     head = (f"{'device':<22} {'latency (proj., 80 % band)':>30} {'throughput (proj., 80 % band)':>30} {'batch':>5} "
             f"{'MAC util':>8} {'bound':<16} {'J/inf (est.)':>12} {'inf/s/W':>8} {'inf/s/$':>8}")
     click.echo(head)
@@ -154,11 +164,13 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
                    "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
                    "spearman_throughput_vs_peak": ranking.spearman_throughput_vs_peak,
                    "devices": [r.to_dict() for r in ranking.devices],
-                   "skipped": [s.to_dict() for s in ranking.skipped]})
+                   "skipped": [s.to_dict() for s in ranking.skipped],
+                   "macs": profile.macs, "unknown_layers": profile.unknown_layers.to_dict()})
         return
-    click.echo(f"{profile.model}, {profile.precision}: devices ranked by PROJECTED throughput (estimates)")
+    click.echo(f"{profile.model}, {profile.precision}: devices ranked by PROJECTED throughput (estimates)"
+               + _incomplete_mark(profile))
     head = (f"{'#':>2} {'device':<22} {'proj. inf/s (80 % band)':>30} {'batch':>5} {'MAC util':>8} {'peak TOPS':>9} "
-            f"{'peak #':>6} {'inf/s/W':>8} {'W #':>4} {'inf/s/$':>8} {'$ #':>4}  vs next")
+            f"{'peak #':>6} {'inf/s/W':>8} {'W #':>4} {'inf/s/$':>8} {'$ #':>4} {'bottleneck':<16}  vs next")
     click.echo(head)
     click.echo("-" * len(head))
     for r in ranking.devices:
@@ -167,7 +179,8 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
         click.echo(f"{r.rank:>2} {tag:<22} {fmt_band(r.throughput_per_s, r.throughput_per_s_low, r.throughput_per_s_high):>30} "
                    f"{r.batch:>5} {r.mac_utilization:>8.1%} {r.peak_ops_per_s / 1e12:>9.1f} {r.peak_rank:>6} "
                    f"{fmt_value(r.throughput_per_w, '.1f'):>8} {fmt_value(r.per_w_rank, 'd'):>4} "
-                   f"{fmt_value(r.throughput_per_usd, '.2f'):>8} {fmt_value(r.per_usd_rank, 'd'):>4}  {overlap}")
+                   f"{fmt_value(r.throughput_per_usd, '.2f'):>8} {fmt_value(r.per_usd_rank, 'd'):>4} "
+                   f"{r.bound:<16}  {overlap}")
     for s in ranking.skipped:
         click.echo(f"   {s.device:<22} skipped: {s.reason}")
     click.echo("≈ #N: the two intervals overlap: indistinguishable from #N by projection (measure both before"
@@ -186,15 +199,17 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
 @format_option(PROJECT_FORMATS)
 def calibrate_cmd(db, device_id, dry_run, output_format):
     """Fit a device's compute efficiency, DRAM efficiency and per-layer overhead to `accelbench bench`
-    measurements in the results store; show the fitted (in-sample) error beside the
-    leave-one-measurement-out error; save them for `project` (file: see docs/projection.md)."""
+    measurements in the results store: only stable, full-size single-stream or offline records of the
+    device (the others are listed with the reason); shows the fitted (in-sample) error beside the
+    leave-one-measurement-out error; saves the fit for `project` (file: see docs/projection.md)."""
     fmt = check_format(output_format, PROJECT_FORMATS)
     calibration = calibrate_device(db, device_id, save=not dry_run)
     fit, device, params, loo = calibration.fit, calibration.device, calibration.params, calibration.loo
     if fmt == "json":
         echo_json({**fit.to_dict(), "median_abs_error_loo": loo.median_abs_error if loo else None,
                    "leave_one_out": loo.to_dict() if loo else None,
-                   "saved_to": str(calibration.saved) if calibration.saved else None, "db": db})
+                   "saved_to": str(calibration.saved) if calibration.saved else None, "db": db,
+                   "excluded": [e.to_dict() for e in calibration.excluded], "would_save_to": str(calibration.path)})
         return
     click.echo(f"calibrating {device.id} ({device.name}) on {calibration.points} measurement(s) from {db}")
     head = (f"{'measurement':<44} {'measured':>11} {'proj. before':>12} {'err':>6} {'fitted':>12} {'err':>6} "
@@ -207,11 +222,15 @@ def calibrate_cmd(db, device_id, dry_run, output_format):
         click.echo(f"{d['label'][:44]:<44} {fmt_time(d['measured_s']):>11} {fmt_time(d['projected_before_s']):>12} "
                    f"{d['error_before']:>+6.0%} {fmt_time(d['projected_after_s']):>12} {d['error_after']:>+6.0%} "
                    f"{loo_time:>12} {loo_err:>6}")
-    loo_text = (f", {fmt_pct(loo.median_abs_error)} leave-one-measurement-out (each measurement projected with"
-                f" figures fitted on the others: the error to expect on a model not measured)" if loo
-                else "; leave-one-measurement-out needs two measurements")
     click.echo(f"median |error|: {fmt_pct(fit.median_abs_error_before)} uncalibrated -> "
-               f"{fmt_pct(fit.median_abs_error_after)} fitted (in sample){loo_text}")
+               f"{fmt_pct(fit.median_abs_error_after)} fitted (in sample)")
+    click.echo(f"leave-one-out median |error|: {fmt_pct(loo.median_abs_error)} (leave-one-measurement-out: each "
+               "measurement projected with figures fitted on the others, the error to expect on a model not measured)"
+               if loo else "leave-one-out median |error|: none (leave-one-measurement-out needs two measurements)")
     click.echo("fitted: " + ", ".join(f"{k} = {v:.4g} (was {getattr(params, k):.4g})" for k, v in fit.values.items()))
+    if calibration.excluded:
+        click.echo(f"left out {len(calibration.excluded)} record(s):")
+        for e in calibration.excluded:
+            click.echo(f"  {e.record_id[:8]} {e.label}: {e.reason}")
     click.echo(f"saved to {calibration.saved}" if calibration.saved
                else f"not saved (--dry-run); would go to {calibration.path}")

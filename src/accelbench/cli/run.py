@@ -56,7 +56,8 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
                      precisions=tuple(parse_precision(p) for p in precisions) or None, time_limit_s=time_limit,
                      layers=not no_layers)
     estimate = plan.estimated_duration_s()
-    progress = Progress(estimate, quiet=quiet or fmt == "json")
+    # JSON: stdout carries the summary alone; the lessons and messages go to stderr.
+    progress = Progress(estimate, quiet=quiet or fmt == "json", stderr=fmt == "json")
     mode = "full matrix" if full else ("tiny sizes (ACCELBENCH_TINY=1)" if plan.tiny else "default sizes")
     progress.say(f"accelbench run: the four stages of inference benchmarking, {mode}: {plan.measurements} "
                  f"measurements at {', '.join(plan.precisions)}"
@@ -66,7 +67,7 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
         progress.say(f"stage 3 adds {plan.closest.model} @ {plan.closest.resolution}, the zoo model closest to yours"
                      f" ({plan.closest.why})")
     if full and not yes and sys.stdin.isatty():
-        click.confirm(f"The full matrix takes about {estimate / 60:.0f} minutes. Start?", abort=True)
+        click.confirm(f"The full matrix takes about {estimate / 60:.0f} minutes. Start?", abort=True, err=True)
     outcome = run_job(plan, db_path=db, progress=progress, command="accelbench " + " ".join(sys.argv[1:]),
                       report_path=report_path, write_html=not no_report)
     summary = outcome.summary

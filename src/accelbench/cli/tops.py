@@ -13,7 +13,7 @@ from accelbench.hardware.catalog import load_catalog
 from accelbench.hardware.devices import get_device
 from accelbench.hardware.spec import DeviceSpec
 from accelbench.report.terminal import make_console
-from accelbench.report.units import fmt_core_arithmetic, fmt_mac_arithmetic, fmt_memory_size, fmt_ops
+from accelbench.report.units import fmt_core_arithmetic, fmt_mac_arithmetic, fmt_memory_size, fmt_ops, fmt_pct
 
 TOPS_FORMATS = ("table", "json")
 DERIVED_MARK = "~"
@@ -86,7 +86,8 @@ def _catalog_rows(spec: DeviceSpec, precisions: list[str]) -> list[dict]:
 
 
 def _host_rows(peaks) -> list[dict]:
-    """The JSON rows of `tops host`: each theoretical peak, then each measured one."""
+    """The JSON rows of `tops host`: each theoretical peak, then each measured one (with the peak
+    remembered for later records when an earlier, higher or quieter one stays)."""
     theoretical = {p.precision: p.ops_per_s for p in peaks.theoretical}
     rows = [{"device": "host", "precision": p.precision, "peak_ops_per_s": p.ops_per_s, "source": "theoretical",
              "arithmetic": fmt_core_arithmetic(p), "derived": True, "via": p.via} for p in peaks.theoretical]
@@ -94,7 +95,11 @@ def _host_rows(peaks) -> list[dict]:
         row = {"device": "host", "precision": m.precision, "peak_ops_per_s": m.ops_per_s,
                "source": "measured", "runtime": m.runtime, "precision_executed": m.precision_executed,
                "matrix_size": m.n, "runs": len(m.run_times_ns), "run_times_ns": list(m.run_times_ns),
-               "note": m.note}
+               "spread": m.spread, "measured_at": m.measured_at, "note": m.note}
+        remembered = peaks.remembered.get(m.precision)
+        if remembered is not None and m.ops_per_s and remembered.measured_at != m.measured_at:
+            # An earlier measurement was higher and at least as quiet: later records divide by it.
+            row["remembered"] = remembered.to_dict()
         if m.ops_per_s and theoretical.get(m.precision):
             row["utilization"] = m.ops_per_s / theoretical[m.precision]
         rows.append(row)
@@ -129,7 +134,11 @@ def _print_host(rows: list[dict], info) -> None:
             util = f"{m['utilization']:.0%}" if "utilization" in m else "-"
             over = over or m.get("utilization", 0) > 1
             how = (f"{m['runtime']} {m['matrix_size']}^3 GEMM, best of {m['runs']}, ran as "
-                   f"{m['precision_executed']}")
+                   f"{m['precision_executed']}, spread {fmt_pct(m['spread'])}")
+            if "remembered" in m:
+                kept = m["remembered"]
+                how += (f"; kept the earlier {fmt_ops(kept['ops_per_s'], p, prefix='G')} "
+                        f"(spread {fmt_pct(kept['spread'])}, {kept['measured_at'] or 'date not recorded'})")
         table.add_row(*(escape(c) for c in (p, fmt_ops(row["peak_ops_per_s"], p, prefix="G"), row["arithmetic"], got, util, how)))
     console.print(table)
     if over:

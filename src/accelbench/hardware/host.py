@@ -302,8 +302,47 @@ def _reference_cores(spec: DeviceSpec) -> int:
 # -- measured peaks, remembered between commands ---------------------------------------------------
 # `tops host` and stage 1 of `accelbench run` measure this CPU's GEMM peak (a few seconds); the
 # figures are kept here so that every later measurement can show its utilization against both
-# the theoretical and the measured peak without measuring again.
+# the theoretical and the measured peak without measuring again. A measurement on a busy machine
+# is low and noisy: each one keeps its spread, and a later one replaces it when it is higher or
+# quieter (MeasuredPeak.replaces).
 MEASURED_PEAKS_ENV = "ACCELBENCH_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class MeasuredPeak:
+    """A measured GEMM peak of this host at one precision (2 ops per MAC)."""
+
+    ops_per_s: float
+    how: str  # "2048^3 GEMM on numpy 2.1 (openblas), best of 12, ran as fp32"
+    spread: float | None = None  # median / best run time - 1: how steady the machine was (None: not recorded)
+    measured_at: str | None = None  # when (UTC, ISO 8601; None: not recorded)
+
+    def replaces(self, other: "MeasuredPeak | None") -> bool:
+        """Whether this measurement should stand instead of ``other``: none yet, a higher peak, or a
+        quieter measurement (smaller spread) than one that recorded its spread or did not."""
+        if other is None or self.ops_per_s > other.ops_per_s:
+            return True
+        return self.spread is not None and (other.spread is None or self.spread < other.spread)
+
+    def describe(self) -> str:
+        """How and when, in words (the records' measured_peak_source)."""
+        spread = "spread not recorded" if self.spread is None else f"spread {self.spread:.1%} (median/best - 1)"
+        return f"measured GEMM peak: {self.how}, {spread}"
+
+    def to_dict(self) -> dict:
+        return {"ops_per_s": self.ops_per_s, "how": self.how, "spread": self.spread, "measured_at": self.measured_at}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MeasuredPeak | None":
+        """None for an entry without a positive ops_per_s (a corrupt or foreign cache line)."""
+        try:
+            ops = float(data["ops_per_s"])
+            spread = data.get("spread")
+            peak = cls(ops, str(data.get("how") or "accelbench tops host"),
+                       None if spread is None else float(spread), data.get("measured_at"))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return peak if ops > 0 else None
 
 
 def measured_peaks_path() -> Path:
@@ -315,15 +354,18 @@ def _host_key(info: HostInfo) -> str:
     return f"{info.cpu_model} | {info.physical_cores} cores | {info.clock_hz or 0:.0f} Hz"
 
 
-def save_measured_peaks(info: HostInfo, peaks: dict[str, dict]) -> None:
-    """Remember measured peaks: precision -> {"ops_per_s", "how"}; best-effort (read-only homes)."""
+def save_measured_peaks(info: HostInfo, peaks: dict[str, MeasuredPeak]) -> dict[str, MeasuredPeak]:
+    """Remember measured peaks (precision -> MeasuredPeak) where they replace the remembered ones;
+    returns the peaks remembered afterwards. Best-effort: a read-only home keeps nothing."""
     path = measured_peaks_path()
     try:
         data = json.loads(path.read_text()) if path.exists() else {}
     except (OSError, ValueError):
         data = {}
     entry = data.setdefault(_host_key(info), {})
-    entry.update({k: v for k, v in peaks.items() if v.get("ops_per_s")})
+    for precision, peak in peaks.items():
+        if peak.replaces(MeasuredPeak.from_dict(entry.get(precision) or {})):
+            entry[precision] = peak.to_dict()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".peaks-")
@@ -332,14 +374,21 @@ def save_measured_peaks(info: HostInfo, peaks: dict[str, dict]) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+    return _peaks_of(entry)
 
 
-def load_measured_peaks(info: HostInfo | None = None) -> dict[str, dict]:
-    """precision -> {"ops_per_s", "how"} measured earlier on this host; {} when none."""
+def load_measured_peaks(info: HostInfo | None = None) -> dict[str, MeasuredPeak]:
+    """precision -> MeasuredPeak measured earlier on this host; {} when none."""
     info = detect_host(with_gpus=False) if info is None else info
     try:
         data = json.loads(measured_peaks_path().read_text())
     except (OSError, ValueError):
         return {}
     entry = data.get(_host_key(info), {})
-    return entry if isinstance(entry, dict) else {}
+    return _peaks_of(entry) if isinstance(entry, dict) else {}
+
+
+def _peaks_of(entry: dict) -> dict[str, MeasuredPeak]:
+    peaks = {precision: MeasuredPeak.from_dict(value) if isinstance(value, dict) else None
+             for precision, value in entry.items()}
+    return {precision: peak for precision, peak in peaks.items() if peak is not None}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from accelbench.backends.base import backend_class
 from accelbench.errors import UserError
 from accelbench.hardware.catalog import load_catalog
-from accelbench.hardware.host import detect_host, theoretical_peaks
+from accelbench.hardware.host import MeasuredPeak, detect_host, theoretical_peaks
 from accelbench.job.plan import STAGE_TITLES, RunPlan
 from accelbench.job.ranking import project_for_ranking, rank_entries, with_rank_lesson
 from accelbench.job.stages import Measured, layer_notes, mac_rate_text, peak_lesson, stage_summary, utilization_text
@@ -25,7 +25,7 @@ from accelbench.measure.runner import run_config
 from accelbench.projection.measured import store_records
 from accelbench.report.html import write_report
 from accelbench.report.progress import Progress
-from accelbench.report.units import fmt_core_arithmetic, fmt_plain, fmt_rate, fmt_time
+from accelbench.report.units import fmt_core_arithmetic, fmt_pct, fmt_plain, fmt_rate, fmt_time
 from accelbench.results.records import BenchConfig, BenchRecord, new_run_id, utc_now
 from accelbench.results.store import open_store
 from accelbench.results.summary import PeakFigure, PeakStageData, RunSummary, StageSummary
@@ -61,6 +61,8 @@ def run_job(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
 
 def record_line(record) -> str:
     """One progress line per measured configuration."""
+    if record.status == "invalid":
+        return f"INVALID: {record.error}"
     if not record.ok:
         return f"FAILED ({record.failure_kind}): {record.error}"
     ran = record.precision_executed or record.config.precision
@@ -81,7 +83,7 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
     stages: list[StageSummary] = []
 
     progress.say("[bold]Stage 1 - peak TOPS[/bold]: what datasheets sell")
-    stage1 = stage1_peaks(plan, progress)
+    stage1, own_peaks = stage1_peaks(plan, progress)
     stages.append(stage1)
     progress.say(f"  lesson: {stage1.lesson}", always=True)
 
@@ -98,10 +100,13 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
                     progress.step(f"stage {stage_no}: {cfg.label}, {precision}")
                     config = BenchConfig(model=cfg.model, source=cfg.source, resolution=cfg.resolution,
                                          batch=cfg.batch, backend=backend, precision=precision,
-                                         scenario=cfg.scenario, mode="quick", time_limit_s=plan.time_limit_s)
+                                         scenario=cfg.scenario, mode="quick", time_limit_s=plan.time_limit_s,
+                                         tiny=plan.tiny)
                     layer_runs = plan.layer_runs if cfg.layers and precision == plan.precisions[-1] else None
                     try:
-                        record = run_config(config, run_id=run_id, isolate=isolate, layer_runs=layer_runs)
+                        # Utilization against the peak stage 1 just measured, not an older remembered one.
+                        record = run_config(config, run_id=run_id, isolate=isolate, layer_runs=layer_runs,
+                                            measured_peaks=own_peaks)
                     except UserError as exc:  # e.g. a precision this backend cannot run: keep going
                         record = BenchRecord.failed(config, run_id, str(exc), "user-error",
                                                     environment=collect_environment(config.device))
@@ -140,13 +145,15 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
     return RunOutcome(summary, tuple(m.record for m in measured))
 
 
-def stage1_peaks(plan: RunPlan, progress: Progress) -> StageSummary:
-    """Stage 1: the host's theoretical and measured (GEMM) peaks beside the catalog's devices."""
+def stage1_peaks(plan: RunPlan, progress: Progress) -> tuple[StageSummary, dict[str, MeasuredPeak]]:
+    """Stage 1: the host's theoretical and measured (GEMM) peaks beside the catalog's devices; and
+    the measured peaks (precision -> hardware.host.MeasuredPeak) the run's records divide by."""
     host = detect_host(with_gpus=True)
     peaks = [PeakFigure(device="host", name=host.cpu_model, kind="CPU", precision=peak.precision,
                         peak_ops_per_s=peak.ops_per_s, source="theoretical", arithmetic=fmt_core_arithmetic(peak))
              for peak in theoretical_peaks(host)]
     progress.step("stage 1: measuring this CPU's GEMM peak")
+    own: dict[str, MeasuredPeak] = {}
     try:
         measurements = measure_host_gemm(n=512 if plan.tiny else 2048, budget_s=0.3 if plan.tiny else 1.5,
                                          precisions=("fp32",) + tuple(p for p in plan.precisions if p != "fp32"))
@@ -154,11 +161,11 @@ def stage1_peaks(plan: RunPlan, progress: Progress) -> StageSummary:
             remember_measurements(host, measurements)
         for gemm in measurements:
             if gemm.ops_per_s:
+                own[gemm.precision] = gemm.as_peak()
                 peaks.append(PeakFigure(
                     device="host", name=host.cpu_model, kind="CPU", precision=gemm.precision,
                     peak_ops_per_s=gemm.ops_per_s, source="measured",
-                    arithmetic=f"{gemm.n}^3 GEMM on {gemm.runtime}, best of {len(gemm.run_times_ns)}, "
-                               f"ran as {gemm.precision_executed}"))
+                    arithmetic=f"{gemm.how}, spread {fmt_pct(gemm.spread)}, measured {gemm.measured_at}"))
     except UserError as exc:
         progress.say(f"  measured GEMM peak unavailable: {exc}")
     progress.done("host peaks: " + "; ".join(f"{p.precision} {p.source} {fmt_rate(p.peak_ops_per_s, 'OPS')}"
@@ -167,4 +174,5 @@ def stage1_peaks(plan: RunPlan, progress: Progress) -> StageSummary:
         for precision, ops in spec.peak_ops_per_s.items():
             peaks.append(PeakFigure(device=spec.id, name=spec.name, kind=spec.kind, precision=precision,
                                     peak_ops_per_s=ops, source="catalog"))
-    return StageSummary(1, "peak TOPS", peak_lesson(peaks, host.physical_cores), data=PeakStageData(peaks=tuple(peaks)))
+    return (StageSummary(1, "peak TOPS", peak_lesson(peaks, host.physical_cores), data=PeakStageData(peaks=tuple(peaks))),
+            own)

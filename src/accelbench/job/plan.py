@@ -24,6 +24,7 @@ from accelbench.hardware.host import detect_host
 from accelbench.models.loader import load_model
 from accelbench.models.similarity import closest_zoo_models
 from accelbench.profile import profile_model
+from accelbench.profile.types import ModelProfile
 from accelbench.results.summary import ClosestMeasured
 from accelbench.shapes import parse_resolution
 
@@ -124,10 +125,13 @@ def make_plan(*, model: str | None = None, resolution: str | None = None, full: 
     if model is not None:
         if resolution is not None:
             parse_resolution(resolution)
-        # Fail now, not after minutes of stages 1-3: load (weightless) to check the name/file and shapes.
+        # Fail now, not after minutes of stages 1-3: load (weightless) to check the name/file and shapes,
+        # and that its MACs can be counted (utilization and the projected ranking divide by them).
         loaded = load_model(model, resolution=resolution, batch=1, with_weights=False)
+        profile = profile_model(loaded, "fp32")
+        profile.require_counted_macs("its MAC utilization and the projected ranking")
         res = resolution if resolution is not None else (loaded.resolution.spec if loaded.resolution else None)
-        closest, closest_error = closest_to(loaded, exclude=(model, loaded.name, STAGE3_MODEL))
+        closest, closest_error = closest_to(loaded, exclude=(model, loaded.name, STAGE3_MODEL), profile=profile)
         if closest is not None:
             configs.append(StageConfig(3, closest.model, closest.resolution, 1, "single-stream",
                                        f"{closest.model} @ {closest.resolution}, batch 1 (the zoo model closest to yours)"))
@@ -144,11 +148,11 @@ def make_plan(*, model: str | None = None, resolution: str | None = None, full: 
                    layer_runs=(TINY_LAYER_RUNS if tiny else LAYER_RUNS) if layers else None)
 
 
-def closest_to(loaded, *, exclude) -> tuple[ClosestMeasured | None, str | None]:
+def closest_to(loaded, *, exclude, profile: ModelProfile | None = None) -> tuple[ClosestMeasured | None, str | None]:
     """(the zoo model closest to ``loaded``, None) or (None, why there is none): the finder is a
-    hint, never a reason to refuse the run."""
+    hint, never a reason to refuse the run. ``profile``: ``loaded``'s FP32 profile, when made already."""
     try:
-        found = closest_zoo_models(profile_model(loaded, "fp32"), exclude=exclude, limit=1)
+        found = closest_zoo_models(profile or profile_model(loaded, "fp32"), exclude=exclude, limit=1)
     except Exception as exc:  # noqa: BLE001 - e.g. a graph the profiler cannot read
         return None, f"the closest-model finder failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     if not found:

@@ -19,8 +19,9 @@ from accelbench.hardware.catalog import load_catalog
 from accelbench.job.plan import StageConfig
 from accelbench.job.stages import Measured
 from accelbench.models.loader import load_model
+from accelbench.precision import peak_precision
 from accelbench.profile import profile_model
-from accelbench.projection import project_all
+from accelbench.projection import project_all, project_on_device
 from accelbench.projection.api import project_devices, projection_device, resolve_devices
 from accelbench.report.units import fmt_correlation, fmt_pct
 from accelbench.results.summary import (
@@ -134,6 +135,7 @@ def _measured_entry(m: Measured) -> RankEntry:
     return RankEntry(
         label=f"this host ({rec.runtime}, {rec.precision_executed}) @ {m.config.resolution}",
         kind="measured", record_id=rec.record_id, device="host", model=m.config.model,
+        resolution=m.config.resolution, batch=m.config.batch, bound=host_bound(m),
         precision=rec.precision_executed, latency_s=stats.p50_ns / 1e9,
         throughput_per_s=rec.throughput_per_s, per_w=rec.inferences_per_s_per_w,
         per_w_source="estimated" if not rec.power.measured else "measured",
@@ -145,11 +147,14 @@ def _measured_entry(m: Measured) -> RankEntry:
         interval_level=stats.confidence if (latency_ci or throughput_ci) else None)
 
 
-def _projected_entry(proj: ProjectionEntry) -> RankEntry:
+def _projected_entry(proj: ProjectionEntry, metric: str) -> RankEntry:
+    """A projected device; its batch is the one of the figure ranked by (``metric``)."""
     name = "this host" if proj.device == "host" else proj.name
     return RankEntry(
         label=f"{name} ({proj.precision}) @ {proj.resolution}", kind="projected", device=proj.device,
-        model=proj.model, precision=proj.precision, latency_s=proj.latency_s,
+        model=proj.model, resolution=proj.resolution,
+        batch=proj.latency_batch if metric == "latency_s" else proj.throughput_batch, bound=proj.bound.summary,
+        precision=proj.precision, latency_s=proj.latency_s,
         throughput_per_s=proj.throughput_per_s, per_w=proj.throughput_per_w, per_w_source="estimated",
         per_usd=proj.throughput_per_usd, latency_s_low=proj.latency_s_low, latency_s_high=proj.latency_s_high,
         throughput_per_s_low=proj.throughput_per_s_low, throughput_per_s_high=proj.throughput_per_s_high,
@@ -179,10 +184,10 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
     if not measured:
         return []
     target = next((s for s in RANKING_STAGES if any(m.config.stage == s for m in measured)), None)
+    metric, descending = OBJECTIVE_METRICS[objective]
     entries = [_measured_entry(m) for m in measured if m.config.stage == target and m.record.ok]
     measured_devices = {e.device for e in entries}
-    entries += [_projected_entry(proj) for proj in projections]
-    metric, descending = OBJECTIVE_METRICS[objective]
+    entries += [_projected_entry(proj, metric) for proj in projections]
 
     def with_value(e: RankEntry, **changes) -> RankEntry:
         low, high = metric_interval(e, metric)
@@ -203,6 +208,19 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
             best_measured.setdefault(e.device, e.rank)
     return (ranked + [with_value(e, rank=None, superseded_by=best_measured.get(e.device)) for e in superseded]
             + [replace(e, rank=None, metric=metric, value=None) for e in missing])
+
+
+def host_bound(item: Measured) -> str | None:
+    """What bounds a measured configuration, as the projection of its model onto this host sees it
+    (the measurement itself cannot say); None where the host cannot be projected."""
+    rec = item.record
+    try:
+        loaded = load_model(item.config.model, resolution=item.config.resolution, batch=item.config.batch,
+                            with_weights=False)
+        profile = profile_model(loaded, precision=peak_precision(rec.precision_executed or item.precision))
+        return f"{project_on_device(profile, 'host', batch=item.config.batch).bound_summary} (projected)"
+    except UserError:
+        return None
 
 
 def with_rank_lesson(stage1: StageSummary, projections: Sequence[ProjectionEntry]) -> StageSummary:

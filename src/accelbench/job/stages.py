@@ -15,7 +15,7 @@ from accelbench.models.similarity import closest_zoo_models
 from accelbench.profile import profile_model
 from accelbench.projection import project_on_device
 from accelbench.projection.layer_errors import layer_measurement, record_profile, slowest_measured_layers
-from accelbench.report.units import fmt_bytes, fmt_macs, fmt_pct, fmt_plain, fmt_rate, fmt_time
+from accelbench.report.units import fmt_bytes, fmt_macs, fmt_pct, fmt_plain, fmt_rate, fmt_time, fmt_unknown_layers
 from accelbench.results.summary import (
     ActivationRow, ClosestMeasured, ClosestModel, LayerMeasurement, LayerTime, MeasuredStageData, PeakFigure,
     SramFigure, StageConfigRef, StageSummary,
@@ -133,13 +133,15 @@ def stage_summary(stage_no: int, title: str, items: Sequence[Measured], activati
     stand_in, stand_in_items = None, [m for m in items if closest is not None and m.config.model == closest.model]
     if closest is not None:
         stand_in = replace(closest, record_ids=tuple(m.record.record_id for m in stand_in_items))
+    unknown = profile.unknown_layers
     data = MeasuredStageData(
         model=model,
         configs=tuple(StageConfigRef(record_id=m.record.record_id, label=m.config.label, resolution=m.config.resolution,
                                      batch=m.config.batch, precision=m.precision, scenario=m.config.scenario)
                       for m in items),
         activations=activations, sram=sram, layers=layers, closest=closest_list, closest_error=closest_error,
-        layer_measurement=measurement, closest_measured=stand_in)
+        layer_measurement=measurement, closest_measured=stand_in,
+        unknown_layers=unknown if fmt_unknown_layers(unknown) else None)
     lesson = stage_lesson(stage_no, main, activations, sram)
     if measurement is not None and measurement.kinds:
         lesson += "; " + layer_lesson(measurement)
@@ -147,6 +149,9 @@ def stage_summary(stage_no: int, title: str, items: Sequence[Measured], activati
         lesson += "; " + closest_lesson(stand_in, stand_in_items)
     if closest_list:
         lesson += f"; closest zoo model: {closest_list[0].model} ({closest_list[0].why})"
+    if data.unknown_layers is not None:
+        lesson += (f"; PROFILE INCOMPLETE: {fmt_unknown_layers(unknown)} (MAC/s, utilization and projections of "
+                   "this model leave them out)")
     return StageSummary(stage_no, title, lesson, tuple(m.record.record_id for m in items), data)
 
 

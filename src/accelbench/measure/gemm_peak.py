@@ -4,20 +4,24 @@ more than one measures a precision, the fastest counts.
 
 Ops are counted 2 per MAC: a square n x n x n GEMM is 2 n^3 ops. Each measurement warms up once,
 then repeats within a time budget and keeps the best (shortest) run, because the peak is the
-question (not the typical speed); all run times are kept in ``run_times_ns``.
+question (not the typical speed); all run times are kept in ``run_times_ns``, and their spread
+(median / best - 1) says how steady the machine was while it measured.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Mapping
 
 import numpy as np
 
 from accelbench.backends.base import GemmKernel, registered_backends
 from accelbench.errors import UserError
 from accelbench.hardware.host import (
-    CpuPeak, HostInfo, detect_host, host_device_spec, save_measured_peaks, theoretical_peaks,
+    CpuPeak, HostInfo, MeasuredPeak, detect_host, host_device_spec, save_measured_peaks, theoretical_peaks,
 )
 
 GEMM_PRECISIONS = ("fp32", "bf16", "int8")
@@ -35,10 +39,26 @@ class GemmMeasurement:
     precision_executed: str
     precision_source: str  # how precision_executed is known
     note: str = ""
+    measured_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def __post_init__(self) -> None:
         if self.n < 1:
             raise UserError(f"gemm size: must be a positive integer; got {self.n}")
+
+    @property
+    def spread(self) -> float | None:
+        """Median run time / best run time - 1 (0 = every run as fast as the best); None without runs."""
+        if not self.run_times_ns:
+            return None
+        return statistics.median(self.run_times_ns) / min(self.run_times_ns) - 1.0
+
+    @property
+    def how(self) -> str:
+        return f"{self.n}^3 GEMM on {self.runtime}, best of {len(self.run_times_ns)}, ran as {self.precision_executed}"
+
+    def as_peak(self) -> MeasuredPeak | None:
+        """The hardware.host.MeasuredPeak this measurement stands for (None when it did not run)."""
+        return MeasuredPeak(self.ops_per_s, self.how, self.spread, self.measured_at) if self.ops_per_s else None
 
 
 def _square_ops(n: int) -> float:
@@ -115,35 +135,35 @@ def measure_host_gemm(n: int = 2048, budget_s: float = 2.0,
     return [measure_precision(p, n, budget_s) for p in precisions if p in GEMM_PRECISIONS]
 
 
-def remember_measurements(info: HostInfo, measurements: list[GemmMeasurement]) -> None:
-    """Keep measured peaks for later records' utilization (accelbench.hardware.host.save_measured_peaks)."""
-    save_measured_peaks(info, {
-        m.precision: {"ops_per_s": m.ops_per_s,
-                      "how": f"{m.n}^3 GEMM on {m.runtime}, best of {len(m.run_times_ns)}, ran as {m.precision_executed}"}
-        for m in measurements if m.ops_per_s
-    })
+def remember_measurements(info: HostInfo, measurements: list[GemmMeasurement]) -> dict[str, MeasuredPeak]:
+    """Keep measured peaks for later records' utilization where they replace the remembered ones (higher
+    or quieter: accelbench.hardware.host.save_measured_peaks); returns precision -> MeasuredPeak kept."""
+    return save_measured_peaks(info, {m.precision: m.as_peak() for m in measurements if m.ops_per_s})
 
 
 @dataclass(frozen=True)
 class HostPeaks:
-    """This CPU's peaks (`accelbench tops host`): theoretical for each precision asked for, and the
-    measured GEMM peaks of those that can be measured (none when not measured)."""
+    """This CPU's peaks (`accelbench tops host`): theoretical for each precision asked for, the
+    measured GEMM peaks of those that can be measured (none when not measured), and the peaks
+    remembered for later records after this measurement (an earlier one stays when it was higher or
+    quieter)."""
 
     info: HostInfo
     theoretical: tuple[CpuPeak, ...]
     measured: tuple[GemmMeasurement, ...] = ()
+    remembered: Mapping[str, MeasuredPeak] = field(default_factory=dict)
 
 
 def host_peaks(precision: str | None = None, *, measure: bool = True, n: int = 2048,
                budget_s: float = 2.0) -> HostPeaks:
     """Detect this CPU; its theoretical peak at ``precision`` (None: every precision it has) and, with
     ``measure``, the GEMM peak of each of those that GEMM_PRECISIONS covers, remembered for later
-    records."""
+    records where it replaces the remembered one."""
     info = detect_host()
     wanted = host_device_spec(info).precisions_for(precision)
     theoretical = tuple(p for p in theoretical_peaks(info) if p.precision in wanted)
     if not measure:
         return HostPeaks(info, theoretical)
     measurements = measure_host_gemm(n, budget_s, tuple(p.precision for p in theoretical if p.precision in GEMM_PRECISIONS))
-    remember_measurements(info, measurements)
-    return HostPeaks(info, theoretical, tuple(measurements))
+    kept = remember_measurements(info, measurements)
+    return HostPeaks(info, theoretical, tuple(measurements), kept)

@@ -146,6 +146,21 @@ def _validate(scenario: str, mode: str, batch: int, target_qps, latency_bound_ns
                                 "fix it); use mode 'quick' to set it")
 
 
+def rules_minimums(scenario: str, mlperf_model: str | None = None) -> tuple[float, int] | None:
+    """(minimum duration in s, minimum query count) of LoadGen's full rules (its built-in mlperf.conf,
+    ``mlperf_model``'s own lines where it has them) for ``scenario``; None without mlperf_loadgen."""
+    if scenario not in SCENARIOS:
+        raise choice_error("scenario", scenario, SCENARIOS)
+    try:
+        import mlperf_loadgen as lg
+    except ImportError:
+        return None
+    settings = lg.TestSettings()
+    if settings.FromConfig("", mlperf_model or GENERIC_MODEL, SCENARIOS[scenario], 0) != 0:
+        return None
+    return settings.min_duration_ms / 1000.0, int(settings.min_query_count)
+
+
 def _import_loadgen():
     try:
         import mlperf_loadgen as lg

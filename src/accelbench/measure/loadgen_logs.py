@@ -207,6 +207,14 @@ SCENARIOS: dict[str, str] = {
 MODES = ("quick", "mlperf")
 # The raw per-sample / per-query / per-call lists a LoadGenResult holds beyond its summary.
 RAW_LATENCIES = ("sample_latencies_ns", "query_latencies_ns", "run_batch_ns")
+# What to change when a LoadGen constraint was not met, in accelbench's options.
+CONSTRAINT_ADVICE = {
+    "latency bound not met": "lower the arrival rate (--target-qps) or loosen the bound (--latency-bound-ms)",
+    "min duration not met": "run longer (a larger --time-limit in quick mode)",
+    "min query count not met": "run more queries (a larger --time-limit, or a faster configuration)",
+    "early stopping not met": ("run more queries so that LoadGen's early stopping can bound the percentile "
+                               "(a larger --time-limit)"),
+}
 
 
 def _pairs(mapping: dict[float, int]) -> tuple[tuple[float, int], ...]:
@@ -218,7 +226,8 @@ class LoadGenResult(LoadGenSummary):
     """One LoadGen run, parsed from its logs: the summary a record keeps (LoadGenSummary, in
     results/records.py) plus the raw latencies behind it. Latencies are integer nanoseconds.
 
-    ``valid`` is LoadGen's verdict ("Result is : VALID"); ``invalid_reasons`` says why not.
+    ``valid`` is LoadGen's verdict ("Result is : VALID"); ``invalid_reasons`` says why not and
+    ``advice`` what to change (LoadGen's recommendations, then one line per unmet constraint).
     ``latency_percentiles_ns``, ``latency_min/max/mean_ns`` are LoadGen's own statistics
     ((percentile, ns) pairs such as (90.0, ...), (99.9, ...)) over per-query latencies: a query's
     latency runs from its *scheduled* issue time to the completion of its last sample, so in the
@@ -342,17 +351,20 @@ def result_from_logs(
     result_text = str(_first(summary.get("result"), detail.get("result_validity"), "INVALID"))
     valid = result_text.upper() == "VALID"
     reasons: list[str] = []
+    advice: list[str] = []
     if not valid:
         reason = detail.get("result_invalid_reason")
         if isinstance(reason, str) and reason.strip():
             reasons.append(reason.strip())
         reasons.extend(r for r in summary.get("recommendations", []) if r not in " ".join(reasons))
+        advice.extend(summary.get("recommendations", []))
         for label, ok in (("latency bound not met", summary.get("perf_constraints_met")),
                           ("min duration not met", summary.get("min_duration_met")),
                           ("min query count not met", summary.get("min_queries_met")),
                           ("early stopping not met", summary.get("early_stopping_met"))):
             if ok is False:
                 reasons.append(label)
+                advice.append(CONSTRAINT_ADVICE[label])
 
     def met(detail_key: str, summary_key: str) -> bool | None:
         value = detail.get(detail_key)
@@ -402,4 +414,5 @@ def result_from_logs(
         detail_path=detail_path,
         trace_path=trace_path,
         latency_source="loadgen trace (Sample.complete_ns)" if trace_path else "none (no trace log)",
+        advice=tuple(dict.fromkeys(advice)),
     )

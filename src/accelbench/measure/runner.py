@@ -25,14 +25,14 @@ import resource
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import psutil
 
 from accelbench.backends.base import BackendConfig, backend_class, get_backend, layer_profiling_backends
 from accelbench.errors import ModelError, UserError
 from accelbench.hardware.catalog import match_device_name
-from accelbench.hardware.host import host_device_spec, load_measured_peaks
+from accelbench.hardware.host import MeasuredPeak, host_device_spec, load_measured_peaks
 from accelbench.measure.environment import collect_environment
 from accelbench.measure.isolation import run_isolated
 from accelbench.measure.layers import collect_layer_times, name_unnamed_nodes
@@ -41,10 +41,13 @@ from accelbench.measure.power import PowerMeter
 from accelbench.measure.timing import TimingConfig, time_queries
 from accelbench.models.loader import load_model
 from accelbench.models.registry import find_zoo_model, get_zoo_model
+from accelbench.models.torch_export import TORCH_PATH_ENV, parse_torch_spec, torch_search_dirs, torch_spec_of
+from accelbench.precision import peak_precision
 from accelbench.precision.deviation import deviation_vs_fp32
 from accelbench.profile import profile_model
 from accelbench.results.layers import LayerTimes
 from accelbench.results.records import BenchConfig, BenchRecord, Environment, new_run_id
+from accelbench.results.unknown_layers import UnknownLayers
 from accelbench.results.store import open_store, split_store_url
 from accelbench.shapes import parse_resolution
 
@@ -72,6 +75,10 @@ def validate_config(config: BenchConfig) -> None:
         pass  # the torch backend resolves package.module:factory when it loads (UserError there)
     elif not os.path.isfile(config.model):
         raise ModelError(f"model: {config.model!r} is not an existing file")
+    else:
+        # Its shapes fixed or reshaped as asked (a UserError where the graph does not allow it), weightless.
+        load_model(config.model, resolution=config.resolution, batch=config.batch,
+                   input_shapes=dict(config.input_shapes) or None, with_weights=False)
     get_backend(config.backend).check_runs(config.device, config.precision, config.source)
     if config.mode == "quick" and config.scenario == "single-stream" and config.batch != 1:
         raise UserError(f"batch: single-stream runs one sample per query (batch 1); got --batch {config.batch}"
@@ -79,22 +86,33 @@ def validate_config(config: BenchConfig) -> None:
 
 
 def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeout_s: float | None = None,
-               log_root: str | os.PathLike = DEFAULT_LOG_ROOT, layer_runs: int | None = None) -> BenchRecord:
+               log_root: str | os.PathLike = DEFAULT_LOG_ROOT, layer_runs: int | None = None,
+               measured_peaks: Mapping[str, MeasuredPeak] | None = None) -> BenchRecord:
     """Validate, then measure ``config``; failures other than UserErrors come back as failed records.
-    ``layer_runs``: also collect per-layer times over that many profiled runs (None: not)."""
+
+    ``layer_runs``: also collect per-layer times over that many profiled runs (None: not).
+    ``measured_peaks`` (precision -> hardware.host.MeasuredPeak): the GEMM peaks the caller measured
+    itself (the four-stage run's stage 1); the record divides by them instead of the remembered ones.
+    """
     validate_config(config)
     check_layer_runs(config, layer_runs)
     if not isolate:
         try:
-            return measure_config(config, run_id=run_id, log_root=log_root, layer_runs=layer_runs)
+            return measure_config(config, run_id=run_id, log_root=log_root, layer_runs=layer_runs,
+                                  measured_peaks=measured_peaks)
         except UserError:
             raise
         except Exception as exc:  # the caller carries on with a failed record
             message = str(exc).splitlines()[0] if str(exc) else ""
             return BenchRecord.failed(config, run_id, f"{type(exc).__name__}: {message}"[:1000], "exception")
     timeout = timeout_s if timeout_s is not None else default_timeout_s(config)
-    payload = {"config": config.to_dict(), "run_id": run_id, "log_root": str(log_root), "layer_runs": layer_runs}
-    outcome = run_isolated("accelbench.measure.runner:measure_payload", payload, timeout_s=timeout)
+    payload = {"config": config.to_dict(), "run_id": run_id, "log_root": str(log_root), "layer_runs": layer_runs,
+               "measured_peaks": None if measured_peaks is None else {p: v.to_dict() for p, v in measured_peaks.items()}}
+    env = None
+    if config.source == "torch":
+        # The worker resolves the user's torch: spec where this process did (models/torch_export.py).
+        env = {**os.environ, TORCH_PATH_ENV: os.pathsep.join(torch_search_dirs())}
+    outcome = run_isolated("accelbench.measure.runner:measure_payload", payload, timeout_s=timeout, env=env)
     if outcome.ok:
         return BenchRecord.from_dict(outcome.result)
     if outcome.kind == "user-error":
@@ -146,15 +164,20 @@ def _strip_type(message: str) -> str:
 def measure_payload(payload: dict) -> dict:
     """Worker entry point (JSON in, JSON out)."""
     config = BenchConfig.from_dict(payload["config"])
+    given = payload.get("measured_peaks")
+    peaks = None if given is None else {p: MeasuredPeak.from_dict(v) for p, v in given.items()}
     record = measure_config(config, run_id=payload["run_id"], log_root=payload.get("log_root", DEFAULT_LOG_ROOT),
-                            layer_runs=payload.get("layer_runs"))
+                            layer_runs=payload.get("layer_runs"),
+                            measured_peaks=None if peaks is None else {p: v for p, v in peaks.items() if v})
     return record.to_dict()
 
 
 def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathLike = DEFAULT_LOG_ROOT,
-                   clock: Callable[[], int] = time.perf_counter_ns, layer_runs: int | None = None) -> BenchRecord:
-    """Measure in this process and return an ok record (exceptions propagate). ``layer_runs``: then
-    collect per-layer times in a profiling pass of that many runs."""
+                   clock: Callable[[], int] = time.perf_counter_ns, layer_runs: int | None = None,
+                   measured_peaks: Mapping[str, MeasuredPeak] | None = None) -> BenchRecord:
+    """Measure in this process and return an ok (or LoadGen-invalid) record (exceptions propagate).
+    ``layer_runs``: then collect per-layer times in a profiling pass of that many runs;
+    ``measured_peaks``: as in run_config."""
     environment = collect_environment(config.device)
     loaded = load_model(config.model, resolution=config.resolution, batch=config.batch,
                         input_shapes=dict(config.input_shapes) or None, seed=config.seed)
@@ -165,13 +188,14 @@ def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathL
                                                         threads=config.threads, batch=config.batch))
     try:
         return _measure_loaded(config, loaded, backend, environment, run_id=run_id, log_root=log_root, clock=clock,
-                               layer_runs=layer_runs)
+                               layer_runs=layer_runs, measured_peaks=measured_peaks)
     finally:
         backend.close()  # also when loading or the timed run fails: release the session/device memory
 
 
 def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environment, *, run_id: str,
-                    log_root: str | os.PathLike, clock: Callable[[], int], layer_runs: int | None) -> BenchRecord:
+                    log_root: str | os.PathLike, clock: Callable[[], int], layer_runs: int | None,
+                    measured_peaks: Mapping[str, MeasuredPeak] | None) -> BenchRecord:
     notes: list[str] = []
     backend.load(loaded)
     inputs = backend.prepare_inputs(config.seed)
@@ -185,6 +209,7 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
 
     loadgen_summary = None
     loadgen_tput = None
+    invalid_error = None
     samples_per_query = config.batch
     record_id = os.urandom(16).hex()
     if config.mode == "quick" and config.scenario in OWN_LOOP_SCENARIOS:
@@ -216,7 +241,9 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
         warmup, wall_ns = 0, None
         target_met, stop_reason = result.valid, "loadgen-" + ("valid" if result.valid else "invalid")
         if not result.valid:
-            notes.append("LoadGen result INVALID: " + "; ".join(result.invalid_reasons))
+            # Measured, but not by the rules: the record says invalid, why, and what to change.
+            invalid_error = ("LoadGen result INVALID: " + ("; ".join(result.invalid_reasons) or "no reason given")
+                             + (". Advice: " + "; ".join(result.advice) if result.advice else ""))
 
     # Read before the profiling pass, whose second session would add to the peak.
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
@@ -228,16 +255,20 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
         device_memory = meter.counter.memory_used_bytes()
         notes.append("device_memory_bytes: GPU memory in use (whole device, NVML) after the run")
 
-    macs, macs_source = _macs_per_inference(loaded)
+    macs, macs_source, unknown_layers = _macs_per_inference(loaded, notes)
     executed = info.precision_executed or config.precision
-    peak, peak_source, measured_peak, measured_source, device_spec = _peaks(config.device, executed, host_spec)
+    peak, peak_source, measured, device_spec = _peaks(config.device, executed, host_spec, measured_peaks)
     price, price_hour, price_source = _prices(config, device_spec)
 
-    deviation = deviation_vs_fp32(backend, loaded.proto, loaded.task) if config.precision != "fp32" else None
+    # Inputs are seeded random data until the user can give their own (--inputs).
+    deviation = deviation_vs_fp32(backend, loaded.proto, loaded.task, weights_source=weights_source(loaded),
+                                  inputs_source="random") if config.precision != "fp32" else None
 
     return BenchRecord(
         config=config,
         run_id=run_id,
+        status="invalid" if invalid_error else "ok",
+        error=invalid_error,
         record_id=record_id,
         run_info=info,
         latency_ns=tuple(int(x) for x in latency_ns),
@@ -250,10 +281,14 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
         pixels_per_inference=_pixels(loaded),
         macs_per_inference=macs,
         macs_source=macs_source,
+        unknown_layers=unknown_layers,
         peak_macs_per_s=peak,
         peak_source=peak_source,
-        measured_peak_macs_per_s=measured_peak,
-        measured_peak_source=measured_source,
+        measured_peak_macs_per_s=measured.ops_per_s / 2.0 if measured else None,
+        measured_peak_source=(measured.describe() + (", measured by this run" if measured_peaks is not None
+                                                     else ", remembered from an earlier measurement")
+                              if measured else None),
+        measured_peak_at=measured.measured_at if measured else None,
         peak_rss_bytes=peak_rss,
         device_memory_bytes=device_memory,
         power=power,
@@ -278,6 +313,17 @@ def _layer_times(backend, loaded, inputs, runs: int, notes: list[str]) -> LayerT
         return None
 
 
+def weights_source(loaded) -> str:
+    """"user" for weights the user brought (an ONNX file they made, a torch checkpoint); "random" for
+    zoo models, files `accelbench models save` wrote, and torch factories without @weights."""
+    if loaded.source == "zoo":
+        return "random"
+    if loaded.source == "torch":
+        spec = torch_spec_of(loaded.proto)
+        return "user" if spec and parse_torch_spec(spec).weights else "random"
+    return "random" if loaded.proto.producer_name == "accelbench" else "user"
+
+
 def _pixels(loaded) -> int | None:
     if loaded.task not in IMAGE_TASKS and loaded.source == "zoo":
         return None
@@ -290,15 +336,21 @@ def _pixels(loaded) -> int | None:
     return None
 
 
-def _macs_per_inference(loaded) -> tuple[int, str]:
+def _macs_per_inference(loaded, notes: list[str]) -> tuple[int | None, str, UnknownLayers]:
+    """(MACs per sample, their source, the profile's unknown layers). No MAC counted: None (no MAC/s,
+    no utilization), and the source says why; MAC layers left unknown: the source says INCOMPLETE."""
     profile = profile_model(loaded, "fp32")
+    unknown = profile.unknown_layers
+    if not unknown.macs_counted:
+        notes.append("MACs unknown: the static profile counted 0 MACs, so no MAC/s or MAC utilization is recorded")
+        return None, "unknown: the static profile counted 0 MACs (unknown shapes or ops)", unknown
+    source = "static profile (accelbench.profile), per sample"
+    if not unknown.macs_complete:
+        source += (f"; INCOMPLETE: {unknown.mac_layers} of {unknown.total_mac_layers} MAC layers unknown"
+                   + (f", unknown ops {', '.join(unknown.unknown_ops)}" if unknown.unknown_ops else "")
+                   + " (MAC/s and utilization too low)")
     # The profile covers the whole batch; records count per inference (one sample).
-    return int(round(profile.macs / max(loaded.batch, 1))), "static profile (accelbench.profile), per sample"
-
-
-def _peak_precision(executed: str) -> str:
-    # Mixed int8+fp32 graphs are judged against the int8 peak (the lower utilization, not the flattering one).
-    return "int8" if executed.startswith("int8") else executed
+    return int(round(profile.macs / max(loaded.batch, 1))), source, unknown
 
 
 def _host_tdp(device: str):
@@ -313,24 +365,23 @@ def _host_tdp(device: str):
     return spec.tdp_w, cores, spec
 
 
-def _peaks(device: str, executed: str, host_spec):
-    """(peak MAC/s, source, measured peak MAC/s, source, device spec) for the precision that ran."""
-    precision = _peak_precision(executed)
+def _peaks(device: str, executed: str, host_spec, measured_peaks: Mapping[str, MeasuredPeak] | None):
+    """(theoretical peak MAC/s, its source, the measured GEMM peak (hardware.host.MeasuredPeak) or None,
+    device spec) for the precision that ran. The measured peak is the caller's own (``measured_peaks``)
+    when it gave them, else the one remembered for this host."""
+    precision = peak_precision(executed)
     spec = host_spec
     source_kind = "host theoretical (accelbench.hardware.host)"
     if device != "cpu":
         spec, source_kind = _gpu_catalog_spec(), "catalog"
     if spec is None:
-        return None, None, None, None, None
+        return None, None, None, None
     peak = spec.peak_macs_per_s(precision)
     source = f"{source_kind}: {spec.name} {precision}" if peak else None
-    measured, measured_source = None, None
+    measured = None
     if device == "cpu":
-        remembered = load_measured_peaks().get(precision)
-        if remembered and remembered.get("ops_per_s"):
-            measured = remembered["ops_per_s"] / 2.0
-            measured_source = f"measured GEMM peak ({remembered.get('how', 'accelbench tops host')})"
-    return peak, source, measured, measured_source, spec
+        measured = (measured_peaks if measured_peaks is not None else load_measured_peaks()).get(precision)
+    return peak, source, measured, spec
 
 
 def _gpu_catalog_spec():

@@ -13,7 +13,8 @@ from accelbench.errors import ModelError, UserError
 from accelbench.models.onnx_reader import load_weightless
 from accelbench.models.registry import find_zoo_model, zoo_models
 from accelbench.models.torch_export import export_torch_spec, torch_spec_of
-from accelbench.onnxgraph import fix_input_shapes, graph_inputs, skeleton_copy, static_dims
+from accelbench.onnxgraph import Reshaped, fix_input_shapes, fmt_dims, graph_inputs, skeleton_copy, static_dims
+from accelbench.profile.graph import infer_graph_shapes, light_copy, shape_conflicts
 from accelbench.shapes import Resolution, parse_resolution
 from accelbench.sources import MODEL_SOURCES, is_torch_spec
 
@@ -102,7 +103,9 @@ def _load_file(spec, resolution, batch, input_shapes, with_weights) -> LoadedMod
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelError(f"model: {spec!r} fails the ONNX checker: {detail[:200]}") from None
     res = parse_resolution(resolution) if resolution is not None else None
-    shapes, notes = fix_input_shapes(proto, res, batch, input_shapes)
+    shapes, notes, reshaped = fix_input_shapes(proto, res, batch, input_shapes)
+    if notes:  # a dim changed: the graph must run at the new shapes
+        _check_graph_fits(proto, shapes, reshaped)
     name = path.stem
     return LoadedModel(name, proto, shapes, "file", batch or _batch_of(shapes), res, str(path), notes=notes)
 
@@ -148,3 +151,23 @@ def _unreadable_kind(path: Path) -> str:
 def _batch_of(shapes: dict[str, tuple[int, ...]]) -> int:
     first = next(iter(shapes.values()), ())
     return int(first[0]) if first else 1
+
+
+def _check_graph_fits(proto: onnx.ModelProto, shapes: dict[str, tuple[int, ...]], reshaped: list[Reshaped]) -> None:
+    """Refuse input shapes the graph cannot run at (onnxgraph.fix_input_shapes changed them): a size
+    fixed inside the graph (a Reshape constant, a Linear layer's width) is a UserError naming the node,
+    never a profile or a measurement labelled with a size it did not run at."""
+    conflicts = shape_conflicts(infer_graph_shapes(light_copy(proto)))
+    if not conflicts:
+        return
+    more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+    if reshaped:
+        name, old, new = reshaped[0]
+        raise UserError(
+            f"input-shape: input {name!r} has fixed dims {fmt_dims(old)} and the graph does not allow {fmt_dims(new)}: "
+            f"{conflicts[0]}{more}; use its own size or re-export the model with dynamic axes")
+    at = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in shapes.items())
+    raise UserError(
+        f"input-shape: the graph cannot run at {at}: {conflicts[0]}{more}; the exporter wrote a size into the "
+        "graph (e.g. torch's legacy exporter fixes nn.MultiheadAttention's key length): use the input shape it "
+        "was exported at, or re-export it")

@@ -13,6 +13,15 @@ runs eager torch can rebuild the module from the graph it is handed.
 Input shape: ``--input-shape NAME=...`` (positional order) > a module attribute
 ``example_input_shape`` (batch dim replaced by --batch) > an image [batch, 3, H, W] at
 --resolution (default 224).
+
+Where ``package.module`` is found, the same way in every command and in the measurement worker
+(``import_spec_module``, the one resolver): first the directories of ``$ACCELBENCH_TORCH_PATH``
+(os.pathsep-separated), else the working directory the command was started in (the user typed the
+spec there), then the installed packages. Those directories are on ``sys.path`` only while the
+spec's module is imported. A relative ``@weights.pt`` is found in the first of them. The worker
+is handed the parent's directories in ``$ACCELBENCH_TORCH_PATH`` (measure.runner), so it resolves
+the spec as the parent did, whatever its own working directory. This is the one place user code
+runs: code named inside model files is never imported.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import importlib
 import io
 import os
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -31,6 +41,7 @@ from accelbench.shapes import parse_resolution
 from accelbench.sources import TORCH_SPEC_PREFIX
 
 META_SPEC = "accelbench.torch_spec"
+TORCH_PATH_ENV = "ACCELBENCH_TORCH_PATH"
 ONNX_OPSET = 17
 _SPEC_RE = re.compile(r"^torch:(?P<module>[A-Za-z_][\w.]*):(?P<factory>[A-Za-z_]\w*)(?:@(?P<weights>.+))?$")
 
@@ -104,14 +115,42 @@ def load_state_dict_safely(path: str) -> dict:
     return data
 
 
+def torch_search_dirs() -> list[str]:
+    """Directories searched first for a torch: spec's module (see the module docstring)."""
+    listed = [d for d in os.environ.get(TORCH_PATH_ENV, "").split(os.pathsep) if d]
+    return [os.path.abspath(d) for d in listed] if listed else [os.getcwd()]
+
+
+def import_spec_module(spec: TorchSpec):
+    """The spec's module, resolved the same way by every command and the worker: the search
+    directories first, on sys.path only while it is imported."""
+    dirs = [d for d in torch_search_dirs() if d not in sys.path]
+    sys.path[:0] = dirs
+    try:
+        importlib.invalidate_caches()
+        return importlib.import_module(spec.module)
+    except ImportError as exc:
+        where = ", ".join(torch_search_dirs())
+        raise ModelError(f"model: cannot import {spec.module!r} for {spec.text!r} ({exc}); looked in {where} "
+                         f"(${TORCH_PATH_ENV} or the working directory) and the installed packages") from None
+    finally:
+        for d in dirs:
+            if d in sys.path:
+                sys.path.remove(d)
+
+
+def weights_path(spec: TorchSpec) -> str | None:
+    """The spec's ``@weights`` file; a relative path is taken from the first search directory."""
+    if not spec.weights:
+        return None
+    return spec.weights if os.path.isabs(spec.weights) else os.path.join(torch_search_dirs()[0], spec.weights)
+
+
 def build_module(spec: TorchSpec | str):
     """Import the factory, call it (after torch.manual_seed(0)), load weights; returns an eval() module."""
     torch = import_torch()
     spec = parse_torch_spec(spec) if isinstance(spec, str) else spec
-    try:
-        mod = importlib.import_module(spec.module)
-    except ImportError as exc:
-        raise ModelError(f"model: cannot import {spec.module!r} for {spec.text!r} ({exc})") from None
+    mod = import_spec_module(spec)
     factory = getattr(mod, spec.factory, None)
     if not callable(factory):
         raise ModelError(f"model: {spec.module!r} has no callable {spec.factory!r}")
@@ -120,7 +159,7 @@ def build_module(spec: TorchSpec | str):
     if not isinstance(module, torch.nn.Module):
         raise ModelError(f"model: {spec.text!r} returned {type(module).__name__}, not a torch.nn.Module")
     if spec.weights:
-        state = load_state_dict_safely(spec.weights)
+        state = load_state_dict_safely(weights_path(spec))
         try:
             module.load_state_dict(state)
         except RuntimeError as exc:

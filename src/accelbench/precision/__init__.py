@@ -22,3 +22,9 @@ def parse_precision(value: str) -> str:
 
 def bytes_per_element(precision: str) -> int:
     return BYTES_PER_ELEMENT[parse_precision(precision)]
+
+
+def peak_precision(executed: str) -> str:
+    """The precision whose peak (and projection) a run is judged by: what ran, where mixed int8+fp32
+    graphs ("int8+fp32") count as int8 (the lower utilization, not the flattering one)."""
+    return "int8" if executed.startswith("int8") else executed

@@ -8,22 +8,28 @@ Definitions (all computed in float64 over every output value, outputs flattened 
 - ``relative_l2_error`` = |y - r| / |r|.
 - ``top1_agreement`` (classifiers only): fraction of rows of the first output, viewed as
   [rows, classes], whose argmax is the same in both runs.
+
+With random weights or random inputs a classifier's outputs are nearly flat: the argmax flips on
+noise, so top-1 agreement can read 0.0 beside a cosine of 0.9998. It is a finding only when both
+the weights and the inputs are the user's (``top1_meaningful``); ``weights_source`` and
+``inputs_source`` ("random" | "user") say which they were, and displays label it otherwise.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Sequence
 
 import numpy as np
 
-from accelbench.errors import UserError
+from accelbench.errors import UserError, choice_error
 
 CLASSIFIER_TASKS = ("image-classification", "classification", "text-classification")
 # Deviation checks run on seeds 2000, 2001, ...: never the inputs a model was calibrated on
 # (calibration.CALIBRATION_SEED = 1000, ...). Pure numpy here: records import NumericDeviation.
 DEVIATION_SEED = 2000
+DATA_SOURCES = ("random", "user")  # where weights and inputs came from: generated, or the user's own
 
 
 @dataclass(frozen=True)
@@ -39,19 +45,38 @@ class NumericDeviation:
     rows_compared: int | None = None  # classifier rows behind top1_agreement
     reference_precision: str = "fp32"
     reference: str = ""  # what produced the reference, e.g. "openvino CPU fp32"
+    weights_source: str = "random"  # random (zoo, a torch factory's init) | user (a file, a checkpoint)
+    inputs_source: str = "random"  # random (seeded) | user (inputs the user gave)
+    # False when read from a record written before the sources were (both were random then): it is
+    # written back without them, as it was stored.
+    sources_recorded: bool = field(default=True, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.values_compared < 1:
             raise UserError(f"values_compared: must be >= 1, got {self.values_compared}")
         if self.top1_agreement is not None and not 0.0 <= self.top1_agreement <= 1.0:
             raise UserError(f"top1_agreement: must be in [0, 1], got {self.top1_agreement}")
+        for name in ("weights_source", "inputs_source"):
+            if getattr(self, name) not in DATA_SOURCES:
+                raise choice_error(name, getattr(self, name), DATA_SOURCES)
+
+    @property
+    def top1_meaningful(self) -> bool:
+        """Top-1 agreement says something only on the user's weights and inputs (module docstring)."""
+        return self.top1_agreement is not None and self.weights_source == "user" and self.inputs_source == "user"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sources_recorded"}
+        if not self.sources_recorded:
+            del data["weights_source"], data["inputs_source"]
+            return data
+        return {**data, "top1_meaningful": self.top1_meaningful}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "NumericDeviation":
-        return cls(**data)
+        known = {f.name for f in fields(cls)} - {"sources_recorded"}
+        recorded = "weights_source" in data or "inputs_source" in data
+        return cls(**{k: v for k, v in data.items() if k in known}, sources_recorded=recorded)
 
 
 def _as_runs(outputs) -> list[list[np.ndarray]]:
@@ -70,6 +95,8 @@ def numeric_deviation(
     task: str = "unknown",
     *,
     reference: str = "",
+    weights_source: str = "random",
+    inputs_source: str = "random",
 ) -> NumericDeviation:
     """Compare ``outputs`` with ``reference_outputs`` (same inputs, same output order).
 
@@ -113,15 +140,18 @@ def numeric_deviation(
             agree += int(np.sum(np.argmax(a2, axis=1) == np.argmax(b2, axis=1)))
             total += a2.shape[0]
         top1, rows = agree / total, total
-    return NumericDeviation(cosine, max_abs, max_rel, rel_l2, top1, int(r.size), rows, "fp32", reference)
+    return NumericDeviation(cosine, max_abs, max_rel, rel_l2, top1, int(r.size), rows, "fp32", reference,
+                            weights_source, inputs_source)
 
 
-def deviation_vs_fp32(backend, model, task: str = "unknown", *, runs: int = 2, seed: int | None = None):
+def deviation_vs_fp32(backend, model, task: str = "unknown", *, runs: int = 2, seed: int | None = None,
+                      weights_source: str = "random", inputs_source: str = "random"):
     """Numeric deviation of a loaded ``backend`` from FP32 on the same inputs.
 
     The reference is the same backend class at fp32 (on CPU when that backend runs there, else on
     the same device), so only the precision differs. ``backend`` must already be loaded with
     ``model``; ``runs`` seeded input sets are compared (seeds from DEVIATION_SEED).
+    ``weights_source``/``inputs_source`` are recorded with the figures (see ``top1_meaningful``).
     Returns None when the backend itself runs fp32.
     """
     # A delegating backend (auto) runs the one it picked; the reference must come from that one.
@@ -144,4 +174,5 @@ def deviation_vs_fp32(backend, model, task: str = "unknown", *, runs: int = 2, s
     finally:
         reference_backend.close()
     label = f"{info.runtime} {info.device} {info.precision_executed}"
-    return numeric_deviation(ref_runs, out_runs, task, reference=label)
+    return numeric_deviation(ref_runs, out_runs, task, reference=label, weights_source=weights_source,
+                             inputs_source=inputs_source)

@@ -84,8 +84,7 @@ def profile_model(model, precision: str = "fp32", *, name: str | None = None) ->
 
 def _fix_inputs(light: onnx.ModelProto, input_shapes: dict | None) -> dict[str, tuple[int, ...]]:
     if input_shapes is None:
-        shapes, _ = fix_input_shapes(light, None, None, {})
-        return shapes
+        return fix_input_shapes(light, None, None, {})[0]
     for vi in graph_inputs(light):
         if vi.name in input_shapes:
             set_input_dims(vi, input_shapes[vi.name])
@@ -377,7 +376,7 @@ class _Profiler:
         layer_name = anchor.name or anchor.output[0] or f"{label}_{li}"
         macs = other = 0
         gemm = None
-        shape_unknown = False
+        shape_unknown = macs_unknown = False
         params = 0
         inputs: list[str] = []
         for pos, n in enumerate(layer.nodes):
@@ -394,6 +393,8 @@ class _Profiler:
                 gemm = GemmDims(*cost.gemm)
             if cost.shape_unknown:
                 shape_unknown = True
+                if pos == 0 and node.op_type in ANCHORS:
+                    macs_unknown = True
             excluded = NON_PARAM_SLOTS.get(node.op_type, frozenset())
             for slot, t in enumerate(node.input):
                 if not t:
@@ -444,6 +445,7 @@ class _Profiler:
             gemm=gemm if macs else None,
             unknown_op=unknown,
             shape_unknown=shape_unknown,
+            macs_unknown=macs_unknown,
             nodes=tuple(self.nodes[n].name for n in layer.nodes if self.nodes[n].name) + tuple(views),
         )
         return record, inputs, outputs

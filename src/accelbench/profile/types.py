@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from accelbench.errors import UserError
+from accelbench.profile.ops import ANCHORS
+from accelbench.results.unknown_layers import UnknownLayers
+
 
 @dataclass(frozen=True)
 class GemmDims:
@@ -46,9 +50,18 @@ class LayerProfile:
     gemm: GemmDims | None = None  # None for layers with no MACs
     unknown_op: bool = False  # True when the profiler does not know the op: counted as 0 MACs
     shape_unknown: bool = False  # True when a tensor shape could not be inferred: its bytes count as 0
+    macs_unknown: bool = False  # a MAC op whose operand shapes stayed unknown: its MACs count as 0
     # ONNX node names this layer stands for at run time (runtime profilers report these): the fused
     # nodes in order, then the views (Reshape, Flatten, ...) of its output; unnamed nodes are left out.
     nodes: tuple[str, ...] = ()
+
+    @property
+    def is_mac_layer(self) -> bool:
+        return self.op in ANCHORS
+
+    @property
+    def unknown(self) -> bool:
+        return self.shape_unknown or self.unknown_op or self.macs_unknown
 
     @property
     def bytes_moved(self) -> int:
@@ -109,6 +122,27 @@ class ModelProfile:
     def layer_count(self) -> int:
         return len(self.layers)
 
+    @property
+    def unknown_layers(self) -> UnknownLayers:
+        """How many layers (and MAC layers) kept an unknown shape or op: the profile's blind spots."""
+        return UnknownLayers(
+            layers=sum(1 for layer in self.layers if layer.unknown), total_layers=len(self.layers),
+            mac_layers=sum(1 for layer in self.layers if layer.is_mac_layer and layer.macs_unknown),
+            total_mac_layers=sum(1 for layer in self.layers if layer.is_mac_layer),
+            unknown_ops=self.unknown_ops, macs=self.macs)
+
+    def require_counted_macs(self, purpose: str) -> None:
+        """Refuse (UserError) a profile with no MAC counted: ``purpose`` (projections, utilization)
+        would be made of nothing. A partly counted profile passes; callers say so loudly."""
+        unknown = self.unknown_layers
+        if unknown.macs_counted:
+            return
+        why = (f"{unknown.mac_layers} of {unknown.total_mac_layers} MAC layers have unknown shapes"
+               if unknown.mac_layers else "it has no Conv/MatMul/Gemm layer the profiler can count")
+        raise UserError(f"model: {self.model!r} profiles at 0 MACs ({why}; {unknown.layers} of "
+                        f"{unknown.total_layers} layers unknown), so {purpose} would mean nothing; fix its "
+                        "dynamic dims with --input-shape NAME=DIMS and check `accelbench profile` first")
+
     def to_dict(self) -> dict:
         return {
             "model": self.model,
@@ -128,6 +162,7 @@ class ModelProfile:
             "input_bytes": self.input_bytes,
             "output_bytes": self.output_bytes,
             "unknown_ops": list(self.unknown_ops),
+            "unknown_layers": self.unknown_layers.to_dict(),
             "warnings": list(self.warnings),
             "layers": [layer.to_dict() for layer in self.layers],
         }

@@ -26,7 +26,7 @@ from accelbench.profile.types import ModelProfile
 from accelbench.projection.calibrate import (
     CalibrationFit, LeaveOneOut, calibration_for, calibration_path, fit_params, leave_one_out, save_calibration,
 )
-from accelbench.projection.measured import calibration_from_records, records_to_points
+from accelbench.projection.measured import ExcludedRecord, calibration_from_records, calibration_selection
 from accelbench.projection.model import DeviceProjection, project
 from accelbench.projection.params import (
     FITTED_FIELDS, DeviceParams, ParamsFile, load_params_file, with_overrides,
@@ -111,7 +111,7 @@ def projection_device(device_id: str, catalog: dict | None = None) -> DeviceSpec
     peaks = dict(device.peak_ops_per_s)
     raised = []
     for precision, measured in load_measured_peaks().items():
-        ops = measured.get("ops_per_s") or 0.0
+        ops = measured.ops_per_s
         if precision in peaks and ops > peaks[precision]:
             peaks[precision] = ops
             raised.append(f"{precision} {ops / 1e9:,.0f} GOPS")
@@ -174,7 +174,8 @@ def load_profile(model: str, *, resolution: str | None = None, batch: int = 1,
 class Calibration:
     """What `accelbench calibrate` did: the fit of ``device`` to ``points`` measurements, from the
     uncalibrated ``params``; ``loo`` the leave-one-measurement-out errors (each measurement projected
-    with figures fitted on the others; None with fewer than two); ``saved`` is the calibration file
+    with figures fitted on the others; None with fewer than two); ``excluded`` the device's records
+    left out of the fit, each with why (measured.select_points); ``saved`` is the calibration file
     written (None on a dry run)."""
 
     device: DeviceSpec
@@ -183,6 +184,7 @@ class Calibration:
     fit: CalibrationFit
     loo: LeaveOneOut | None
     saved: Path | None
+    excluded: tuple[ExcludedRecord, ...] = ()
 
     @property
     def path(self) -> Path:
@@ -191,16 +193,18 @@ class Calibration:
 
 
 def calibrate_device(db: str, device_id: str, *, save: bool = True) -> Calibration:
-    """Fit ``device_id``'s compute efficiency, DRAM efficiency and per-layer overhead to the ok
-    `bench` records in the results store ``db``; save the fit for `project` unless ``save`` is off."""
+    """Fit ``device_id``'s compute efficiency, DRAM efficiency and per-layer overhead to the `bench`
+    records in the results store ``db`` that qualify (stable, full-size, single-stream or offline
+    records of the device: measured.select_points); save the fit for `project` unless ``save`` is off."""
     device = projection_device(device_id)
     with open_store(db, read_only=True) as store:
-        records = store.query(status="ok")
-    points = records_to_points(records, device)
+        records = store.query()  # every status: the failed and invalid ones are listed as left out
+    selection = calibration_selection(records, device)
+    points = list(selection.points)
     params, _ = device_params(device, use_calibration=False)
     fit = fit_params(points, device, params)
     # out of sample: each measurement projected with figures fitted on the others (needs two)
     loo = leave_one_out(points, device, params) if len(points) >= 2 else None
     saved = (save_calibration(fit, device, source=os.path.abspath(db), fitted_at=utc_now(), loo=loo)
              if save else None)
-    return Calibration(device, len(points), params, fit, loo, saved)
+    return Calibration(device, len(points), params, fit, loo, saved, selection.excluded)

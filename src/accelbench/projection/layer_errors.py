@@ -12,6 +12,7 @@ Per-layer projected times are single-stream figures at the record's batch (the p
 from __future__ import annotations
 
 from accelbench.errors import UserError
+from accelbench.precision import peak_precision
 from accelbench.profile.types import ModelProfile
 from accelbench.projection import project_on_device
 from accelbench.projection.api import load_profile
@@ -20,18 +21,13 @@ from accelbench.results.summary import LayerKindError, LayerMeasurement, LayerPo
 OTHER_KIND = "other"  # layers without MACs
 
 
-def executed_precision(record) -> str:
-    """The precision a record's projection should use: what ran (mixed int8+fp32 counts as int8)."""
-    ran = record.precision_executed or record.config.precision
-    return "int8" if ran.startswith("int8") else ran
-
-
 def record_profile(record) -> ModelProfile:
     """The static profile of what ``record`` measured: its model (built weightless) at its size, batch
     and executed precision. UserError when the model cannot be built here (a file that moved)."""
     cfg = record.config
     return load_profile(cfg.model, resolution=cfg.resolution, batch=cfg.batch,
-                        input_shapes=dict(cfg.input_shapes) or None, precision=executed_precision(record))
+                        input_shapes=dict(cfg.input_shapes) or None,
+                        precision=peak_precision(record.precision_executed or cfg.precision))
 
 
 def _kind(family: str | None) -> str:

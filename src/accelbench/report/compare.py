@@ -70,11 +70,26 @@ class PairComparison:
     @property
     def label(self) -> str:
         k = self.key
-        return f"{k['model']} @ {k['resolution'] or 'default'} · batch {k['batch']} · {k['precision']} · {k['backend']}"
+        return (f"{k['model']} @ {k['resolution'] or 'default'} · batch {k['batch']} · "
+                f"A: {side_text(self.a)} · B: {side_text(self.b)}")
 
     def to_dict(self) -> dict:
         return {"key": self.key, "a_record": self.a.record_id, "b_record": self.b.record_id,
-                "metrics": [m.to_dict() for m in self.metrics]}
+                "metrics": [m.to_dict() for m in self.metrics], "a": side_facts(self.a), "b": side_facts(self.b)}
+
+
+def side_facts(rec: BenchRecord) -> dict:
+    """What one side ran: backend, device and the precision asked for and executed."""
+    return {"record_id": rec.record_id, "backend": rec.runtime, "device": rec.runtime_device,
+            "precision_requested": rec.config.precision, "precision_executed": rec.precision_executed}
+
+
+def side_text(rec: BenchRecord) -> str:
+    """"openvino int8" or, where the runtime ran another precision than asked, "onnxruntime int8 (ran int8+fp32)"."""
+    facts = side_facts(rec)
+    ran = facts["precision_executed"]
+    return (f"{facts['backend']} {facts['precision_requested']}"
+            + (f" (ran {ran})" if ran and ran != facts["precision_requested"] else ""))
 
 
 @dataclass(frozen=True)
@@ -193,7 +208,7 @@ def compare(db_path: str, ident_a: str, ident_b: str, *, force: bool = False) ->
             raise UserError(f"compare: A is a {a.kind} and B is a {b.kind}; compare two records or two runs")
         if not (a.records[0].ok and b.records[0].ok):
             failed = a.ident if not a.records[0].ok else b.ident
-            raise UserError(f"compare: record {failed[:12]!r} is a failed measurement; nothing to compare")
+            raise UserError(f"compare: record {failed[:12]!r} is a failed or invalid measurement; nothing to compare")
         pairs_in = [(pair_key(a.records[0]), a.records[0], b.records[0])]
         only_a = only_b = ()
     else:
@@ -238,6 +253,6 @@ def comparison_tables(comp: Comparison):
                          Cell(f"{m.ratio:.3f}" if m.ratio is not None else "–", m.ratio), Cell(verdict, style=style)))
         a_id, b_id = pair.a.record_id[:8], pair.b.record_id[:8]
         tables.append(Table(f"compare{i}", f"{pair.label}   (A {a_id} · B {b_id})",
-                            ("metric", "A", "B", "B/A", "noise (95 % CIs)"), tuple(rows),
-                            (False, True, True, True, False)))
+                            ("metric", f"A: {side_text(pair.a)}", f"B: {side_text(pair.b)}", "B/A",
+                             "noise (95 % CIs)"), tuple(rows), (False, True, True, True, False)))
     return tables

@@ -31,7 +31,7 @@ from accelbench.report.tables import (
     Cell, Table, environment_table, fallback_ranking_table, layer_kinds_table, layer_times_summary, layer_times_table,
     precision_table, projections_table, ranking_table, records_table,
 )
-from accelbench.report.units import fmt_band, fmt_bytes, fmt_plain, fmt_time, fmt_time_band
+from accelbench.report.units import METRIC_WORDS, fmt_bytes, fmt_metric, fmt_plain, fmt_time, fmt_workload
 from accelbench.results.summary import ClosestMeasured, ClosestModel, StageSummary
 
 PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
@@ -252,13 +252,13 @@ def table_view(table: Table | None) -> TableView | None:
 def _headline(data: ReportData) -> Headline:
     s = data.summary
     if s is not None and s.ranking:
+        # "Best for the lowest latency on yolov3 at 1mp, batch 1: <winner> 12.3 ms": what it answers, in words.
         top = s.ranking[0]
-        metric, value = top.metric or s.objective, top.value
-        value_text = ""
-        if isinstance(value, (int, float)):
-            value_text = (fmt_time_band(value, top.value_low, top.value_high) if "latency" in metric
-                          else f"{fmt_band(value, top.value_low, top.value_high)} {metric}")
-        return Headline("Best for", s.objective, top.label or top.device, top.provenance, value_text,
+        objective = (f"the {METRIC_WORDS.get(top.metric or '', s.objective)} on "
+                     f"{fmt_workload(top.model, top.resolution, top.batch)}")
+        value_text = (fmt_metric(top.metric, top.value, top.value_low, top.value_high)
+                      if isinstance(top.value, (int, float)) else "")
+        return Headline("Best for", objective, top.label or top.device, top.provenance, value_text,
                         answer_in_words(s.ranking))
     ok = list(data.ok_records)
     if ok:

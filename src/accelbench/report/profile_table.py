@@ -101,9 +101,14 @@ def format_profile_table(profile: ModelProfile, top: int | None = None) -> str:
     ]
     if profile.unknown_ops:
         totals.append(("unknown ops (0 MACs, marked !)", ", ".join(profile.unknown_ops)))
+    unknown = profile.unknown_layers
     if any(layer.shape_unknown for layer in profile.layers):
+        count = sum(1 for layer in profile.layers if layer.shape_unknown)
         totals.append(("unknown shapes (0 bytes, marked ?)",
-                       str(sum(1 for layer in profile.layers if layer.shape_unknown)) + " layers"))
+                       f"{count} layers of {unknown.total_layers} ({count / max(unknown.total_layers, 1):.0%})"))
+    if unknown.mac_layers:
+        totals.append(("MACs not counted (shapes unknown)",
+                       f"{unknown.mac_layers} of {unknown.total_mac_layers} MAC layers: the MAC total is too low"))
     key_width = max(len(k) for k, _ in totals)
     out.extend(f"{k.ljust(key_width)}  {v}" for k, v in totals)
     return "\n".join(out)

@@ -17,11 +17,14 @@ class Progress:
     elsewhere (and with --quiet only the stage lessons). A heartbeat line every few seconds keeps
     plain output from going silent during a long measurement."""
 
-    def __init__(self, total_s: float, *, quiet: bool = False, live: bool | None = None, heartbeat_s: float = 5.0):
+    def __init__(self, total_s: float, *, quiet: bool = False, live: bool | None = None, heartbeat_s: float = 5.0,
+                 stderr: bool = False):
+        """``stderr``: every line goes to stderr (stdout carries machine output such as JSON)."""
         self.quiet = quiet
-        self.live = (sys.stdout.isatty() if live is None else live) and not quiet
+        stream = sys.stderr if stderr else sys.stdout
+        self.live = (stream.isatty() if live is None else live) and not quiet
         # Plain output (a pipe, a CI log) keeps each line whole instead of wrapping it.
-        self.console = make_console(soft_wrap=not self.live)
+        self.console = make_console(soft_wrap=not self.live, stderr=stderr)
         self.total_s = total_s
         self.started = time.monotonic()
         self.heartbeat_s = heartbeat_s
@@ -50,7 +53,7 @@ class Progress:
 
     def _heartbeat(self) -> None:
         last = time.monotonic()
-        while not self._stop.wait(1.0):
+        while not self._stop.wait(min(1.0, self.heartbeat_s)):
             if self._current and time.monotonic() - last >= self.heartbeat_s:
                 last = time.monotonic()
                 self.console.print(f"  ... {self._current} ({self.elapsed_s:.0f} s elapsed, {self.eta_text()})")

@@ -8,14 +8,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
+from typing import Mapping
 
 from rich.markup import escape
 from rich.table import Table as RichTable
 
 from accelbench.report.terminal import make_console
 from accelbench.report.units import (
-    fmt_band, fmt_energy, fmt_level, fmt_pct, fmt_plain, fmt_time, select_prefix, select_time_unit,
+    METRIC_WORDS, fmt_band, fmt_energy, fmt_level, fmt_pct, fmt_plain, fmt_time, fmt_workload, select_prefix,
+    select_time_unit,
 )
+from accelbench.precision.deviation import NumericDeviation
 from accelbench.results.records import Environment
 
 
@@ -80,7 +83,9 @@ def records_table(records, title: str = "All measurements", table_id: str = "rec
         t = (lambda ns: _num_cell(ns / 1e9 if ns is not None else None, t_unit[1], "measured" if ns is not None else None,
                                   prov.get("latency_ns", "")))
         stab = r.stability
-        if not r.ok:
+        if r.status == "invalid":
+            status = Cell("INVALID (LoadGen)", "invalid", title=r.error or "", style="bad")
+        elif not r.ok:
             status = Cell(f"failed ({r.failure_kind or 'error'})", "failed", title=r.error or "", style="bad")
         elif stab and stab.verdict != "stable":
             status = Cell("unstable", "unstable", title="; ".join(stab.warnings), style="warn")
@@ -200,6 +205,7 @@ def layer_kinds_table(measurement, table_id: str = "layer-kinds") -> Table | Non
 
 
 def ranking_table(summary) -> Table | None:
+    """The run's answer: every ranked configuration with the batch of its ranked figure and what bounds it."""
     if summary is None or not summary.ranking:
         return None
     entries = list(summary.ranking)
@@ -211,16 +217,23 @@ def ranking_table(summary) -> Table | None:
         rank = e.rank if e.rank is not None else (None if e.superseded_by is not None else i)
         rows.append((
             Cell("–" if rank is None else str(rank), rank), Cell(e.label, badge=e.provenance),
+            Cell("–" if e.batch is None else str(e.batch), e.batch),
             _band_cell(e.latency_s, e.latency_s_low, e.latency_s_high, t_unit[1], title),
             _band_cell(e.throughput_per_s, e.throughput_per_s_low, e.throughput_per_s_high, title=title),
             _num_cell(e.per_w), _num_cell(e.per_usd, digits=".3g"), _next_cell(e, by_rank),
+            Cell(e.bound or "–", title="what bounds it, from the per-layer projection (projected)"),
         ))
-    cols = ("rank", "configuration", f"latency ({t_unit[0]})", "inferences/s", "inf/s per W", "inf/s per $", "vs next")
-    return Table("ranking", f"Ranking by {summary.objective}", cols, tuple(rows),
-                 (True, False, True, True, True, True, False),
+    cols = ("rank", "configuration", "batch", f"latency ({t_unit[0]})", "inferences/s", "inf/s per W", "inf/s per $",
+            "vs next", "bottleneck")
+    top = entries[0]
+    words = METRIC_WORDS.get(top.metric or "", summary.objective)
+    return Table("ranking", f"Ranking by {summary.objective} ({words} first) on "
+                            f"{fmt_workload(top.model, top.resolution, None)}", cols, tuple(rows),
+                 (True, False, True, True, True, True, True, False, False),
                  caption="Ordered by the central figure; in brackets its interval (a projection's 80 % band, a"
                          " measurement's 95 % confidence interval). ≈ #N: the intervals overlap, the two cannot be"
-                         " told apart.")
+                         " told apart. batch: the batch of the figure ranked by; bottleneck: what bounds it in the"
+                         " per-layer projection (for this host's measured rows, the projection of this host).")
 
 
 def fallback_ranking_table(records) -> Table | None:
@@ -264,7 +277,7 @@ def precision_table(groups: dict) -> Table | None:
                 Cell("–" if cos is None else f"{cos:.6f}", cos, "measured" if cos is not None else None,
                      dev.reference if dev is not None else ""),
                 Cell("–" if mre is None else f"{mre:.2e}", mre, "measured" if mre is not None else None),
-                Cell("–" if top1 is None else fmt_pct(top1), top1, "measured" if top1 is not None else None),
+                _top1_cell(dev, top1),
             ))
     cols = ("model @ input · batch · backend", "asked", "ran", "p50 (ms)", "speed-up vs FP32", "cosine vs FP32",
             "max rel err", "top-1 agreement")
@@ -272,6 +285,28 @@ def precision_table(groups: dict) -> Table | None:
                  (False, False, False, True, True, True, True, True),
                  caption="Numeric deviation of each reduced precision against the FP32 outputs on the same inputs"
                          " (max rel err = max |y - r| / max |r|).")
+
+
+def top1_note(deviation: NumericDeviation | Mapping | None) -> str:
+    """Why a top-1 agreement is not a finding ("" when it is): random weights or inputs make a
+    classifier's outputs nearly flat, so its argmax flips on noise (precision/deviation.py). Takes a
+    record's deviation or its JSON; one stored before the sources were recorded had random data."""
+    data = deviation.to_dict() if isinstance(deviation, NumericDeviation) else (deviation or {})
+    if data.get("top1_agreement") is None or data.get("top1_meaningful"):
+        return ""
+    random = [what for what, key in (("weights", "weights_source"), ("inputs", "inputs_source"))
+              if data.get(key, "random") == "random"]
+    return f"not meaningful: random {' and '.join(random) or 'data'}"
+
+
+def _top1_cell(deviation: NumericDeviation | None, top1: float | None) -> Cell:
+    if top1 is None:
+        return Cell("–")
+    note = top1_note(deviation)
+    if note:
+        return Cell(f"{fmt_pct(top1)} ({note})", top1, None, "Top-1 agreement compares argmaxes; on random weights "
+                    "or inputs they flip on noise. Give real weights and inputs to make it a finding.", style="warn")
+    return Cell(fmt_pct(top1), top1, "measured")
 
 
 def projections_table(summary) -> Table | None:

@@ -8,8 +8,9 @@ from rich.console import Console
 PIPED_WIDTH = 160
 
 
-def make_console(*, soft_wrap: bool = False):
-    console = Console(highlight=False, soft_wrap=soft_wrap)
+def make_console(*, soft_wrap: bool = False, stderr: bool = False):
+    """A rich Console on stdout, or on stderr (``stderr``: messages beside machine output on stdout)."""
+    console = Console(highlight=False, soft_wrap=soft_wrap, stderr=stderr)
     if not console.is_terminal:
-        console = Console(highlight=False, no_color=True, width=PIPED_WIDTH, soft_wrap=soft_wrap)
+        console = Console(highlight=False, no_color=True, width=PIPED_WIDTH, soft_wrap=soft_wrap, stderr=stderr)
     return console

@@ -238,3 +238,43 @@ def fmt_core_arithmetic(peak: CpuPeak) -> str:
     """How a CPU's theoretical peak is made: '2 cores x 2.6 GHz x 32 MACs/cycle (2 FMA x 16 lanes) x 2 = 332 GFLOPS'."""
     return (f"{peak.cores} cores x {fmt_hz(peak.clock_hz)} x {peak.macs_per_cycle_per_core:,} MACs/cycle "
             f"({peak.how}) x {OPS_PER_MAC} = {fmt_ops(peak.ops_per_s, peak.precision)}")
+
+
+def fmt_unknown_layers(unknown) -> str:
+    """One sentence on what a profile could not see (results.unknown_layers.UnknownLayers); "" when
+    every layer was resolved."""
+    if unknown is None or (not unknown.layers and unknown.macs_complete and unknown.macs_counted):
+        return ""
+    parts = [f"{unknown.layers} of {unknown.total_layers} layers ({fmt_pct(unknown.share)}) have unknown "
+             "shapes or ops"]
+    if unknown.mac_layers:
+        parts.append(f"{unknown.mac_layers} of {unknown.total_mac_layers} MAC layers count 0 MACs")
+    if unknown.unknown_ops:
+        parts.append("ops the profiler does not know count 0 MACs: " + ", ".join(unknown.unknown_ops))
+    if not unknown.macs_counted:
+        parts.append("no MAC was counted at all")
+    return "; ".join(parts)
+
+
+# The run's ranking metrics (RankEntry.metric), in words: what "best" means, and the unit of a value.
+METRIC_WORDS = {"latency_s": "lowest latency", "throughput_per_s": "highest throughput",
+                "per_w": "most inferences/s per W", "per_usd": "most inferences/s per $"}
+_METRIC_UNITS = {"throughput_per_s": " inferences/s", "per_w": " inferences/s per W",
+                 "per_usd": " inferences/s per $"}
+
+
+def fmt_metric(metric: str | None, value: float | None, low: float | None = None,
+               high: float | None = None) -> str:
+    """A ranked figure with its unit in words and, where known, its interval: latency as a time
+    ("1.23 ms (0.98–1.51)"), the others as inferences/s (per W, per $): "20,859 inferences/s (18,000–22,000)"."""
+    if metric == "latency_s":
+        return fmt_time_band(value, low, high)
+    return fmt_band(value, low, high, suffix=_METRIC_UNITS.get(metric or "", ""))
+
+
+def fmt_workload(model: str | None, resolution: str | None, batch: int | None) -> str:
+    """The model a figure answers for: "yolov3 at 1mp, batch 1"."""
+    text = model or "the model"
+    if resolution:
+        text += f" at {resolution}"
+    return text + (f", batch {batch}" if batch is not None else "")

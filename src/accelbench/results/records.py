@@ -10,7 +10,12 @@ measured, derived or estimated, and from what.
 Its parts are typed too, each with ``to_dict``/``from_dict`` writing the JSON keys records have
 always had: ``RunInfo`` (what the backend says actually ran), ``Environment`` (the machine, filled
 by measure/environment.py), ``PowerRecord`` (power and its source), ``NumericDeviation``
-(precision/deviation.py: outputs vs FP32) and ``LoadGenSummary`` (measure/loadgen's figures).
+(precision/deviation.py: outputs vs FP32), ``LoadGenSummary`` (measure/loadgen's figures),
+``UnknownLayers`` (results/unknown_layers.py: what the profile behind the MAC count could not see)
+and ``LayerTimes`` (results/layers.py: per-layer times of ``bench --layers``, stored apart).
+
+A record's ``status``: ok (measured, valid), failed (nothing measured), invalid (measured, but
+LoadGen judged the run INVALID: its figures are kept, ``error`` says why and what to change).
 
 Units: latency ns, power W, energy J, memory bytes, prices USD, throughput inferences/s (one
 inference = one sample of a batch), MACs per inference (1 MAC = 1 multiply-accumulate).
@@ -31,13 +36,16 @@ from accelbench.precision import parse_precision
 from accelbench.precision.deviation import NumericDeviation
 from accelbench.results.layers import LayerTimes
 from accelbench.results.stats import LatencyStats, Stability, stability, summarize
+from accelbench.results.unknown_layers import UnknownLayers
 from accelbench.shapes import parse_resolution
 from accelbench.sources import SOURCE_NAMES
 
 SCHEMA_VERSION = 1
 SCENARIOS = ("single-stream", "multi-stream", "offline", "server")
 MODES = ("quick", "mlperf")
-STATUSES = ("ok", "failed")
+# ok: measured and valid; failed: nothing measured (see failure_kind); invalid: measured, but the run
+# broke its rules (LoadGen said INVALID): its figures stay in the record, the error says why.
+STATUSES = ("ok", "failed", "invalid")
 FAILURE_KINDS = ("crash", "oom", "timeout", "exception", "user-error", "killed")
 POWER_SOURCES = ("nvml", "rapl", "estimated-tdp", "unavailable")
 MEASURED_POWER_SOURCES = ("nvml", "rapl")
@@ -262,6 +270,7 @@ class LoadGenSummary:
     trace_path: Path | None
     latency_source: str = "loadgen trace (Sample.complete_ns)"
     search_trials: tuple[tuple[float, bool], ...] = ()
+    advice: tuple[str, ...] = ()  # INVALID: what to change (LoadGen's recommendations, then accelbench's)
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -303,12 +312,14 @@ class LoadGenSummary:
                 out[key] = str(value)
         out["latency_percentiles_ns"] = {str(p): ns for p, ns in self.latency_percentiles_ns}
         out["early_stopping_ns"] = {str(p): ns for p, ns in self.early_stopping_ns}
+        if not self.advice:
+            del out["advice"]  # written only when there is some: summaries of earlier versions read back unchanged
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LoadGenSummary":
         kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data}
-        for name in ("invalid_reasons", "errors", "warnings"):
+        for name in ("invalid_reasons", "errors", "warnings", "advice"):
             kwargs[name] = tuple(data.get(name) or ())
         for name in ("latency_percentiles_ns", "early_stopping_ns"):
             kwargs[name] = tuple((float(p), int(ns)) for p, ns in (data.get(name) or {}).items())
@@ -342,6 +353,7 @@ class BenchConfig:
     latency_bound_ns: int | None = None  # server scenario
     tdp_w: float | None = None  # for the TDP-share power ESTIMATE when no counter is readable
     tdp_cores: int | None = None  # cores that tdp_w covers (default: this host's physical cores)
+    tiny: bool = False  # sizes shrunk for tests (ACCELBENCH_TINY=1): not a full-size measurement
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -377,6 +389,8 @@ class BenchConfig:
     def to_dict(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["input_shapes"] = {k: list(v) for k, v in self.input_shapes}
+        if not self.tiny:
+            del data["tiny"]  # written only when set: records of earlier versions read back unchanged
         return data
 
     @classmethod
@@ -410,10 +424,12 @@ class BenchRecord:
     pixels_per_inference: int | None = None  # W x H of one image; None for non-image models
     macs_per_inference: int | None = None
     macs_source: str | None = None
+    unknown_layers: UnknownLayers | None = None  # what the profile behind macs_per_inference could not see
     peak_macs_per_s: float | None = None  # theoretical, for the precision that ran
     peak_source: str | None = None
-    measured_peak_macs_per_s: float | None = None
-    measured_peak_source: str | None = None
+    measured_peak_macs_per_s: float | None = None  # the measured GEMM peak utilization is divided by
+    measured_peak_source: str | None = None  # how it was measured (size, runtime, runs, spread)
+    measured_peak_at: str | None = None  # when it was measured (UTC, ISO 8601)
     peak_rss_bytes: int | None = None
     device_memory_bytes: int | None = None
     power: PowerRecord = field(default_factory=lambda: PowerRecord(None, "unavailable"))
@@ -436,10 +452,10 @@ class BenchRecord:
         for value in self.latency_ns:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"latency_ns holds non-negative integers (ns); got {value!r}")
-        if self.status == "ok" and not self.latency_ns:
-            raise ValueError("an ok record needs latency samples")
-        if self.status == "failed" and not self.error:
-            raise ValueError("a failed record needs an error message")
+        if self.status in ("ok", "invalid") and not self.latency_ns:
+            raise ValueError(f"an {self.status} record needs latency samples")
+        if self.status in ("failed", "invalid") and not self.error:
+            raise ValueError(f"a {self.status} record needs an error message")
         if self.failure_kind is not None and self.failure_kind not in FAILURE_KINDS:
             raise choice_error("failure_kind", self.failure_kind, FAILURE_KINDS)
         if self.samples_per_query is not None and self.samples_per_query < 1:
@@ -454,7 +470,7 @@ class BenchRecord:
         # The typed parts may be given as the mappings a record stores (from_dict builds them so).
         for name, part in (("power", PowerRecord), ("run_info", RunInfo), ("environment", Environment),
                            ("deviation", NumericDeviation), ("loadgen", LoadGenSummary),
-                           ("layer_times", LayerTimes)):
+                           ("layer_times", LayerTimes), ("unknown_layers", UnknownLayers)):
             value = getattr(self, name)
             if isinstance(value, Mapping):
                 object.__setattr__(self, name, part.from_dict(value))
@@ -469,6 +485,11 @@ class BenchRecord:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def measured(self) -> bool:
+        """It ran and has latencies: ok, or invalid by the rules of its run (LoadGen)."""
+        return self.status in ("ok", "invalid")
 
     @property
     def inferences_per_query(self) -> int:
@@ -581,7 +602,10 @@ class BenchRecord:
         if self.peak_macs_per_s:
             prov["mac_utilization"] = f"derived: macs_per_s / peak ({self.peak_source})"
         if self.measured_peak_macs_per_s:
-            prov["mac_utilization_measured_peak"] = f"derived: macs_per_s / measured peak ({self.measured_peak_source})"
+            when = f", measured {self.measured_peak_at}" if self.measured_peak_at else ""
+            prov["mac_utilization_measured_peak"] = (f"derived: macs_per_s / measured peak "
+                                                     f"{self.measured_peak_macs_per_s:.4g} MAC/s "
+                                                     f"({self.measured_peak_source}{when})")
         if self.power.power_w is not None:
             kind = "measured" if self.power.measured else "estimated"
             prov["power_w"] = f"{kind}: {self.power.detail or self.power.power_source}"
@@ -596,11 +620,13 @@ class BenchRecord:
         return prov
 
     # -- serialisation -----------------------------------------------------------------------
+    # Stored fields that records gained later: left out of the JSON while None.
+    NEWER_OPTIONAL = ("unknown_layers", "measured_peak_at")
     STORED = ("schema_version", "record_id", "run_id", "timestamp", "status", "error", "failure_kind",
               "run_info", "latency_ns", "samples_per_query", "warmup_queries", "measure_wall_ns", "target_met",
               "stop_reason", "loadgen_throughput_per_s", "pixels_per_inference", "macs_per_inference",
-              "macs_source", "peak_macs_per_s", "peak_source", "measured_peak_macs_per_s",
-              "measured_peak_source", "peak_rss_bytes", "device_memory_bytes", "price_usd",
+              "macs_source", "unknown_layers", "peak_macs_per_s", "peak_source", "measured_peak_macs_per_s",
+              "measured_peak_source", "measured_peak_at", "peak_rss_bytes", "device_memory_bytes", "price_usd",
               "price_per_hour_usd", "price_source", "deviation", "environment", "loadgen", "notes")
 
     def to_dict(self, *, include_samples: bool = True) -> dict[str, Any]:
@@ -609,10 +635,13 @@ class BenchRecord:
         data["config"] = self.config.to_dict()
         data["latency_ns"] = list(self.latency_ns) if include_samples else None
         data["notes"] = list(self.notes)
-        for name in ("run_info", "deviation", "loadgen"):
+        for name in ("run_info", "deviation", "loadgen", "unknown_layers"):
             part = getattr(self, name)
             data[name] = part.to_dict() if part is not None else None
         data["environment"] = self.environment.to_dict()
+        for name in self.NEWER_OPTIONAL:
+            if data[name] is None:
+                del data[name]  # written only when known: records of earlier versions read back unchanged
         data.update(self.power.to_dict())
         stats = self.stats
         stab = self.stability

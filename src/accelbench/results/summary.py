@@ -11,14 +11,16 @@ Every part is a typed, frozen record with ``to_dict()`` / ``from_dict()``; the J
   stage 2/3/4 data: {"model", "configs": [StageConfigRef], "activations": [ActivationRow],
                      "sram": [SramFigure], "layers": [LayerTime], "closest"?: [ClosestModel],
                      "closest_error"?, "layer_measurement"?: LayerMeasurement,
-                     "closest_measured"?: ClosestMeasured}
+                     "closest_measured"?: ClosestMeasured, "unknown_layers"?: UnknownLayers}
                     (layers: the slowest layers, time measured or "projected:<device>", with the
                     projected time beside a measured one; "closest" on stage 4 only;
                     layer_measurement: the record whose per-layer times the stage shows, and the
                     projection's error per op kind; closest_measured: stage 3 of `run --model`,
-                    the zoo model closest to the user's, measured, and why it was chosen)
+                    the zoo model closest to the user's, measured, and why it was chosen;
+                    unknown_layers: the layers the model's profile could not resolve, when any)
   ranking: [RankEntry]  (measured configurations and projected devices, best first; each with its
-                        interval? and indistinguishable_from? / superseded_by? marks)
+                        interval? and indistinguishable_from? / superseded_by? marks, and the
+                        resolution?, batch? and bound? of the figure ranked)
   projections: [ProjectionEntry]  (the projection module's to_dict(with_layers=False) per device,
                                    plus the model's resolution and label; unknown keys are kept;
                                    the interval keys? and provenance?)
@@ -34,6 +36,7 @@ from typing import Any, ClassVar, Mapping
 
 from accelbench.errors import UserError, choice_error
 from accelbench.results.records import Environment
+from accelbench.results.unknown_layers import UnknownLayers
 
 SUMMARY_SCHEMA_VERSION = 1
 
@@ -257,7 +260,7 @@ class MeasuredStageData(_Part):
     """Stages 2-4: one model's measured configurations, its activation memory beside the catalog's
     on-chip memory, its slowest layers and (stage 4) the closest zoo models."""
 
-    OPTIONAL_KEYS = frozenset({"closest", "closest_error", "layer_measurement", "closest_measured"})
+    OPTIONAL_KEYS = frozenset({"closest", "closest_error", "layer_measurement", "closest_measured", "unknown_layers"})
 
     model: str
     configs: tuple[StageConfigRef, ...] = ()
@@ -268,6 +271,7 @@ class MeasuredStageData(_Part):
     closest_error: str | None = None  # why the finder gave nothing
     layer_measurement: LayerMeasurement | None = None  # None: no record of the stage has per-layer times
     closest_measured: ClosestMeasured | None = None  # stage 3 of `run --model`
+    unknown_layers: UnknownLayers | None = None  # the model's profile left layers unknown (None: none)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "MeasuredStageData":
@@ -279,7 +283,8 @@ class MeasuredStageData(_Part):
                    closest=None if closest is None else _many(ClosestModel, closest),
                    closest_error=data.get("closest_error"),
                    layer_measurement=None if measurement is None else LayerMeasurement.from_dict(measurement),
-                   closest_measured=None if stand_in is None else ClosestMeasured.from_dict(stand_in))
+                   closest_measured=None if stand_in is None else ClosestMeasured.from_dict(stand_in),
+                   unknown_layers=UnknownLayers.from_dict(data.get("unknown_layers")))
 
 
 StageData = PeakStageData | MeasuredStageData
@@ -308,14 +313,17 @@ class RankEntry(_Part):
     overlap. ``superseded_by``: for a projection of a measured device, the rank of its best
     measurement (measured figures always outrank projections of the same device)."""
 
-    OPTIONAL_KEYS = frozenset({"record_id", "value_low", "value_high", "calibrated", "indistinguishable_from",
-                               "superseded_by"}) | INTERVAL_KEYS
+    OPTIONAL_KEYS = frozenset({"record_id", "resolution", "batch", "bound", "value_low", "value_high", "calibrated",
+                               "indistinguishable_from", "superseded_by"}) | INTERVAL_KEYS
 
     label: str
     kind: str  # measured | projected
     record_id: str | None = None  # measured entries only
     device: str
     model: str | None = None
+    resolution: str | None = None  # the model's input size, as given
+    batch: int | None = None  # the batch of the figure ranked by (projected: latency or throughput batch)
+    bound: str | None = None  # what bounds it, e.g. "compute (78%)" (a projection; measured: of this host)
     precision: str | None = None
     latency_s: float | None = None
     throughput_per_s: float | None = None
