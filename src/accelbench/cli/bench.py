@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from pathlib import Path
 
 import click
 
@@ -89,7 +88,7 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
 
     from accelbench.measure.runner import run_config
     from accelbench.results.records import BenchConfig, new_run_id
-    from accelbench.results.store import open_store, split_store_url
+    from accelbench.results.store import default_log_root, open_store
     from accelbench.shapes import parse_batch, parse_input_shapes
 
     fmt = check_format(output_format, BENCH_FORMATS)
@@ -123,7 +122,7 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
         tdp_cores=_positive_int("tdp-cores", tdp_cores),
     )
     store = None if no_save else open_store(db)  # opened first: a bad --db fails before measuring
-    logs = log_dir or str(Path(split_store_url(db)[1]).resolve().parent / "accelbench-logs")
+    logs = log_dir or default_log_root(db)
     try:
         record = run_config(config, run_id=new_run_id(), isolate=not no_isolation,
                             timeout_s=_positive_float("timeout", timeout), log_root=logs)

@@ -36,8 +36,9 @@ def _db_or_default(ctx, param, value):
 
 
 db_option = click.option(
-    "--db", "db", default=None, metavar="PATH", callback=_db_or_default,
-    help="Results store: a SQLite file or sqlite:///PATH (default ./accelbench.db, or $ACCELBENCH_DB).",
+    "--db", "db", default=None, metavar="PATH|URL", callback=_db_or_default,
+    help="Results store: a SQLite file, sqlite:///PATH or postgresql://USER@HOST/DB"
+         " (default ./accelbench.db, or $ACCELBENCH_DB).",
 )
 precision_option = click.option("--precision", "-p", default="fp32", show_default=True,
                                  help="fp32, fp16, bf16, int16 or int8.")
