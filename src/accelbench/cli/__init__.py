@@ -18,7 +18,7 @@ from accelbench import __version__
 from accelbench.errors import UserError
 
 # Each module registers its commands on `app` when imported.
-COMMAND_MODULES = ("models", "profile", "tops", "bench", "project", "run", "report")
+COMMAND_MODULES = ("models", "profile", "tops", "bench", "project", "run", "report", "sweep")
 
 
 @click.group(

@@ -54,6 +54,7 @@ def run_isolated(task: str, payload: dict, *, timeout_s: float, env: dict | None
         in_path.write_text(json.dumps(payload))
         cmd = [sys.executable, "-m", "accelbench.measure.worker", task, str(in_path), str(out_path)]
         child_env = dict(os.environ if env is None else env)
+        child_env["ACCELBENCH_PARENT_PID"] = str(os.getpid())  # the child dies with us (measure/worker.py)
         try:
             proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, timeout=timeout_s, env=child_env)
