@@ -28,8 +28,10 @@ from accelbench.cli.common import check_format, db_option, echo_json
 @click.option("--quiet", "-q", is_flag=True, help="Only the lessons, the ranking and the report path.")
 @click.option("--yes", "-y", is_flag=True, help="With --full: do not ask before a long run.")
 @click.option("--format", "-f", "output_format", default="table", show_default=True, help="table or json.")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Run on every device of a Ray cluster (ray://HOST:PORT, HOST:PORT or auto): one report for all.")
 def run_command(model, resolution, full, objective, backend, precisions, time_limit, db, report_path, no_report,
-                quiet, yes, output_format):
+                quiet, yes, output_format, cluster):
     """Walk the four stages of inference benchmarking on this machine and end with an answer.
 
     \b
@@ -57,8 +59,15 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
                  f"measurements at {', '.join(plan.precisions)}; estimated {estimate / 60:.1f} min on this machine")
     if full and not yes and sys.stdin.isatty():
         click.confirm(f"The full matrix takes about {estimate / 60:.0f} minutes. Start?", abort=True)
-    outcome = run_job(plan, db_path=db_path, progress=progress, command="accelbench " + " ".join(sys.argv[1:]),
-                      report_path=report_path, write_html=not no_report)
+    if cluster is not None:  # every device of the cluster measures; sweep/cluster_run.py
+        from accelbench.sweep.cluster_run import run_cluster_job
+
+        outcome = run_cluster_job(plan, address=cluster, db_path=db_path, progress=progress,
+                                  explicit_precisions=bool(precisions), report_path=report_path,
+                                  write_html=not no_report, command="accelbench " + " ".join(sys.argv[1:]))
+    else:
+        outcome = run_job(plan, db_path=db_path, progress=progress, command="accelbench " + " ".join(sys.argv[1:]),
+                          report_path=report_path, write_html=not no_report)
     summary = outcome.summary
     if fmt == "json":
         echo_json({**summary.to_dict(), "db": db_path, "report": outcome.report_path})
@@ -66,7 +75,8 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
     from accelbench.report.tables import print_tables, ranking_table
 
     print_tables([ranking_table(summary)], progress.console)
-    progress.say("measured = run on this machine; projected = estimated from datasheet figures (accelbench project);"
+    where = ("run on the device its row names" if cluster else "run on this machine")
+    progress.say(f"measured = {where}; projected = estimated from datasheet figures (accelbench project);"
                  " inf/s per W of this host is an estimate unless a power counter was read.", always=True)
     progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db_path} (run {summary.run_id}).", always=True)
     if outcome.report_path:

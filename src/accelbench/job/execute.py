@@ -116,25 +116,35 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
             stages.append(stage)
             progress.say(f"  lesson: {stage.lesson}", always=True)
 
-    if plan.user_model is None:
-        stages.append(StageSummary(4, STAGE_TITLES[4], "", skipped="no --model given: run `accelbench run --model "
-                                   "PATH_OR_ZOO_NAME` to measure your own network"))
-    progress.step("projecting onto catalog devices and ranking")
-    projections = project_for_ranking(measured)
-    ranking = rank_entries(measured, projections, plan.objective)
-    if projections:
-        stages[0] = with_rank_lesson(stages[0], projections)
-    summary = RunSummary(
-        run_id=run_id, created=created, command=command, objective=plan.objective, stages=tuple(stages),
-        ranking=tuple(ranking), projections=projections, duration_s=time.monotonic() - started,
-        environment=collect_environment("cpu"),
-        notes=(f"backend: {backend}", f"precisions: {', '.join(plan.precisions)}",
-               "sizes shrunk by ACCELBENCH_TINY=1 (test mode)" if plan.tiny else "full sizes"),
-    )
+    summary = finish_summary(plan, stages, measured, progress, run_id=run_id, created=created, started=started,
+                             command=command, notes=(f"backend: {backend}", f"precisions: {', '.join(plan.precisions)}"))
     with open_store(db_path) as store:
         store.save_summary(summary)
     progress.done("")
     return RunOutcome(summary, tuple(m.record for m in measured))
+
+
+def finish_summary(plan: RunPlan, stages: list[StageSummary], measured: list[Measured], progress: Progress, *,
+                   run_id: str, created: str, started: float, command: str, notes: tuple[str, ...],
+                   where=None, owned_devices: frozenset[str] = frozenset()) -> RunSummary:
+    """The run summary: stage 4's place, projections onto catalog devices (but ``owned_devices``,
+    which were measured), the ranking (``where`` names measured devices: ranking.rank_entries)."""
+    from accelbench.measure.environment import collect_environment
+
+    if plan.user_model is None:
+        stages.append(StageSummary(4, STAGE_TITLES[4], "", skipped="no --model given: run `accelbench run --model "
+                                   "PATH_OR_ZOO_NAME` to measure your own network"))
+    progress.step("projecting onto catalog devices and ranking")
+    projections = tuple(p for p in project_for_ranking(measured) if p.device not in owned_devices)
+    ranking = rank_entries(measured, projections, plan.objective, where)
+    if projections:
+        stages[0] = with_rank_lesson(stages[0], projections)
+    return RunSummary(
+        run_id=run_id, created=created, command=command, objective=plan.objective, stages=tuple(stages),
+        ranking=tuple(ranking), projections=projections, duration_s=time.monotonic() - started,
+        environment=collect_environment("cpu"),
+        notes=notes + ("sizes shrunk by ACCELBENCH_TINY=1 (test mode)" if plan.tiny else "full sizes",),
+    )
 
 
 def stage1_peaks(plan: RunPlan, progress: Progress) -> StageSummary:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 from accelbench.errors import UserError
 from accelbench.job.plan import StageConfig
@@ -85,9 +85,10 @@ def project_for_ranking(measured: Sequence[Measured]) -> tuple[ProjectionEntry, 
 
 
 def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionEntry],
-                 objective: str) -> list[RankEntry]:
+                 objective: str, where: Callable[[Measured], tuple[str, str]] | None = None) -> list[RankEntry]:
     """Measured configurations of the ranking model and projected catalog devices, best first;
-    entries without a figure for the objective come last, unranked."""
+    entries without a figure for the objective come last, unranked. ``where`` names the device a
+    measurement ran on as (label, device id); default ("this host", "host")."""
     if not measured:
         return []
     target = next((s for s in RANKING_STAGES if any(m.config.stage == s for m in measured)), None)
@@ -96,10 +97,11 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
         rec = m.record
         if m.config.stage != target or not rec.ok:
             continue
+        place, device = where(m) if where is not None else ("this host", "host")
         entries.append(RankEntry(
-            label=f"this host ({(rec.run_info or {}).get('runtime', rec.config.backend)}, "
+            label=f"{place} ({(rec.run_info or {}).get('runtime', rec.config.backend)}, "
                   f"{rec.precision_executed}) @ {m.config.resolution}",
-            kind="measured", record_id=rec.record_id, device="host", model=m.config.model,
+            kind="measured", record_id=rec.record_id, device=device, model=m.config.model,
             precision=rec.precision_executed, latency_s=rec.stats.p50_ns / 1e9,
             throughput_per_s=rec.throughput_per_s, per_w=rec.inferences_per_s_per_w,
             per_w_source="estimated" if not rec.power.measured else "measured",

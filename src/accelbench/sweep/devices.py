@@ -106,7 +106,7 @@ def resolve_devices(wanted: Iterable[str], available: Sequence[DeviceId], where:
     """The devices a plan's ``devices`` axis names, among ``available`` (``where``: "this machine" or
     "the cluster", for messages). A group that matches nothing or an id that is not there is a
     UserError naming what is available."""
-    shown = ", ".join(str(d) for d in available) or "none"
+    shown = ", ".join(str(d) for d in sorted(available)) or "none"
     chosen: list[DeviceId] = []
     for value in wanted:
         key = str(value).strip().lower()

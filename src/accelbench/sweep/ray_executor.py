@@ -37,7 +37,8 @@ from accelbench.sweep.plan import SweepItem
 
 NODE_RETRIES = 2  # a configuration runs at most 1 + NODE_RETRIES times when nodes die under it
 DEVICE_CHECK_S = 2.0  # how often the driver looks for devices that left the cluster
-LOST_DEVICE_GRACE_S = 3.0  # a device absent this long is gone (not a node restarting its raylet)
+LOST_DEVICE_GRACE_S = 3.0
+CONNECT_ATTEMPTS = 3  # a device absent this long is gone (not a node restarting its raylet)
 _ADDRESS = re.compile(r"^(ray://)?[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
 
@@ -65,13 +66,19 @@ def connect(address: str):
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    try:
-        ray.init(address=check_cluster_address(address), log_to_driver=False, logging_level=logging.ERROR,
-                 namespace="accelbench")
-    except Exception as exc:  # ConnectionError, grpc errors, timeouts: all one line for the user
-        text = " ".join(str(exc).split())[:300] or type(exc).__name__
-        raise UserError(f"cluster: cannot connect to {address} ({text}); start the head with"
-                        " `accelbench worker --head` and check the address") from None
+    checked = check_cluster_address(address)
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            ray.init(address=checked, log_to_driver=False, logging_level=logging.ERROR, namespace="accelbench")
+            return ray
+        except Exception as exc:  # ConnectionError, grpc errors, timeouts: all one line for the user
+            ray.shutdown()
+            if attempt == CONNECT_ATTEMPTS:
+                text = " ".join(str(exc).split())[:300] or type(exc).__name__
+                raise UserError(f"cluster: cannot connect to {address} ({text}); start the head with"
+                                " `accelbench worker --head` and check the address") from None
+            # A busy head sometimes fails to start the Ray Client server of a new driver: try again.
+            time.sleep(2.0 * attempt)
     return ray
 
 
@@ -85,7 +92,7 @@ def alive_device_units(ray) -> dict[DeviceId, int]:
             device = device_from_resource(name)
             if device is not None and amount >= 1:
                 units[device] = units.get(device, 0) + int(amount)
-    return units
+    return dict(sorted(units.items()))
 
 
 def node_cache_dir() -> Path:
@@ -118,6 +125,26 @@ def measure_on_node(payload: dict, model_bytes: bytes | None) -> dict:
         node_id = "local"
     return {"record": record.to_dict(), "node": f"{socket.gethostname()}/{node_id}",
             "seconds": time.monotonic() - started}
+
+
+def probe_on_node(backend: str) -> str | None:
+    """The Ray task of `run --cluster`: this node CPU's best reduced precision (job/plan.py's choice)."""
+    try:
+        from accelbench.job.plan import best_reduced_precision
+
+        return best_reduced_precision(backend)
+    except UserError:  # the backend is not installed there: its records will say so
+        return None
+
+
+def probe_devices(executor: "RayExecutor", devices, backend: str) -> dict[DeviceId, str]:
+    """Each CPU device's best reduced precision, asked on a node that has it."""
+    ray = executor._ray
+    remote = ray.remote(probe_on_node)
+    refs = {device: remote.options(resources={device.resource: 1}, num_cpus=0).remote(backend)
+            for device in devices if device.kind == "cpu"}
+    answers = dict(zip(refs, ray.get(list(refs.values())))) if refs else {}
+    return {device: precision for device, precision in answers.items() if precision}
 
 
 def _failure_kind(ray, exc: Exception) -> str:
