@@ -427,3 +427,30 @@ def test_all_sql_lives_in_the_store_engines():
     sql = re.compile(r"\bimport (sqlite3|psycopg)\b|\b(sqlite3|psycopg)\.connect\b|\b(SELECT|INSERT INTO|CREATE TABLE)\b")
     offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if p not in engines and sql.search(p.read_text())]
     assert offenders == []
+
+
+# -- version 2 -> 3 (sweeps) ---------------------------------------------------------------------------
+
+V2 = STORES / "accelbench-v2.db"
+
+
+def test_writer_migrates_the_v2_fixture_for_sweeps(tmp_path):
+    path = _copy(V2, tmp_path)
+    with open_store(path, read_only=True) as reader:  # a reader leaves it at version 2
+        assert reader.count() == 2 and reader.sweeps() == [] and reader.config_outcomes(["x"]) == []
+        assert reader.config_hashes("20261202T071100Z-81ce31") == {}
+    assert _digest(path) == _digest(V2)
+    with open_store(path) as store:
+        old = store.query()
+        assert [(r.run_id, r.status) for r in old] == [("20261202T071100Z-81ce31", "ok"),
+                                                      ("20261202T071108Z-5ed0d8", "failed")]
+        assert old[1].failure_kind == "timeout" and len(old[0].latency_ns) > 0
+        assert store.load_summary("20261202T070000Z-v2summ").command.endswith("by the v2 code)")
+        sweep = store.open_sweep("plan", "after migration", 1)
+        store.save(_record(sweep.sweep_id), config_hash="feedfacefeedface")
+        assert [o.run_id for o in store.config_outcomes(["feedfacefeedface"])] == [sweep.sweep_id]
+    con = sqlite3.connect(path)
+    assert [v for (v,) in con.execute("SELECT version FROM store_migrations ORDER BY version")] == [1, 2, 3]
+    assert con.execute("SELECT COUNT(*) FROM records WHERE config_hash IS NULL").fetchone() == (2,)
+    assert [s for (s,) in con.execute("SELECT seq FROM records ORDER BY seq")] == [1, 2, 3]
+    con.close()

@@ -18,6 +18,7 @@ from accelbench.results.store import postgres as pg_engine
 from accelbench.results.store import sqlite as sqlite_engine
 from accelbench.results.summary import RunSummary, StageSummary
 from pg_helpers import pg_admin_url, pg_url  # noqa: F401  (fixtures)
+from store_writers import race_writers
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -147,41 +148,13 @@ def test_two_processes_opening_one_plan_get_one_sweep(store_url, tmp_path):
         assert [s.sweep_id for s in store.sweeps()] == list(ids)
 
 
-WRITER = """
-import sys, time
-from pathlib import Path
-from accelbench.results.records import BenchConfig, BenchRecord
-from accelbench.results.store import DuplicateRecord, open_store
-url, writer, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
-while not go.exists():
-    time.sleep(0.005)
-refused = 0
-with open_store(url) as store:
-    for n in range(count):
-        store.save(BenchRecord(config=BenchConfig(model="resnet50"), run_id=writer, latency_ns=(n + 1, n + 2)))
-        # every writer also races for the same configurations of one shared sweep run
-        try:
-            store.save(BenchRecord(config=BenchConfig(model="resnet50"), run_id="shared", latency_ns=(1,)),
-                       config_hash=f"cfg{n}")
-        except DuplicateRecord:
-            refused += 1
-print(refused)
-"""
-
-
 def test_concurrent_writers_lose_nothing_and_store_each_configuration_once(store_url, tmp_path):
     open_store(store_url).close()  # created first; the race to create is covered for SQLite in test_store.py
-    go, writers, per_writer = tmp_path / "go", 4, 10
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, store_url, f"w{i}", str(per_writer), str(go)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(writers)]
-    time.sleep(1.0)
-    go.touch()
-    refused = 0
-    for proc in procs:
-        out, err = proc.communicate(timeout=240)
-        assert proc.returncode == 0 and "locked" not in err, err
-        refused += int(out)
-    assert refused == (writers - 1) * per_writer
+    writers, per_writer = 4, 10
+    race = race_writers(store_url, writers, per_writer, tmp_path / "go")
+    for code, err in zip(race.returncodes, race.stderr):
+        assert code == 0 and "locked" not in err, err
+    assert race.refused == (writers - 1) * per_writer
     with open_store(store_url, read_only=True) as store:
         assert store.count() == writers * per_writer + per_writer
         for i in range(writers):

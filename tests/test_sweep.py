@@ -6,6 +6,7 @@ plan, one-line refusals before anything runs."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from accelbench.results.store import open_store
 
@@ -190,3 +192,65 @@ def test_progress_counts_and_eta():
         shown.finished(False, "FAILED b: crash", in_flight=1, eta_s=30.0)
         assert shown.status() == "done 1, failed 1, left 1, 1 running; ETA 30 s"
     assert (shown.done, shown.failed, shown.left) == (1, 1, 1)
+
+
+def test_crashes_are_recorded_and_never_stop_the_sweep(tmp_path):
+    plan, db = _plan(tmp_path), tmp_path / "s.db"
+    result = _sweep([plan, "--db", db, "--format", "json"], tmp_path,
+                    env={**os.environ, "ACCELBENCH_TEST_CRASH": "abort"})  # every measurement child aborts
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["measured_failed"] == 2
+    with open_store(db, read_only=True) as store:
+        failed = store.query(status="failed")
+    assert [r.failure_kind for r in failed] == ["crash", "crash"] and all("SIGABRT" in r.error for r in failed)
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path):
+    plan, db = _plan(tmp_path), tmp_path / "s.db"
+    proc = subprocess.Popen([sys.executable, "-m", "accelbench", "sweep", str(plan), "--db", str(db)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not _measurement_children(proc.pid):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "run the same command to resume" in err and "Traceback" not in err
+    with open_store(db, read_only=True) as store:
+        (sweep,) = store.sweeps()
+    assert sweep.finished is None  # the next run of the command continues it
+
+
+def test_worker_builds_the_ray_start_command(capsys):
+    from cli_helpers import cli_exit_code
+
+    assert cli_exit_code(["worker", "--head", "--port", "7000", "--client-port", "7001", "--device", "cpu:a",
+                          "--device", "cpu:a", "--device", "gpu:nvidia-l4", "--temp-dir", "/tmp/r", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert "devices advertised: cpu:a x2, gpu:nvidia-l4" in captured.err
+    cmd = captured.out.strip()
+    assert " start " in cmd and "--head --port 7000 --ray-client-server-port 7001" in cmd
+    assert '\'{"accelbench/cpu:a": 2, "accelbench/gpu:nvidia-l4": 1}\'' in cmd and "--num-gpus 1" in cmd
+    assert "--temp-dir /tmp/r" in cmd
+    assert cli_exit_code(["worker", "--address", "10.0.0.1:6379", "--no-devices", "--dry-run"]) == 0
+    assert "--address 10.0.0.1:6379" in capsys.readouterr().out
+    for argv, message in ((["worker", "--dry-run"], "give --address HOST:PORT to join a cluster, or --head"),
+                          (["worker", "--head", "--address", "h:1", "--dry-run"], "or --head to start one (not both)"),
+                          (["worker", "--address", "h:1", "--temp-dir", "/x", "--dry-run"], "applies to the head only"),
+                          (["worker", "--head", "--device", "tpu", "--dry-run"], "is not a device id")):
+        assert cli_exit_code(argv) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_a_missing_extra_is_named(monkeypatch, tmp_path):
+    from accelbench.errors import UserError
+    from accelbench.sweep.executor import make_executor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the cluster extra were not installed
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(UserError, match=r"--cluster needs Ray .* pip install 'accelbench\[cluster\]'"):
+        make_executor("ray://127.0.0.1:10001")
+    with pytest.raises(UserError, match=r"pip install 'accelbench\[postgres\]'"):
+        open_store("postgresql://me@127.0.0.1/none")
+    with pytest.raises(UserError, match="is not a cluster address"):
+        make_executor("localhost")

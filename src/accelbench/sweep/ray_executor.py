@@ -147,6 +147,13 @@ def probe_devices(executor: "RayExecutor", devices, backend: str) -> dict[Device
     return {device: precision for device, precision in answers.items() if precision}
 
 
+def warm_up_on_node() -> None:
+    """Start a Ray worker process on a node and import what a measurement task needs, while the
+    driver is still expanding the plan (a task's first run on a node pays for both otherwise)."""
+    import accelbench.measure.runner  # noqa: F401
+    import accelbench.sweep.executor  # noqa: F401
+
+
 def _failure_kind(ray, exc: Exception) -> str:
     if isinstance(exc, ray.exceptions.OutOfMemoryError):
         return "oom"
@@ -167,6 +174,10 @@ class RayExecutor(Executor):
         self._absent_since: dict[DeviceId, float] = {}
         self._checked = 0.0
         self._gpus = self._ray.cluster_resources().get("GPU", 0) > 0
+        warm = self._ray.remote(warm_up_on_node)
+        for device, units in self.device_units().items():  # fire and forget: nobody waits for these
+            for _ in range(units):
+                warm.options(resources={device.resource: 1}, num_cpus=0).remote()
 
     def device_units(self) -> dict[DeviceId, int]:
         return alive_device_units(self._ray)

@@ -57,6 +57,8 @@ class SweepOutcome:
     measured_failed: int = 0
     duplicates: int = 0  # results another executor had already stored (discarded, never stored twice)
     wall_s: float = 0.0
+    measuring_s: float = 0.0  # the executors' measurement time, summed over configurations (nodes in parallel)
+    setup_s: float = 0.0  # from the start to the first submission: plan expansion, store, estimates
     records: tuple = field(default_factory=tuple)  # the BenchRecords stored by this invocation
 
     @property
@@ -113,13 +115,15 @@ def run_sweep(plan: SweepPlan, executor: Executor, db: str, *, rerun: bool = Fal
         outcome = _drive(current, sweep, executor, store, factory(current))
         if outcome.measured_ok + outcome.measured_failed + outcome.duplicates == len(current.to_measure):
             store.finish_sweep(sweep.sweep_id)
-    return replace(outcome, wall_s=time.monotonic() - started)
+    # setup_s came back as the monotonic time of the first submission
+    return replace(outcome, wall_s=time.monotonic() - started, setup_s=outcome.setup_s - started)
 
 
 def _drive(current: SweepPreview, sweep: SweepEntry, executor: Executor, store, progress: SweepProgress) -> SweepOutcome:
     from accelbench.job.execute import record_line
 
     remaining = {item.config_hash: item for item in current.to_measure}
+    submitted = time.monotonic()
     for item in current.to_measure:
         executor.submit(item, sweep.sweep_id)
     ok = failed = duplicates = 0
@@ -146,7 +150,8 @@ def _drive(current: SweepPreview, sweep: SweepEntry, executor: Executor, store, 
                                   in_flight=executor.in_flight(), eta_s=eta)
             if not finished:
                 progress.update(in_flight=executor.in_flight(), eta_s=progress.eta_s)
-    return SweepOutcome(sweep, current, ok, failed, duplicates, records=tuple(stored))
+    return SweepOutcome(sweep, current, ok, failed, duplicates, measuring_s=spent, setup_s=submitted,
+                        records=tuple(stored))
 
 
 def _store(store, result: Finished) -> bool:
