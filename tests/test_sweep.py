@@ -192,6 +192,11 @@ def test_progress_counts_and_eta():
         shown.finished(False, "FAILED b: crash", in_flight=1, eta_s=30.0)
         assert shown.status() == "done 1, failed 1, left 1, 1 running; ETA 30 s"
     assert (shown.done, shown.failed, shown.left) == (1, 1, 1)
+    live = SweepProgress(2, eta_s=20.0, live=True)  # the rich bar: counts in its description
+    with live:
+        live.update(in_flight=2, eta_s=15.0)
+        live.finished(True, "ok a", in_flight=1, eta_s=5.0)
+        assert live._bar.tasks[0].description == "done 1, failed 0, left 1" and live._bar.tasks[0].completed == 1
 
 
 def test_crashes_are_recorded_and_never_stop_the_sweep(tmp_path):

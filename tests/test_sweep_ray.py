@@ -61,7 +61,11 @@ def _node_resources(address: str) -> dict[str, list[str]]:
     code = ("import json, ray; ray.init(address=%r, log_to_driver=False, logging_level='ERROR');"
             "print(json.dumps({n['NodeID'][:8]: sorted(k for k in n['Resources'] if k.startswith('accelbench/'))"
             " for n in ray.nodes() if n['Alive']}))" % address)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=ray_env())
+    for _ in range(3):  # a busy head sometimes fails to start a Ray Client server (as RayExecutor, retry)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=ray_env())
+        if out.returncode == 0:
+            break
+        time.sleep(2.0)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 

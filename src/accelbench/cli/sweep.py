@@ -123,6 +123,12 @@ def _print_outcome(outcome, db) -> None:
     from accelbench.report.units import fmt_duration
 
     run = outcome.sweep.sweep_id
+    if not outcome.preview.to_measure:
+        counts = _counts(outcome.preview)
+        click.echo(f"nothing to measure: the store holds every configuration ({counts['measured']} measured,"
+                   f" {counts['failed']} failed, {counts['in-sweep']} in this sweep); --retry-failed or --rerun"
+                   " measure again")
+        return
     click.echo(f"sweep {run} finished in {fmt_duration(outcome.wall_s)}: measured {outcome.measured_ok} ok,"
                f" {outcome.measured_failed} failed now; {outcome.failed_in_sweep} failed in this sweep in all"
                + (f"; {outcome.duplicates} results dropped (already recorded)" if outcome.duplicates else ""))
