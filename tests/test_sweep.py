@@ -259,3 +259,53 @@ def test_a_missing_extra_is_named(monkeypatch, tmp_path):
         open_store("postgresql://me@127.0.0.1/none")
     with pytest.raises(UserError, match="is not a cluster address"):
         make_executor("localhost")
+
+
+def test_cluster_run_helpers():
+    from accelbench.job.plan import RunPlan, StageConfig
+    from accelbench.job.stages import Measured
+    from accelbench.results.records import BenchConfig, BenchRecord
+    from accelbench.sweep.cluster_run import cluster_peaks, device_precisions, owned_catalog_devices
+    from accelbench.sweep.devices import DeviceId
+
+    cfg = StageConfig(2, "resnet50", "64", 1, "single-stream", "ResNet-50 @ 64, batch 1")
+    plan = RunPlan((cfg,), ("fp32", "bf16"), "auto", 0.2, "latency", True, False)
+    cpu, gpu = DeviceId("cpu", "a"), DeviceId("gpu", "nvidia-l4")
+    assert device_precisions(plan, cpu, False, {cpu: "int8"}) == ("fp32", "int8")  # as its node reports
+    assert device_precisions(plan, gpu, False, {}) == ("fp32", "fp16")
+    assert device_precisions(plan, gpu, True, {}) == ("fp32", "bf16")  # --precision as given
+    xeon = BenchRecord(config=BenchConfig(model="resnet50"), run_id="r", latency_ns=(1,), peak_macs_per_s=5e12,
+                       peak_source="host theoretical", run_info={"precision_executed": "fp32"},
+                       environment={"cpu_model": "Intel(R) Xeon(R) Platinum 8480+ CPU @ 2.00GHz"})
+    l4 = BenchRecord(config=BenchConfig(model="resnet50", device="cuda"), run_id="r", latency_ns=(1,),
+                     environment={"gpu": {"name": "NVIDIA L4"}})
+    measured = [Measured(cfg, "fp32", xeon), Measured(cfg, "fp16", l4)]
+    assert owned_catalog_devices(measured) == {"xeon_8480plus", "l4"}  # measured, so not projected
+    stage1 = cluster_peaks(measured, {xeon.record_id: "cpu:a", l4.record_id: "gpu:nvidia-l4"})
+    own = [p for p in stage1.peak_data.peaks if p.source == "theoretical"]
+    assert [(p.device, p.precision, p.peak_ops_per_s) for p in own] == [("cpu:a", "fp32", 1e13)]
+    assert stage1.lesson.startswith("peaks of the cluster's devices: cpu:a fp32 10")
+    assert any(p.source == "catalog" for p in stage1.peak_data.peaks)
+
+
+def test_a_node_measures_a_shipped_onnx_file(tmp_path, monkeypatch):
+    """What a Ray task does with an ONNX file sent through the object store (without Ray)."""
+    import onnx
+
+    from accelbench.models.loader import load_model
+    from accelbench.results.records import BenchConfig, BenchRecord
+    from accelbench.sweep.ray_executor import measure_on_node, node_cache_dir
+
+    pytest.importorskip("ray")
+
+    onnx.save(load_model("mobilenet_v2", resolution="32").proto, tmp_path / "net.onnx")
+    config = BenchConfig(model="/elsewhere/net.onnx", source="file", time_limit_s=0.2)
+    payload = {"config": config.to_dict(), "run_id": "r", "timeout_s": 120, "model_digest": "abc123"}
+    result = measure_on_node(payload, (tmp_path / "net.onnx").read_bytes())
+    record = BenchRecord.from_dict(result["record"])
+    assert record.ok, record.error
+    assert record.config.model == str(node_cache_dir() / "models" / "abc123.onnx")  # the driver restores its own
+    assert result["node"].endswith("/local") and result["seconds"] > 0
+    import ray
+
+    assert not ray.is_initialized()  # nothing started a Ray instance here

@@ -59,7 +59,7 @@ def run_cluster_job(plan: RunPlan, *, address: str, db_path: str, progress: Prog
                     write_html: bool = True) -> RunOutcome:
     """Measure ``plan`` on every device of the cluster at ``address``; store records and one summary."""
     from accelbench.results.store import open_store
-    from accelbench.sweep.ray_executor import RayExecutor, probe_devices
+    from accelbench.sweep.ray_executor import RayExecutor, probe_on_node
 
     run_id, created, started = new_run_id(), utc_now(), time.monotonic()
     with RayExecutor(address) as executor, progress:
@@ -67,7 +67,8 @@ def run_cluster_job(plan: RunPlan, *, address: str, db_path: str, progress: Prog
         if not devices:
             raise UserError(f"cluster: {address} advertises no device; start nodes with `accelbench worker --address ...`")
         progress.say(f"cluster {address}: {len(devices)} devices: {', '.join(map(str, devices))}")
-        probes = probe_devices(executor, devices, plan.backend)
+        probes = {d: p for d, p in executor.call_on_devices(probe_on_node, [d for d in devices if d.kind == "cpu"],
+                                                            plan.backend).items() if p}
         chains = {d: _Chain(d, [(c, p) for c in plan.configs for p in device_precisions(plan, d, explicit_precisions,
                                                                                          probes)], plan.backend)
                   for d in devices}
@@ -94,7 +95,7 @@ def run_cluster_job(plan: RunPlan, *, address: str, db_path: str, progress: Prog
                         progress.step(f"{chain.device}: {cfg.label}, {precision}")
                         executor.submit(item, run_id)
                         running[item.config_hash] = (chain, cfg, precision)
-        stages = [cluster_peaks(measured)]
+        stages = [cluster_peaks(measured, {rid: device for rid, (_, device) in where.items()})]
         progress.say(f"  lesson: {stages[0].lesson}", always=True)
         for stage_no, title in STAGE_TITLES.items():
             items = [m for m in measured if m.config.stage == stage_no]
@@ -122,16 +123,16 @@ def run_cluster_job(plan: RunPlan, *, address: str, db_path: str, progress: Prog
     return replace(outcome, report_path=str(written))
 
 
-def cluster_peaks(measured: list[Measured]) -> StageSummary:
-    """Stage 1 for a cluster: each device's theoretical peak per precision (from its records)
-    beside the catalog's datasheet peaks."""
+def cluster_peaks(measured: list[Measured], device_of: dict[str, str]) -> StageSummary:
+    """Stage 1 for a cluster: each device's theoretical peak per precision (from its records;
+    ``device_of``: record id -> device id) beside the catalog's datasheet peaks."""
     from accelbench.hardware.catalog import load_catalog
 
     peaks: dict[tuple[str, str], PeakFigure] = {}
     for m in measured:
         rec = m.record
         if rec.ok and rec.peak_macs_per_s:
-            device = m.config.label.rpartition(" on ")[2]
+            device = device_of[rec.record_id]
             key = (device, rec.precision_executed or rec.config.precision)
             peaks.setdefault(key, PeakFigure(device=device, name=device, kind=device.split(":")[0].upper(),
                                              precision=key[1], peak_ops_per_s=2 * rec.peak_macs_per_s,

@@ -117,12 +117,10 @@ def measure_on_node(payload: dict, model_bytes: bytes | None) -> dict:
     started = time.monotonic()
     record = measure_item(config, payload["run_id"], timeout_s=payload.get("timeout_s"),
                           log_root=str(node_cache_dir() / "logs"))
-    try:
-        import ray
+    import ray
 
-        node_id = ray.get_runtime_context().get_node_id()[:8]
-    except Exception:  # outside a Ray task (tests call it directly)
-        node_id = "local"
+    # Outside a Ray task (tests call it directly) there is no node, and asking would start Ray.
+    node_id = ray.get_runtime_context().get_node_id()[:8] if ray.is_initialized() else "local"
     return {"record": record.to_dict(), "node": f"{socket.gethostname()}/{node_id}",
             "seconds": time.monotonic() - started}
 
@@ -135,23 +133,6 @@ def probe_on_node(backend: str) -> str | None:
         return best_reduced_precision(backend)
     except UserError:  # the backend is not installed there: its records will say so
         return None
-
-
-def probe_devices(executor: "RayExecutor", devices, backend: str) -> dict[DeviceId, str]:
-    """Each CPU device's best reduced precision, asked on a node that has it."""
-    ray = executor._ray
-    remote = ray.remote(probe_on_node)
-    refs = {device: remote.options(resources={device.resource: 1}, num_cpus=0).remote(backend)
-            for device in devices if device.kind == "cpu"}
-    answers = dict(zip(refs, ray.get(list(refs.values())))) if refs else {}
-    return {device: precision for device, precision in answers.items() if precision}
-
-
-def warm_up_on_node() -> None:
-    """Start a Ray worker process on a node and import what a measurement task needs, while the
-    driver is still expanding the plan (a task's first run on a node pays for both otherwise)."""
-    import accelbench.measure.runner  # noqa: F401
-    import accelbench.sweep.executor  # noqa: F401
 
 
 def _failure_kind(ray, exc: Exception) -> str:
@@ -181,6 +162,12 @@ class RayExecutor(Executor):
 
     def device_units(self) -> dict[DeviceId, int]:
         return alive_device_units(self._ray)
+
+    def call_on_devices(self, function, devices, *args) -> dict[DeviceId, object]:
+        """``function(*args)`` once on a node of each device (holding one unit of it); the answers."""
+        remote = self._ray.remote(function)
+        refs = {d: remote.options(resources={d.resource: 1}, num_cpus=0).remote(*args) for d in devices}
+        return dict(zip(refs, self._ray.get(list(refs.values())))) if refs else {}
 
     def submit(self, item: SweepItem, run_id: str) -> None:
         config = item.config
@@ -220,8 +207,12 @@ class RayExecutor(Executor):
                      f": {first}")
             record = BenchRecord.failed(item.config, run_id, error, _failure_kind(self._ray, exc))
             return Finished(item, record, "-", 0.0)
-        # The record says what was asked: the configuration, not where the node kept the file.
-        record = replace(BenchRecord.from_dict(result["record"]), config=item.config)
+        try:
+            # The record says what was asked: the configuration, not where the node kept the file.
+            record = replace(BenchRecord.from_dict(result["record"]), config=item.config)
+        except UserError as exc:  # e.g. a node with another accelbench (another record schema)
+            record = BenchRecord.failed(item.config, run_id, f"the node's record cannot be read here: {exc}",
+                                        "exception")
         return Finished(item, record, result["node"], result["seconds"])
 
     def _fail_lost_devices(self) -> list[Finished]:
