@@ -112,18 +112,18 @@ def run_sweep(plan: SweepPlan, executor: Executor, db: str, *, rerun: bool = Fal
         current = _decided(plan, expansion, units, key, store, sweep.sweep_id, rerun, retry_failed,
                            resumes=sweep.sweep_id if sweep.resumed else None)
         factory = progress_factory or (lambda p: SweepProgress(len(p.to_measure), eta_s=p.estimated_s, quiet=True))
-        outcome = _drive(current, sweep, executor, store, factory(current))
+        outcome = _drive(current, sweep, executor, store, factory(current), started)
         if outcome.measured_ok + outcome.measured_failed + outcome.duplicates == len(current.to_measure):
             store.finish_sweep(sweep.sweep_id)
-    # setup_s came back as the monotonic time of the first submission
-    return replace(outcome, wall_s=time.monotonic() - started, setup_s=outcome.setup_s - started)
+    return replace(outcome, wall_s=time.monotonic() - started)
 
 
-def _drive(current: SweepPreview, sweep: SweepEntry, executor: Executor, store, progress: SweepProgress) -> SweepOutcome:
+def _drive(current: SweepPreview, sweep: SweepEntry, executor: Executor, store, progress: SweepProgress,
+           started: float) -> SweepOutcome:
     from accelbench.job.execute import record_line
 
     remaining = {item.config_hash: item for item in current.to_measure}
-    submitted = time.monotonic()
+    setup_s = time.monotonic() - started
     for item in current.to_measure:
         executor.submit(item, sweep.sweep_id)
     ok = failed = duplicates = 0
@@ -150,7 +150,7 @@ def _drive(current: SweepPreview, sweep: SweepEntry, executor: Executor, store, 
                                   in_flight=executor.in_flight(), eta_s=eta)
             if not finished:
                 progress.update(in_flight=executor.in_flight(), eta_s=progress.eta_s)
-    return SweepOutcome(sweep, current, ok, failed, duplicates, measuring_s=spent, setup_s=submitted,
+    return SweepOutcome(sweep, current, ok, failed, duplicates, measuring_s=spent, setup_s=setup_s,
                         records=tuple(stored))
 
 
