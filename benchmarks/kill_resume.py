@@ -23,7 +23,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import psutil
@@ -35,17 +34,19 @@ def accelbench(*args: str) -> list[str]:
     return [sys.executable, "-m", "accelbench", *args]
 
 
-def orphans(pid: int) -> list[int]:
-    """Measurement children whose parent was ``pid`` and that still run."""
+def orphans(pid: int, grace_s: float = 5.0) -> list[int]:
+    """Measurement children whose parent was ``pid`` and that still run ``grace_s`` after it died
+    (a child still starting up when its parent was killed needs a moment to notice and exit)."""
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
             if "accelbench.measure.worker" in " ".join(proc.info["cmdline"] or ()) and \
-                    proc.environ().get("ACCELBENCH_PARENT_PID") == str(pid) and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
+                    proc.environ().get("ACCELBENCH_PARENT_PID") == str(pid):
+                found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return found
+    _, alive = psutil.wait_procs(found, timeout=grace_s)
+    return [proc.pid for proc in alive if proc.status() != psutil.STATUS_ZOMBIE]
 
 
 def check_store(db: Path, *, sweep: bool) -> dict:
@@ -78,7 +79,6 @@ def kill_at_random(cmd: list[str], cwd: Path, delay_s: float, env: dict) -> tupl
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    time.sleep(0.5)  # the kernel delivers the children's death signal
     return True, orphans(proc.pid)
 
 
