@@ -135,6 +135,13 @@ def probe_on_node(backend: str) -> str | None:
         return None
 
 
+def warm_up_on_node() -> None:
+    """Start a Ray worker process on a node and import what a measurement task needs, while the
+    driver is still expanding the plan (a task's first run on a node pays for both otherwise)."""
+    import accelbench.measure.runner  # noqa: F401
+    import accelbench.sweep.executor  # noqa: F401
+
+
 def _failure_kind(ray, exc: Exception) -> str:
     if isinstance(exc, ray.exceptions.OutOfMemoryError):
         return "oom"
