@@ -27,6 +27,9 @@ from pathlib import Path
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from process_helpers import measurement_children  # noqa: E402
+
 SIZES = ("32", "40", "48", "56", "64", "72", "80", "88")
 
 
@@ -37,15 +40,7 @@ def accelbench(*args: str) -> list[str]:
 def orphans(pid: int, grace_s: float = 5.0) -> list[int]:
     """Measurement children whose parent was ``pid`` and that still run ``grace_s`` after it died
     (a child still starting up when its parent was killed needs a moment to notice and exit)."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if "accelbench.measure.worker" in " ".join(proc.info["cmdline"] or ()) and \
-                    proc.environ().get("ACCELBENCH_PARENT_PID") == str(pid):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    _, alive = psutil.wait_procs(found, timeout=grace_s)
+    _, alive = psutil.wait_procs(measurement_children(pid), timeout=grace_s)
     return [proc.pid for proc in alive if proc.status() != psutil.STATUS_ZOMBIE]
 
 

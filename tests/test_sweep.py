@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from accelbench.results.store import open_store
+from process_helpers import measurement_children
 
 TINY_PLAN = """
 name = "tiny"
@@ -89,18 +90,6 @@ def test_sweep_measures_each_configuration_once_and_skips_them_afterwards(tmp_pa
         assert record.config.time_limit_s == 0.2 and record.environment["runtime_versions"]
 
 
-def _measurement_children(parent_pid: int) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if "accelbench.measure.worker" in " ".join(proc.info["cmdline"] or ()) and \
-                    proc.environ().get("ACCELBENCH_PARENT_PID") == str(parent_pid):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return found
-
-
 def test_resume_after_kill_9_records_every_configuration_exactly_once(tmp_path):
     plan, db = _plan(tmp_path, sizes=3), tmp_path / "s.db"
     proc = subprocess.Popen([sys.executable, "-m", "accelbench", "sweep", str(plan), "--db", str(db)],
@@ -108,9 +97,9 @@ def test_resume_after_kill_9_records_every_configuration_exactly_once(tmp_path):
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and (not db.exists() or len(_sweep_rows(db)) < 1):
         time.sleep(0.2)
-    while time.monotonic() < deadline and not _measurement_children(proc.pid):
+    while time.monotonic() < deadline and not measurement_children(proc.pid):
         time.sleep(0.05)  # kill while the second configuration is being measured
-    children = _measurement_children(proc.pid)
+    children = measurement_children(proc.pid)
     assert children, "no measurement was running"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -215,7 +204,7 @@ def test_ctrl_c_says_how_to_resume(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "accelbench", "sweep", str(plan), "--db", str(db)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and not _measurement_children(proc.pid):
+    while time.monotonic() < deadline and not measurement_children(proc.pid):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
