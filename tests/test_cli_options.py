@@ -69,6 +69,8 @@ def test_every_numeric_option_of_the_cli_goes_through_the_table():
     (["tops", "host", "--size", "0", "--no-measure"], "size: must be a positive integer"),
     (["tops", "host", "--budget", "nan"], "budget: must be a positive number of seconds"),
     (["models", "closest", "resnet50", "--limit", "0"], "limit: must be a positive integer"),
+    (["worker", "--head", "--port", "70000", "--dry-run"], "port: must be a positive integer, at most 65,535"),
+    (["worker", "--head", "--num-cpus", "-1", "--dry-run"], "num-cpus: must be an integer from 0 to 4,096"),
 ])
 def test_cli_refuses_with_exit_2_and_one_line(argv, fragment, capsys):
     assert cli_exit_code(argv) == 2

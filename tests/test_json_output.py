@@ -81,9 +81,10 @@ def test_run_measures_a_reshaped_user_model_at_the_size_it_names(tiny_json_run):
     assert user.ok and user.config.resolution == "64x48" and user.pixels_per_inference == 64 * 48
 
 
-def _json_commands(db, tmp, record_ids):
+def _json_commands(db, tmp, record_ids, plan):
     model = str(tmp / "static.onnx")
     return [
+        ["sweep", str(plan), "--db", str(db), "--dry-run"], ["sweep", str(plan), "--db", str(db)],
         ["models"], ["models", "closest", model, "--limit", "2"], ["profile", "resnet50", "-r", "64"],
         ["devices"], ["tops", "t4"], ["tops", "host", "--no-measure"],
         ["bench", model, "--time-limit", "0.2", "--threads", "1", "--db", str(db)],
@@ -109,9 +110,11 @@ def test_every_command_writes_only_json_on_stdout(tiny_json_run, capfd, tmp_path
                                                 execution_provider="test", threads=1, precision_requested="fp32",
                                                 precision_executed="fp32", precision_source="test")))
         ids = [r.record_id for r in store.query(status="ok")]
-    commands = _json_commands(db, tmp, ids)
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[axes]\nmodels = ["mobilenet_v2"]\nresolutions = ["32"]\n[measure]\ntime_limit_s = 0.2\n')
+    commands = _json_commands(db, tmp, ids, plan)
     assert {c[0] for c in commands} | {"run"} >= {"models", "profile", "devices", "tops", "bench", "results", "project",
-                                                  "rank", "calibrate", "report", "compare", "run"}
+                                                  "rank", "calibrate", "report", "compare", "run", "sweep"}
     for argv in commands:
         with pytest.raises(SystemExit) as exc:
             main([*argv, "--format", "json"])

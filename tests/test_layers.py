@@ -5,7 +5,9 @@ record field and its store table, `bench --layers`, and the comparison with the 
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -20,11 +22,12 @@ from accelbench.models.loader import load_model
 from accelbench.profile import profile_model
 from accelbench.results.layers import MAPPINGS, LayerTimes, RuntimeNodeTime, RuntimeProfile
 from accelbench.results.records import BenchConfig, BenchRecord
-from accelbench.results.store import open_store
+from accelbench.results.store import STORE_SCHEMA_VERSION, open_store
 from cli_helpers import cli_exit_code
 from test_backend_registry import numpy_backend  # noqa: F401 - a fixture
 
 RUNS = 2
+STORES = Path(__file__).parent / "data" / "stores"
 
 
 def _weight(name, shape):
@@ -249,22 +252,20 @@ def test_a_record_keeps_timed_latencies_and_its_layer_times_in_their_own_table(t
 
 def test_a_reader_of_a_store_from_before_layer_times_reads_its_records(tmp_path):
     db = tmp_path / "v2.db"
-    record = run_config(BenchConfig(model="resnet18", resolution="32", time_limit_s=0.2, threads=1), run_id="old",
-                        isolate=False)
-    with open_store(db) as store:
-        store.save(record)
-    con = sqlite3.connect(db)
-    with con:  # what a version-2 store looks like
-        con.execute("DROP TABLE layer_times")
-        con.execute("DELETE FROM store_migrations WHERE version = 3")
-        con.execute("UPDATE meta SET value = '2' WHERE key = 'store_schema_version'")
-    con.close()
+    shutil.copyfile(STORES / "accelbench-v2.db", db)  # written by the version-2 code: no layer_times table
     with open_store(db, read_only=True) as store:
-        (back,) = store.query()
-    assert back.record_id == record.record_id and back.layer_times is None
-    with open_store(db) as store:  # a writer migrates it
-        store.save(record.__class__.from_dict({**record.to_dict(), "record_id": "new"}))
-    assert sqlite3.connect(db).execute("SELECT MAX(version) FROM store_migrations").fetchone() == (3,)
+        old = store.query()
+    assert [r.run_id for r in old] == ["20261202T071100Z-81ce31", "20261202T071108Z-5ed0d8"]
+    assert all(r.layer_times is None for r in old)
+    record = run_config(BenchConfig(model="resnet18", resolution="32", time_limit_s=0.2, threads=1), run_id="new",
+                        isolate=False, layer_runs=RUNS)
+    with open_store(db) as store:  # a writer migrates it, and the new record keeps its layer times
+        store.save(record)
+    with open_store(db, read_only=True) as store:
+        back = {r.record_id: r for r in store.query()}
+    assert back[record.record_id].layer_times == record.layer_times
+    assert [back[r.record_id].layer_times for r in old] == [None, None]
+    assert sqlite3.connect(db).execute("SELECT MAX(version) FROM store_migrations").fetchone() == (STORE_SCHEMA_VERSION,)
 
 
 def test_bench_layers_cli(tmp_path, capsys):

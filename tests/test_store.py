@@ -97,13 +97,13 @@ def test_writer_migrates_the_v1_fixture_and_shows_the_same_records_and_summary(t
     con = sqlite3.connect(path)
     version = con.execute("SELECT value FROM meta WHERE key = 'store_schema_version'").fetchone()
     assert version == (str(STORE_SCHEMA_VERSION),)
-    assert [v for (v,) in con.execute("SELECT version FROM store_migrations")] == list(range(2, STORE_SCHEMA_VERSION + 1))
+    assert [v for (v,) in con.execute("SELECT version FROM store_migrations")] == [2, 3, 4]
     # seq keeps the old insertion order and continues it
     assert [s for (s,) in con.execute("SELECT seq FROM records ORDER BY rowid")] == list(range(1, 11))
     con.close()
     with open_store(path) as store:  # opening again applies nothing
         assert store.count() == 10
-    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM store_migrations").fetchone() == (STORE_SCHEMA_VERSION - 1,)
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM store_migrations").fetchone() == (3,)
 
 
 def test_bench_only_v1_store_gains_the_summaries_table(tmp_path):
@@ -126,15 +126,16 @@ def test_new_store_has_every_migration_and_its_history(tmp_path):
 
 def test_failing_migration_leaves_the_store_at_its_old_version(tmp_path, monkeypatch):
     path = _copy(V1, tmp_path)
-    first, second, *_ = sqlite_engine.MIGRATIONS
+    first, second, *later = sqlite_engine.MIGRATIONS
     broken = Migration(2, second.name, second.statements + ("INSERT INTO no_such_table VALUES (1)",))
-    monkeypatch.setattr(sqlite_engine, "MIGRATIONS", (first, broken))
+    monkeypatch.setattr(sqlite_engine, "MIGRATIONS", (first, broken, *later))
     with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
         open_store(path)
     con = sqlite3.connect(path)
     assert con.execute("SELECT value FROM meta WHERE key = 'store_schema_version'").fetchone() == ("1",)
     assert "seq" not in [c[1] for c in con.execute("PRAGMA table_info(records)")]
-    assert "store_migrations" not in {n for (n,) in con.execute("SELECT name FROM sqlite_master")}
+    tables = {n for (n,) in con.execute("SELECT name FROM sqlite_master")}
+    assert not tables & {"store_migrations", "layer_times", "sweeps"}  # nor any later migration ran
     con.close()
 
 
@@ -283,8 +284,9 @@ def test_store_urls(tmp_path, monkeypatch):
     assert (tmp_path / "rel.db").exists()
     with open_store(f"sqlite:///{tmp_path}/rel.db", read_only=True) as store:  # four slashes: absolute
         assert store.count() == 1 and store.location == f"{tmp_path}/rel.db"
-    with pytest.raises(UserError, match=r"scheme 'postgresql://' is not supported; .*sqlite://") as exc:
-        open_store("postgresql://me@localhost/bench")
+    with pytest.raises(UserError, match=r"scheme 'mysql://' is not supported; .*sqlite://, postgresql://") as exc:
+        open_store("mysql://me:secret@localhost/bench")
+    assert "secret" not in str(exc.value)
     assert "\n" not in str(exc.value)
     with pytest.raises(UserError, match="names no file"):
         open_store("sqlite://")
@@ -418,8 +420,70 @@ def test_a_lock_that_never_clears_is_one_clear_error(tmp_path):
 # -- layering ------------------------------------------------------------------------------------------
 
 
-def test_all_sql_lives_in_the_sqlite_engine():
-    engine = SRC / "results" / "store" / "sqlite.py"
-    sql = re.compile(r"\bimport sqlite3\b|\bsqlite3\.connect\b|\b(SELECT|INSERT INTO|CREATE TABLE)\b")
-    offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if p != engine and sql.search(p.read_text())]
+def test_all_sql_lives_in_the_store_engines():
+    from accelbench.results.store import ENGINE_MODULES
+
+    engines = {SRC.parent / (module.replace(".", "/") + ".py") for module in ENGINE_MODULES.values()}
+    assert engines == {SRC / "results" / "store" / "sqlite.py", SRC / "results" / "store" / "postgres.py"}
+    engines.add(SRC / "results" / "store" / "sql.py")  # what the SQL engines share
+    sql = re.compile(r"\bimport (sqlite3|psycopg)\b|\b(sqlite3|psycopg)\.connect\b|\b(SELECT|INSERT INTO|CREATE TABLE)\b")
+    offenders = [str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if p not in engines and sql.search(p.read_text())]
     assert offenders == []
+
+
+def _assert_a_sweep_records(store) -> None:
+    """A migrated store opens a sweep and keeps a record of it with its configuration hash."""
+    sweep = store.open_sweep("plan", "after migration", 1)
+    store.save(_record(sweep.sweep_id), config_hash="feedfacefeedface")
+    assert [o.run_id for o in store.config_outcomes(["feedfacefeedface"])] == [sweep.sweep_id]
+
+
+# -- version 2 -> 4 (layer times, sweeps) --------------------------------------------------------------
+
+V2 = STORES / "accelbench-v2.db"
+
+
+def test_writer_migrates_the_v2_fixture_for_sweeps(tmp_path):
+    path = _copy(V2, tmp_path)
+    with open_store(path, read_only=True) as reader:  # a reader leaves it at version 2
+        assert reader.count() == 2 and reader.sweeps() == [] and reader.config_outcomes(["x"]) == []
+        assert reader.config_hashes("20261202T071100Z-81ce31") == {}
+    assert _digest(path) == _digest(V2)
+    with open_store(path) as store:
+        old = store.query()
+        assert [(r.run_id, r.status) for r in old] == [("20261202T071100Z-81ce31", "ok"),
+                                                      ("20261202T071108Z-5ed0d8", "failed")]
+        assert old[1].failure_kind == "timeout" and len(old[0].latency_ns) > 0
+        assert store.load_summary("20261202T070000Z-v2summ").command.endswith("by the v2 code)")
+        _assert_a_sweep_records(store)
+    con = sqlite3.connect(path)
+    assert [v for (v,) in con.execute("SELECT version FROM store_migrations ORDER BY version")] == [1, 2, 3, 4]
+    assert con.execute("SELECT COUNT(*) FROM layer_times").fetchone() == (0,)
+    assert con.execute("SELECT COUNT(*) FROM records WHERE config_hash IS NULL").fetchone() == (2,)
+    assert [s for (s,) in con.execute("SELECT seq FROM records ORDER BY seq")] == [1, 2, 3]
+    con.close()
+
+
+# -- version 3 -> 4 (sweeps; a store of per-layer times) ------------------------------------------------
+
+V3 = STORES / "accelbench-v3.db"
+
+
+def test_writer_migrates_the_v3_fixture_and_keeps_its_layer_times(tmp_path):
+    path = _copy(V3, tmp_path)
+    with open_store(path, read_only=True) as reader:  # a reader leaves it at version 3
+        layered, failed = reader.query()
+        assert reader.sweeps() == [] and reader.config_hashes(layered.run_id) == {}
+    assert _digest(path) == _digest(V3)
+    assert (layered.run_id, failed.status, failed.failure_kind) == ("20261202T083059Z-093541", "failed", "timeout")
+    assert layered.layer_times is not None and layered.layer_times.runs == 2 and len(layered.layer_times.layers) == 23
+    assert failed.layer_times is None
+    with open_store(path) as store:
+        assert [r.to_dict() for r in store.query()] == [layered.to_dict(), failed.to_dict()]
+        assert store.load_summary("20261210T080000Z-v3summ").command.endswith("by the v3 code)")
+        _assert_a_sweep_records(store)
+    con = sqlite3.connect(path)
+    assert [v for (v,) in con.execute("SELECT version FROM store_migrations ORDER BY version")] == [1, 2, 3, 4]
+    assert con.execute("SELECT value FROM meta WHERE key = 'store_schema_version'").fetchone() == ("4",)
+    assert con.execute("SELECT COUNT(*) FROM layer_times").fetchone() == (1,)
+    con.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from accelbench.hardware.host import CpuPeak
 from accelbench.report.units import (
-    fmt_binary_bytes, fmt_core_arithmetic, fmt_count, fmt_hz, fmt_memory_size, fmt_ms, fmt_ns, fmt_value,
+    MISSING, fmt_binary_bytes, fmt_core_arithmetic, fmt_count, fmt_duration, fmt_hz, fmt_memory_size, fmt_ms, fmt_ns,
+    fmt_value,
 )
 
 
@@ -35,3 +36,9 @@ def test_catalog_views():
 def test_cpu_peak_arithmetic():
     peak = CpuPeak("fp32", 2 * 2.6e9 * 32 * 2, 32, "2 FMA x 16 lanes", "AVX-512 FMA", 2, 2.6e9)
     assert fmt_core_arithmetic(peak) == "2 cores x 2.6 GHz x 32 MACs/cycle (2 FMA x 16 lanes) x 2 = 333 GFLOPS"
+
+
+def test_sweep_durations():
+    assert fmt_duration(44.6) == "45 s" and fmt_duration(59.4) == "59 s" and fmt_duration(750) == "12.5 min"
+    assert fmt_duration(3600) == "1.0 h" and fmt_duration(8280) == "2.3 h"
+    assert fmt_duration(None) == MISSING and fmt_duration(float("nan"), missing="n/a") == "n/a"

@@ -44,6 +44,9 @@ COMMANDS: dict[str, CommandEntry] = {
                                       "(95 % CIs overlapping or not)."),
     "devices": CommandEntry("tops", "List the device catalog: peaks per precision, on-chip SRAM, DRAM bandwidth, "
                                     "TDP, price."),
+    "export": CommandEntry("sweep", "Write runs (records with raw samples, environment, provenance; summaries) to a "
+                                    "versioned JSON file."),
+    "merge": CommandEntry("sweep", "Add exported results (accelbench export) to a store: all of them, or none."),
     "models": CommandEntry("models", "List the zoo models: what each stands for, task, parameters, MACs and layers "
                                      "at the default size, the sizes each accepts (docs/models.md)."),
     "profile": CommandEntry("profile", "Per-layer MACs, parameters, weight and activation bytes, arithmetic "
@@ -60,8 +63,12 @@ COMMANDS: dict[str, CommandEntry] = {
     "results": CommandEntry("bench", "List or export stored measurements."),
     "run": CommandEntry("run", "Walk the four stages of inference benchmarking on this machine and end with an "
                                "answer."),
+    "sweep": CommandEntry("sweep", "Measure every configuration of PLAN (a TOML file: axes, exclude/include rules, "
+                                   "measurement settings; see docs/sweep.md) once."),
     "tops": CommandEntry("tops", "Peak TOPS of DEVICE per precision, with the arithmetic (MACs x GHz x 2; 1K MACs "
                                  "at 1 GHz = 2 TOPS)."),
+    "worker": CommandEntry("sweep", "Start a Ray node that offers this machine's devices to sweeps (wraps "
+                                    "`ray start`)."),
 }
 
 

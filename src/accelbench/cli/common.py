@@ -67,6 +67,9 @@ NUMBER_OPTIONS: dict[str, NumberRule] = {
     "seed": NumberRule(int, 0, 2**32 - 1),
     "limit": NumberRule(int, 1, 10**4),
     "layer-runs": NumberRule(int, 1, 10**4),
+    "port": NumberRule(int, 1, 65535),
+    "client-port": NumberRule(int, 1, 65535),
+    "num-cpus": NumberRule(int, 0, 4096),
 }
 
 
@@ -108,8 +111,9 @@ input_shape_option = click.option(
     help="Fix an input's shape: NAME=1x3x720x1280 (repeatable; ONNX files only).",
 )
 db_option = click.option(
-    "--db", "db", default=None, metavar="PATH", callback=lambda ctx, param, value: value or default_db_path(),
-    help="Results store: a SQLite file or sqlite:///PATH (default ./accelbench.db, or $ACCELBENCH_DB).",
+    "--db", "db", default=None, metavar="PATH|URL", callback=lambda ctx, param, value: value or default_db_path(),
+    help="Results store: a SQLite file, sqlite:///PATH or postgresql://USER@HOST/DB"
+         " (default ./accelbench.db, or $ACCELBENCH_DB).",
 )
 precision_option = click.option("--precision", "-p", default="fp32", show_default=True,
                                  help="fp32, fp16, bf16, int16 or int8.")

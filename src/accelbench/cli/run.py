@@ -16,6 +16,7 @@ from accelbench.precision import parse_precision
 from accelbench.report.answer import answer_in_words
 from accelbench.report.progress import Progress
 from accelbench.report.tables import print_tables, ranking_table
+from accelbench.sweep.cluster_run import run_cluster_job
 
 
 @app.command("run")
@@ -38,8 +39,10 @@ from accelbench.report.tables import print_tables, ranking_table
 @click.option("--quiet", "-q", is_flag=True, help="Only the lessons, the ranking and the report path.")
 @click.option("--yes", "-y", is_flag=True, help="With --full: do not ask before a long run.")
 @click.option("--format", "-f", "output_format", default="table", show_default=True, help="table or json.")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Run on every device of a Ray cluster (ray://HOST:PORT, HOST:PORT or auto): one report for all.")
 def run_command(model, resolution, full, objective, backend, precisions, time_limit, db, report_path, no_report,
-                no_layers, quiet, yes, output_format):
+                no_layers, quiet, yes, output_format, cluster):
     """Walk the four stages of inference benchmarking on this machine and end with an answer.
 
     \b
@@ -68,8 +71,14 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
                      f" ({plan.closest.why})")
     if full and not yes and sys.stdin.isatty():
         click.confirm(f"The full matrix takes about {estimate / 60:.0f} minutes. Start?", abort=True, err=True)
-    outcome = run_job(plan, db_path=db, progress=progress, command="accelbench " + " ".join(sys.argv[1:]),
-                      report_path=report_path, write_html=not no_report)
+    command = "accelbench " + " ".join(sys.argv[1:])
+    if cluster is not None:  # every device of the cluster measures (sweep/cluster_run.py)
+        outcome = run_cluster_job(plan, address=cluster, db_path=db, progress=progress,
+                                  explicit_precisions=bool(precisions), report_path=report_path,
+                                  write_html=not no_report, command=command)
+    else:
+        outcome = run_job(plan, db_path=db, progress=progress, command=command, report_path=report_path,
+                          write_html=not no_report)
     summary = outcome.summary
     if fmt == "json":
         echo_json({**summary.to_dict(), "db": db, "report": outcome.report_path})
@@ -77,7 +86,8 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
     print_tables([ranking_table(summary)], progress.console)
     if answer_in_words(summary.ranking):
         progress.say(escape(answer_in_words(summary.ranking)), always=True)  # labels hold user text
-    progress.say("measured = run on this machine; projected = estimated from datasheet figures (accelbench project),"
+    where = "run on the device its row names" if cluster else "run on this machine"
+    progress.say(f"measured = {where}; projected = estimated from datasheet figures (accelbench project),"
                  " in brackets its 80 % band; calibrated projection = this host's projection fitted on its other"
                  " measurements; inf/s per W of this host is an estimate unless a power counter was read.", always=True)
     progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db} (run {summary.run_id}).", always=True)

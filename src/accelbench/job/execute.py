@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from accelbench.backends.base import backend_class
 from accelbench.errors import UserError
@@ -50,9 +51,13 @@ def run_job(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
     report to ``report_path`` (default accelbench-out/report-<run>.html) unless ``write_html`` is off."""
     with progress:
         outcome = execute(plan, db_path=db_path, progress=progress, command=command, isolate=isolate)
+    return with_report(outcome, db_path=db_path, report_path=report_path, write_html=write_html)
+
+
+def with_report(outcome: RunOutcome, *, db_path: str, report_path: str | None, write_html: bool) -> RunOutcome:
+    """``outcome`` with the HTML report of its run written (unless ``write_html`` is off)."""
     if not write_html:
         return outcome
-
     path = report_path or default_report_path(outcome.summary.run_id)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     written, _ = write_report(db_path, run_id=outcome.summary.run_id, out_path=path)
@@ -122,27 +127,40 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
             stages.append(stage)
             progress.say(f"  lesson: {stage.lesson}", always=True)
 
-    if plan.user_model is None:
-        stages.append(StageSummary(4, STAGE_TITLES[4], "", skipped="no --model given: run `accelbench run --model "
-                                   "PATH_OR_ZOO_NAME` to measure your own network"))
-    progress.step("projecting onto catalog devices and ranking")
-    # devices measured in this store (this host) are calibrated from their measurements
-    projections = project_for_ranking(measured, store_records(db_path), str(db_path))
-    ranking = rank_entries(measured, projections, plan.objective)
-    if projections:
-        stages[0] = with_rank_lesson(stages[0], projections)
-    summary = RunSummary(
-        run_id=run_id, created=created, command=command, objective=plan.objective, stages=tuple(stages),
-        ranking=tuple(ranking), projections=projections, duration_s=time.monotonic() - started,
-        environment=collect_environment("cpu"),
-        notes=(f"backend: {backend}", f"precisions: {', '.join(plan.precisions)}",
-               "sizes shrunk by ACCELBENCH_TINY=1 (test mode)" if plan.tiny else "full sizes",
-               *layer_notes(plan, measured), *([f"stage 3: {plan.closest_error}"] if plan.closest_error else [])),
-    )
+    summary = finish_summary(plan, stages, measured, progress, db_path=db_path, run_id=run_id, created=created,
+                             started=started, command=command,
+                             notes=(f"backend: {backend}", f"precisions: {', '.join(plan.precisions)}"))
     with open_store(db_path) as store:
         store.save_summary(summary)
     progress.done("")
     return RunOutcome(summary, tuple(m.record for m in measured))
+
+
+def finish_summary(plan: RunPlan, stages: list[StageSummary], measured: list[Measured], progress: Progress, *,
+                   db_path: str, run_id: str, created: str, started: float, command: str, notes: tuple[str, ...],
+                   where: Callable[[Measured], tuple[str, str]] | None = None,
+                   owned_devices: frozenset[str] = frozenset()) -> RunSummary:
+    """The run summary once every stage was measured (shared by `run` and `run --cluster`): stage 4's
+    place, projections onto catalog devices but ``owned_devices`` (a cluster measured them; a device
+    measured in the store ``db_path`` is calibrated from its measurements), the ranking (``where``
+    names the device each measurement ran on: ranking.rank_entries) and the notes (``notes`` first)."""
+    if plan.user_model is None:
+        stages.append(StageSummary(4, STAGE_TITLES[4], "", skipped="no --model given: run `accelbench run --model "
+                                   "PATH_OR_ZOO_NAME` to measure your own network"))
+    progress.step("projecting onto catalog devices and ranking")
+    # devices measured in this store (this host, a cluster's devices) are calibrated from their measurements
+    projections = tuple(p for p in project_for_ranking(measured, store_records(db_path), str(db_path))
+                        if p.device not in owned_devices)
+    ranking = rank_entries(measured, projections, plan.objective, where)
+    if projections:
+        stages[0] = with_rank_lesson(stages[0], projections)
+    return RunSummary(
+        run_id=run_id, created=created, command=command, objective=plan.objective, stages=tuple(stages),
+        ranking=tuple(ranking), projections=projections, duration_s=time.monotonic() - started,
+        environment=collect_environment("cpu"),
+        notes=(*notes, "sizes shrunk by ACCELBENCH_TINY=1 (test mode)" if plan.tiny else "full sizes",
+               *layer_notes(plan, measured), *([f"stage 3: {plan.closest_error}"] if plan.closest_error else [])),
+    )
 
 
 def stage1_peaks(plan: RunPlan, progress: Progress) -> tuple[StageSummary, dict[str, MeasuredPeak]]:

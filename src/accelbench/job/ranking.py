@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 from accelbench.errors import UserError
 from accelbench.hardware.catalog import load_catalog
@@ -122,10 +122,12 @@ def _host_projections(loaded, cfg: StageConfig, measured: Sequence[Measured], re
     return tuple(out)
 
 
-def _measured_entry(m: Measured) -> RankEntry:
+def _measured_entry(m: Measured, where: Callable[[Measured], tuple[str, str]] | None = None) -> RankEntry:
     """A measured configuration with its confidence intervals: of the median latency, and of the
-    throughput from the mean latency's (none when LoadGen set the throughput)."""
+    throughput from the mean latency's (none when LoadGen set the throughput). ``where``: (label,
+    device id) of the device it ran on, default this host; only this host's bound is projected."""
     rec = m.record
+    place, device = where(m) if where is not None else ("this host", "host")
     stats = rec.stats
     latency_ci = stats.median_ci_ns
     throughput_ci = None
@@ -133,9 +135,9 @@ def _measured_entry(m: Measured) -> RankEntry:
         per_query = rec.inferences_per_query * 1e9
         throughput_ci = (per_query / stats.mean_ci_ns[1], per_query / stats.mean_ci_ns[0])
     return RankEntry(
-        label=f"this host ({rec.runtime}, {rec.precision_executed}) @ {m.config.resolution}",
-        kind="measured", record_id=rec.record_id, device="host", model=m.config.model,
-        resolution=m.config.resolution, batch=m.config.batch, bound=host_bound(m),
+        label=f"{place} ({rec.runtime}, {rec.precision_executed}) @ {m.config.resolution}",
+        kind="measured", record_id=rec.record_id, device=device, model=m.config.model,
+        resolution=m.config.resolution, batch=m.config.batch, bound=host_bound(m) if device == "host" else None,
         precision=rec.precision_executed, latency_s=stats.p50_ns / 1e9,
         throughput_per_s=rec.throughput_per_s, per_w=rec.inferences_per_s_per_w,
         per_w_source="estimated" if not rec.power.measured else "measured",
@@ -176,16 +178,17 @@ def metric_interval(entry: RankEntry, metric: str) -> tuple[float | None, float 
 
 
 def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionEntry],
-                 objective: str) -> list[RankEntry]:
+                 objective: str, where: Callable[[Measured], tuple[str, str]] | None = None) -> list[RankEntry]:
     """Measured configurations of the ranking model and projected catalog devices, best first by the
     central figure; an entry whose interval overlaps the next one's is marked. Then, unranked, the
     projections of devices that were measured (their measurements outrank them) and the entries
-    without a figure for the objective."""
+    without a figure for the objective. ``where`` names the device a measurement ran on as (label,
+    device id); default ("this host", "host")."""
     if not measured:
         return []
     target = next((s for s in RANKING_STAGES if any(m.config.stage == s for m in measured)), None)
     metric, descending = OBJECTIVE_METRICS[objective]
-    entries = [_measured_entry(m) for m in measured if m.config.stage == target and m.record.ok]
+    entries = [_measured_entry(m, where) for m in measured if m.config.stage == target and m.record.ok]
     measured_devices = {e.device for e in entries}
     entries += [_projected_entry(proj, metric) for proj in projections]
 

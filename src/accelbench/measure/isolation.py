@@ -27,6 +27,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from accelbench.measure.worker import PARENT_ENV
+
 CRASH_ENV = "ACCELBENCH_TEST_CRASH"
 
 
@@ -54,6 +56,7 @@ def run_isolated(task: str, payload: dict, *, timeout_s: float, env: dict | None
         in_path.write_text(json.dumps(payload))
         cmd = [sys.executable, "-m", "accelbench.measure.worker", task, str(in_path), str(out_path)]
         child_env = dict(os.environ if env is None else env)
+        child_env[PARENT_ENV] = str(os.getpid())  # the child dies with us (measure/worker.py)
         try:
             proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, timeout=timeout_s, env=child_env)

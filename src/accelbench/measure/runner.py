@@ -48,7 +48,7 @@ from accelbench.profile import profile_model
 from accelbench.results.layers import LayerTimes
 from accelbench.results.records import BenchConfig, BenchRecord, Environment, new_run_id
 from accelbench.results.unknown_layers import UnknownLayers
-from accelbench.results.store import open_store, split_store_url
+from accelbench.results.store import default_log_root, open_store
 from accelbench.shapes import parse_resolution
 
 IMAGE_TASKS = ("image-classification", "object-detection", "segmentation")
@@ -130,7 +130,7 @@ def bench(config: BenchConfig, *, db: str, save: bool = True, isolate: bool = Tr
     also collect per-layer times over that many profiled runs (``bench --layers``)."""
     store = open_store(db) if save else None
     if log_root is None:
-        log_root = Path(split_store_url(db)[1]).resolve().parent / DEFAULT_LOG_ROOT
+        log_root = default_log_root(db)
     try:
         record = run_config(config, run_id=new_run_id(), isolate=isolate, timeout_s=timeout_s, log_root=log_root,
                             layer_runs=layer_runs)

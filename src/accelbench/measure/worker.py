@@ -4,10 +4,14 @@ Imports ``TASK`` ("module:function"), calls it with the JSON payload read from I
 writes ``{"ok": true, "result": ...}`` or ``{"ok": false, "kind": ..., "error": ...}`` to OUT.json
 (see accelbench.measure.isolation). The output file is written to a temporary name and renamed,
 so the parent never reads half a result.
+
+The child dies with its parent (Linux): a sweep killed with -9 and resumed must not find the old
+measurement still running beside the new one.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import json
 import os
@@ -33,6 +37,22 @@ def _inject_test_fault() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+PARENT_ENV = "ACCELBENCH_PARENT_PID"  # set by accelbench.measure.isolation
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    parent = os.environ.get(PARENT_ENV)
+    if parent and parent.isdigit() and os.getppid() != int(parent):
+        os._exit(1)  # the parent died before the request took effect
+
+
 def _write(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))
@@ -41,6 +61,7 @@ def _write(path: Path, data: dict) -> None:
 
 def main(argv: list[str]) -> int:
     task, in_path, out_path = argv[0], Path(argv[1]), Path(argv[2])
+    _die_with_parent()
     try:
         _inject_test_fault()
         module_name, _, func_name = task.partition(":")

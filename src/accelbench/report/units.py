@@ -119,6 +119,17 @@ def fmt_correlation(rho: float | None) -> str:
     return "n/a" if rho is None or not math.isfinite(rho) else f"{rho:+.2f}"
 
 
+def fmt_duration(seconds: float | None, *, missing: str = MISSING) -> str:
+    """A wall-clock span for humans (ETAs, estimated durations): 45 s, 12.5 min, 2.3 h."""
+    if seconds is None or not math.isfinite(seconds):
+        return missing
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 BAND_DASH = "–"  # between the ends of an interval: "1,234 (980–1,510)"
 
 

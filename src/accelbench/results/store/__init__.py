@@ -2,9 +2,11 @@
 
 ``open_store(url_or_path, read_only=...)`` picks the engine by URL scheme and returns a
 ``ResultStore``; callers never see SQL. A plain path or ``sqlite:///PATH`` is a SQLite file
-(``results/store/sqlite.py``, the only SQL in accelbench). Default: ``./accelbench.db``, or
-``$ACCELBENCH_DB``. Adding an engine (PostgreSQL) is one module implementing ``ResultStore`` plus
-its scheme in ``ENGINE_MODULES``; no caller changes.
+(``results/store/sqlite.py``); ``postgresql://`` or ``postgres://`` a PostgreSQL database
+(``results/store/postgres.py``, the ``postgres`` extra). The SQL both engines share is in
+``results/store/sql.py``; no module outside this package holds SQL. Default: ``./accelbench.db``,
+or ``$ACCELBENCH_DB``. Adding an engine is one module implementing ``ResultStore`` (usually through
+``sql.SqlStore``) plus its scheme in ``ENGINE_MODULES``; no caller changes.
 
 What every engine keeps:
 
@@ -17,7 +19,14 @@ What every engine keeps:
 * the store schema version (``STORE_SCHEMA_VERSION``), raised by numbered migrations that the
   engine applies in order, in one transaction, when a *writer* opens an older store. Readers
   never create, migrate or modify anything; a store newer than this accelbench is refused
-  untouched.
+  untouched;
+* for sweeps (accelbench/sweep): each record's configuration hash, unique per run, so that a
+  configuration is recorded at most once in a sweep however many executors race on it or
+  however often the sweep is killed and resumed (a unique index, never check-then-insert);
+  and the sweeps ledger, at most one unfinished sweep per plan (the one a resume continues).
+
+Every engine implements the same numbered migrations (same versions and names; the SQL dialect
+stays inside the engine), so a store moves between engines through export/merge unchanged.
 
 Samples are stored as little-endian int64 bytes (8 per query) on every engine.
 """
@@ -29,6 +38,8 @@ import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -39,7 +50,38 @@ from accelbench.results.summary import RunSummary
 
 # Version 1: records, samples, meta. Version 2: run_summaries, records.seq, store_migrations.
 # Version 3: layer_times (per-layer times of records measured with --layers).
-STORE_SCHEMA_VERSION = 3
+# Version 4: records.config_hash (unique per run) and the sweeps ledger.
+STORE_SCHEMA_VERSION = 4
+
+
+class DuplicateRecord(UserError):
+    """A record the store already holds: the same record id, or a second record of one
+    configuration (config hash) in one run. Nothing of the refused write was stored."""
+
+
+@dataclass(frozen=True)
+class ConfigOutcome:
+    """A stored record of a hashed configuration (a sweep's), without its measurement."""
+
+    config_hash: str
+    run_id: str
+    record_id: str
+    status: str  # ok | failed
+    timestamp: str
+
+
+@dataclass(frozen=True)
+class SweepEntry:
+    """One sweep in the ledger. ``sweep_id`` is also the run id of its records."""
+
+    sweep_id: str
+    plan_key: str  # the plan's configurations and options, hashed: a resume finds its sweep by it
+    name: str
+    configs: int
+    created: str
+    finished: str | None = None
+    resumed: bool = False  # open_sweep only: an unfinished sweep of this plan was continued
+
 
 
 @dataclass(frozen=True)
@@ -52,7 +94,9 @@ class Migration:
 
 
 # URL scheme -> the module of its engine, which defines ENGINE (a ResultStore subclass).
-ENGINE_MODULES = {"sqlite": "accelbench.results.store.sqlite"}
+ENGINE_MODULES = {"sqlite": "accelbench.results.store.sqlite",
+                  "postgresql": "accelbench.results.store.postgres",
+                  "postgres": "accelbench.results.store.postgres"}
 
 
 def samples_to_blob(latency_ns) -> bytes:
@@ -116,8 +160,16 @@ class ResultStore(ABC):
 
     # -- writing -------------------------------------------------------------------------------
     @abstractmethod
-    def save(self, record: BenchRecord) -> None:
-        """Write the record and its samples in one transaction (all or nothing)."""
+    def save(self, record: BenchRecord, *, config_hash: str | None = None) -> None:
+        """Write the record and its samples in one transaction (all or nothing). With
+        ``config_hash`` (a sweep's configuration), a second record of that hash in the same run is
+        refused; so is a record id already stored: DuplicateRecord, and nothing is written."""
+
+    @abstractmethod
+    def save_many(self, records: Sequence[tuple[BenchRecord, str | None]],
+                  summaries: Sequence[RunSummary] = ()) -> None:
+        """(record, config hash or None) pairs and run summaries in ONE transaction: all stored, or
+        none (DuplicateRecord for a record or a summary's run the store already holds)."""
 
     @abstractmethod
     def save_summary(self, summary: RunSummary) -> None:
@@ -153,6 +205,28 @@ class ResultStore(ABC):
     @abstractmethod
     def count(self) -> int:
         """How many records the store holds."""
+
+    # -- sweeps --------------------------------------------------------------------------------
+    @abstractmethod
+    def config_outcomes(self, config_hashes: Iterable[str]) -> list[ConfigOutcome]:
+        """Every stored record of these configuration hashes, oldest first ([] on a store older than v4)."""
+
+    @abstractmethod
+    def config_hashes(self, run_id: str) -> dict[str, str]:
+        """record id -> configuration hash of the hashed records of one run."""
+
+    @abstractmethod
+    def open_sweep(self, plan_key: str, name: str, configs: int) -> SweepEntry:
+        """The unfinished sweep of ``plan_key`` (resumed=True), or a new one; two writers opening
+        the same plan at once get the same sweep."""
+
+    @abstractmethod
+    def finish_sweep(self, sweep_id: str) -> None:
+        """Mark the sweep finished: the next sweep of the same plan starts afresh."""
+
+    @abstractmethod
+    def sweeps(self) -> list[SweepEntry]:
+        """The ledger, oldest first ([] on a store older than v4)."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -190,13 +264,33 @@ def split_store_url(url_or_path: str) -> tuple[str, str]:
     scheme = scheme.lower()
     if scheme not in ENGINE_MODULES:
         raise UserError(f"db: scheme {scheme + '://'!r} is not supported; give a file path or one of: "
-                        + ", ".join(f"{s}://" for s in ENGINE_MODULES) + f" (got {url_or_path!r})")
+                        + ", ".join(f"{s}://" for s in ENGINE_MODULES) + f" (got {display_url(url_or_path)!r})")
     if scheme == "sqlite":
         path = rest[1:] if rest.startswith("/") else ""
         if not path:
             raise UserError(f"db: {url_or_path!r} names no file; write sqlite:///relative.db or sqlite:////abs/path.db")
         return scheme, path
     return scheme, url_or_path
+
+
+def display_url(url: str) -> str:
+    """``url`` without its password (``postgresql://me:secret@host/db`` -> ``postgresql://me@host/db``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    netloc, slash, tail = rest.partition("/")
+    user_info, at, host = netloc.rpartition("@")
+    if at and ":" in user_info:
+        netloc = user_info.split(":", 1)[0] + "@" + host
+    return f"{scheme}{sep}{netloc}{slash}{tail}"
+
+
+def default_log_root(url_or_path: str | os.PathLike | None = None) -> str:
+    """Where LoadGen logs go by default: beside a SQLite store, else ./accelbench-logs."""
+    scheme, location = split_store_url(str(url_or_path or default_db_path()))
+    if scheme == "sqlite":
+        return str(Path(location).resolve().parent / "accelbench-logs")
+    return str(Path("accelbench-logs").resolve())
 
 
 def open_store(url_or_path: str | os.PathLike | None = None, *, read_only: bool = False) -> ResultStore:
