@@ -139,7 +139,7 @@ def test_run_report_renders_in_chromium(tiny_run, tmp_path, capsys):
 
     artifact = Path(__file__).resolve().parents[1] / "accelbench-out" / "run-report-screenshot.png"
     artifact.parent.mkdir(exist_ok=True)
-    _chromium([f"--screenshot={artifact}", "--window-size=1300,7000", report.resolve().as_uri()], tmp_path)
+    _chromium([f"--screenshot={artifact}", "--window-size=1400,7000", report.resolve().as_uri()], tmp_path)
     assert artifact.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with capsys.disabled():  # shown in CI's log even though the test passes
         print(f"\naccelbench run report screenshot: {artifact}")
