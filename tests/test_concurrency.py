@@ -95,7 +95,6 @@ def test_each_request_cycles_through_the_input_sets_from_its_own():
 
 
 def _tiny_matmul(tmp_path):
-    import onnx
     from onnx import TensorProto, helper
 
     w = helper.make_tensor("w", TensorProto.FLOAT, [64, 10], np.random.default_rng(0).standard_normal(640).tolist())
