@@ -120,6 +120,8 @@ streams_option = click.option(
     "--streams", default=None, metavar="N", callback=lambda ctx, param, value: parse_streams(value),
     help="Inference requests in flight for throughput, N or auto (offline and server scenarios; as benchmark_app "
          "-nstreams/-nireq, trtexec --streams); auto: try 1, 2, 4 ... up to the cores and keep the best. Default 1.")
+
+
 def constraint_options(command):
     """--max-latency-ms, --max-watts, --max-price: only what meets them is ranked (job/ranking.py)."""
     for option in reversed((

@@ -361,6 +361,8 @@ SRAM_LABEL_LANES = ((0.01, "left"), (0.99, "right"), (0.5, "center"))
 SRAM_GROUP_RATIO = 1.30  # devices closer than this share one line (at the smallest) and one label
 SRAM_LABEL_CHARS = 26  # a third of the plot's width
 SRAM_PLOT_MARGIN_PX = 180  # the activation chart's height less its plot area (legend above, labels below)
+
+
 def _sram_groups(refs) -> list[tuple[float, float, list[str]]]:
     """Devices whose on-chip memory is within SRAM_GROUP_RATIO of the group's smallest, as
     (smallest bytes, largest bytes, names)."""
