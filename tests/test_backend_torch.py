@@ -101,3 +101,20 @@ def test_pickled_checkpoint_refused_state_dict_loaded(tmp_path):
     out = backend.outputs_as_numpy(backend.run((torch.ones(1, 3, 224, 224),)))[0]
     # all weights 0.5: conv output per channel = 27*0.5 + 0.5 = 14 (interior; borders lower), so fc = 0.5*8*mean + 0.5
     assert np.allclose(out, out[0, 0]) and out[0, 0] > 0.5 * 8 * 13 + 0.5
+
+
+def test_two_requests_in_flight_run_the_module_from_two_threads(loaded):
+    from accelbench.measure.concurrency import time_streams
+    from accelbench.measure.timing import TimingConfig
+
+    backend = TORCH(BackendConfig(batch=2, streams=2, threads=2))
+    backend.load(loaded)
+    sets = [backend.prepare_inputs(seed) for seed in (1, 2)]
+    runners = backend.request_runners(sets)
+    assert len(runners) == 2
+    # request i starts at set i, then cycles: the same outputs as one call on that set
+    for i, runner in enumerate(runners):
+        assert np.allclose(backend.outputs_as_numpy(runner())[0], backend.outputs_as_numpy(backend.run(sets[i]))[0])
+    result = time_streams(runners, TimingConfig(time_limit_s=1.0, warmup_max_s=0.1, iterations=40))
+    assert result.streams == 2 and result.queries >= 40 and result.stop_reason == "iterations"
+    assert result.throughput_per_s(2) == pytest.approx(result.queries * 2 * 1e9 / result.measure_wall_ns)

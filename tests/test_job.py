@@ -43,6 +43,7 @@ def test_plan_rejects_bad_options_before_anything_runs(tmp_path):
 class _Stats:
     def __init__(self, p50_ns, ci_rel=None):
         self.p50_ns = p50_ns
+        self.p99_ns = p50_ns
         self.confidence = 0.95
         # confidence intervals of the median and the mean (None: too few samples for one)
         self.median_ci_ns = None if ci_rel is None else (p50_ns * (1 - ci_rel), p50_ns * (1 + ci_rel))
@@ -51,6 +52,7 @@ class _Stats:
 
 class _Power:
     measured = False
+    power_w = None
 
 
 class _Record:
@@ -68,6 +70,7 @@ class _Record:
         self.throughput_per_s = tput
         self.inferences_per_s_per_w = per_w
         self.inferences_per_s_per_usd = None
+        self.price_usd = None
         self.power = _Power()
 
 

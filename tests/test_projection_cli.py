@@ -75,7 +75,9 @@ def test_rank_keeps_its_json_keys_and_table(capsys):
                                         "throughput_per_usd", "per_usd_rank", "calibrated", "bound",
                                         # issue 11 phase 2 appends the band and the overlap mark
                                         "throughput_per_s_low", "throughput_per_s_high", "interval_level",
-                                        "provenance", "indistinguishable_from"]
+                                        "provenance", "indistinguishable_from",
+                                        # issue 13 appends the figures the constraints look at
+                                        "latency_s", "power_w", "price_usd"]
     assert [d["rank"] for d in data["devices"]] == list(range(1, len(data["devices"]) + 1))
     code, out, err = run(["rank", "resnet50", "-r", "64", "--no-calibration"], capsys)
     assert code == 0, err

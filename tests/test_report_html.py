@@ -166,7 +166,7 @@ def test_report_in_headless_chromium(run_db, tmp_path, capsys):
     assert re.search(r'class="legendtext"[^>]*>&lt;script&gt;alert\(1\)&lt;/script&gt; · fp32', dom)
 
     shot = tmp_path / "report-screenshot.png"
-    _chromium([f"--screenshot={shot}", "--window-size=1300,6400", url], tmp_path)
+    _chromium([f"--screenshot={shot}", "--window-size=1400,6400", url], tmp_path)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     artifact_dir = REPO / "accelbench-out"
     artifact_dir.mkdir(exist_ok=True)

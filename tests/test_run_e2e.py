@@ -22,7 +22,9 @@ def tiny_run(tmp_path_factory):
     env = {**os.environ, "ACCELBENCH_TINY": "1"}
     result = subprocess.run(
         [sys.executable, "-m", "accelbench", "run", "--db", str(db), "--report", str(report),
-         "--model", "mobilenet_v2", "--resolution", "64", "--time-limit", "0.5"],
+         "--model", "mobilenet_v2", "--resolution", "64", "--time-limit", "0.5",
+         # a constraint everything meets: the run carries it to the summary without changing the answer
+         "--max-latency-ms", "60000"],
         capture_output=True, text=True, timeout=600, env=env, cwd=tmp)
     return result, db, report
 
@@ -37,6 +39,7 @@ def test_run_prints_four_stages_a_ranking_and_the_report_path(tiny_run):
     assert re.search(r"estimated [\d.]+ min", out)  # said up front
     assert "Ranking by latency" in out and "(projected)" in out
     assert f"HTML report: {report}" in out
+    assert re.search(r"constraints: latency <= 60\.0 s: 0 of \d+ excluded", out)
     assert "Traceback" not in result.stderr
 
 
@@ -60,6 +63,8 @@ def test_run_stores_every_measurement_and_its_summary(tiny_run):
     for _, _, _, requested, executed, _ in rows:
         assert executed.startswith(requested) or requested == "fp32" and executed == "fp32"
     assert [s["stage"] for s in summary["stages"]] == [1, 2, 3, 4]
+    assert summary["constraints"] == {"max_latency_s": 60.0}
+    assert not any("excluded" in e for e in summary["ranking"])
     assert all(s["lesson"] for s in summary["stages"])
     assert any(p["source"] == "measured" for p in summary["stages"][0]["data"]["peaks"])
     assert summary["stages"][3]["data"]["closest"][0]["model"] != "mobilenet_v2"
@@ -134,7 +139,7 @@ def test_run_report_renders_in_chromium(tiny_run, tmp_path, capsys):
 
     artifact = Path(__file__).resolve().parents[1] / "accelbench-out" / "run-report-screenshot.png"
     artifact.parent.mkdir(exist_ok=True)
-    _chromium([f"--screenshot={artifact}", "--window-size=1300,7000", report.resolve().as_uri()], tmp_path)
+    _chromium([f"--screenshot={artifact}", "--window-size=1400,7000", report.resolve().as_uri()], tmp_path)
     assert artifact.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with capsys.disabled():  # shown in CI's log even though the test passes
         print(f"\naccelbench run report screenshot: {artifact}")

@@ -171,6 +171,12 @@ class AutoBackend(Backend):
     def run(self, inputs: Any) -> Any:
         return self._require().run(inputs)
 
+    def inputs_from_arrays(self, arrays: dict[str, np.ndarray]) -> Any:
+        return self._require().inputs_from_arrays(arrays)
+
+    def request_runners(self, inputs: list[Any]) -> list:
+        return self._require().request_runners(inputs)
+
     def outputs_as_numpy(self, outputs: Any):
         return self._require().outputs_as_numpy(outputs)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import itertools
 import os
 import pkgutil
 from abc import ABC, abstractmethod
@@ -31,13 +32,16 @@ from accelbench.sources import MODEL_SOURCES
 
 @dataclass(frozen=True)
 class BackendConfig:
-    """What every backend shares: where, at which precision, threads, batch. Validated when built;
-    backend-specific settings are the backend's own options dataclass (``Backend.options_class``)."""
+    """What every backend shares: where, at which precision, threads, batch, and how many inference
+    requests it keeps in flight (``streams``: each backend maps it onto its runtime's mechanism when
+    it loads; see ``Backend.request_runners``). Validated when built; backend-specific settings are
+    the backend's own options dataclass (``Backend.options_class``)."""
 
     device: str = "cpu"  # cpu, cuda, tensorrt, gpu, npu, ...
     precision: str = "fp32"
     threads: int | None = None  # None: the physical cores
     batch: int = 1
+    streams: int = 1  # inference requests in flight (measure/concurrency.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "precision", parse_precision(self.precision))
@@ -45,6 +49,12 @@ class BackendConfig:
             raise choice_error("threads", self.threads, ["a positive integer"])
         if self.batch < 1:
             raise choice_error("batch", self.batch, ["a positive integer"])
+        if isinstance(self.streams, bool) or not isinstance(self.streams, int) or self.streams < 1:
+            raise choice_error("streams", self.streams, ["a positive integer"])
+
+    def threads_per_stream(self, total: int) -> int:
+        """Each request's share of ``total`` threads (at least one)."""
+        return max(1, total // self.streams)
 
 
 @dataclass(frozen=True)
@@ -191,6 +201,21 @@ class Backend(ABC):
     def prepare_inputs(self, seed: int = 0) -> Any:
         """Random inputs of the loaded model's shapes, in the runtime's native form."""
 
+    def inputs_from_arrays(self, arrays: dict[str, np.ndarray]) -> Any:
+        """One set of the user's inputs (input name -> array, already checked against the model by
+        precision.user_data) in the runtime's native form. Only after ``load``."""
+        return arrays
+
+    def request_runners(self, inputs: list[Any]) -> list[Callable[[], Any]]:
+        """``config.streams`` callables, each running one query on a request of its own, safe to call
+        while the others run (measure/concurrency.py calls each from a thread of its own). Request
+        ``i`` cycles through ``inputs`` (native input sets) from set ``i``. Only after ``load``. A
+        backend that cannot keep several requests in flight refuses more than one."""
+        if self.config.streams != 1:
+            raise UserError(f"streams: the {self.name} backend runs one request at a time; use one of: "
+                            f"{', '.join(concurrent_backends()) or 'none installed'} for --streams")
+        return [cycling(self.run, inputs, 0)]
+
     @abstractmethod
     def run(self, inputs: Any) -> Any:
         """One inference (the timed call). Returns the outputs."""
@@ -305,6 +330,23 @@ def get_backend(name: str) -> type[Backend]:
             + " or ".join(f"pip install 'accelbench[{extra}]'" for extra in extras)
         )
     return cls
+
+
+def cycling(run: Callable[[Any], Any], inputs: list[Any], offset: int) -> Callable[[], Any]:
+    """A runner of ``run`` over ``inputs`` in turn, from ``inputs[offset]``: the one set itself when there is one."""
+    if not inputs:
+        raise UserError("inputs: no input set to run")
+    if len(inputs) == 1:
+        only = inputs[0]
+        return lambda: run(only)
+    order = itertools.cycle(inputs[offset % len(inputs):] + inputs[:offset % len(inputs)])
+    return lambda: run(next(order))
+
+
+def concurrent_backends() -> list[str]:
+    """Names of the registered backends that keep several requests in flight (installed or not)."""
+    return [cls.name for cls in registered_backends()
+            if cls.delegates or cls.request_runners is not Backend.request_runners]
 
 
 def layer_profiling_backends() -> list[str]:

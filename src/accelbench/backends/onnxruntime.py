@@ -8,6 +8,10 @@ Devices: ``cpu`` (CPUExecutionProvider), ``cuda`` (CUDAExecutionProvider), ``ten
 Session: graph optimizations ORT_ENABLE_ALL, intra-op threads = config.threads or the physical
 cores (psutil.cpu_count(logical=False)), inter-op threads 1, sequential execution.
 
+Several requests in flight (``BackendConfig.streams`` = N > 1, CPU provider): N sessions of the
+prepared model, each with 1/N of the intra-op threads; request i runs on session i
+(``request_runners``). Each session holds its own copy of the weights.
+
 Options (``OnnxRuntimeOptions``): ``device_id`` (GPU index), ``trt_engine_cache_path`` (TensorRT
 engine cache), ``calibration_count`` (INT8 calibration input sets, default 8).
 
@@ -49,6 +53,7 @@ from accelbench.backends.base import (
     Backend,
     BackendConfig,
     PreparedModel,
+    cycling,
     physical_cores,
     register_backend,
 )
@@ -111,6 +116,7 @@ class OnnxRuntimeBackend(Backend):
         self._binding = None
         self._arrays: dict[str, np.ndarray] = {}
         self._prepared_proto: onnx.ModelProto | None = None
+        self._stream_sessions: list = []  # sessions 2..N when several requests are in flight
 
     @classmethod
     def is_available(cls) -> bool:
@@ -182,6 +188,9 @@ class OnnxRuntimeBackend(Backend):
 
     def load(self, model) -> None:
         self.check_runs(self.device, self.config.precision)
+        if self.config.streams > 1 and self.device != "cpu":
+            raise UserError(f"streams: onnxruntime keeps several requests in flight on cpu only; "
+                            f"got --streams {self.config.streams} on {self.device}")
         prepared = self.prepared(model)
         self._prepared_proto, self._prepared_method = prepared.proto, prepared.method
         self._prepared_notes = tuple(prepared.notes)
@@ -195,15 +204,27 @@ class OnnxRuntimeBackend(Backend):
                 raise ModelError(f"model: input {name!r} still has a dynamic dim {shape}; fix it with --input-shape")
         if self.device != "cpu":
             self._binding = self._session.io_binding()
+        with tempfile.TemporaryDirectory(prefix="accelbench-ort-") as tmp:
+            self._stream_sessions = [self._new_session(tmp, inspect=False)[0] for _ in range(self.config.streams - 1)]
 
-    def _new_session(self, tmp: str, *, profile: bool = False):
+    def request_runners(self, inputs: list[Any]) -> list:
+        """One runner per session (module docstring); request i starts at input set i."""
+        self._require_loaded()
+        if self.config.streams == 1:
+            return super().request_runners(inputs)
+        sessions = [self._session, *self._stream_sessions]
+        return [cycling(lambda arrays, s=session: s.run(None, arrays), inputs, i) for i, session in enumerate(sessions)]
+
+    def _new_session(self, tmp: str, *, profile: bool = False, inspect: bool = True):
         """(session, optimized graph or None) for the prepared model: the optimized graph ORT writes
-        is read back on the CPU provider (for what ran, and the profiler's node outputs)."""
+        is read back on the CPU provider (for what ran, and the profiler's node outputs) unless
+        ``inspect`` is off."""
         import onnxruntime as ort
 
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.intra_op_num_threads = self.threads
+        # a request's share of the threads; the profiling pass runs one request, on all of them
+        so.intra_op_num_threads = self.threads if profile else self.config.threads_per_stream(self.threads)
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.log_severity_level = 3
@@ -211,7 +232,7 @@ class OnnxRuntimeBackend(Backend):
             so.enable_profiling = True
             so.profile_file_prefix = os.path.join(tmp, "profile")
         serialized = self._prepared_proto.SerializeToString()
-        inspect = self.device == "cpu" and len(serialized) < INSPECT_MAX_BYTES
+        inspect = inspect and self.device == "cpu" and len(serialized) < INSPECT_MAX_BYTES
         optimized_path = os.path.join(tmp, "optimized.onnx")
         if inspect:
             so.optimized_model_filepath = optimized_path
@@ -268,7 +289,11 @@ class OnnxRuntimeBackend(Backend):
         """
         self._require_loaded()
         specs = [InputSpec(name, shape, _ORT_TYPES.get(type_, "float32")) for name, shape, type_ in self._inputs_meta]
-        arrays = synthetic_inputs(specs, seed)
+        return self.inputs_from_arrays(synthetic_inputs(specs, seed))
+
+    def inputs_from_arrays(self, arrays: dict[str, np.ndarray]) -> Any:
+        """``arrays`` as ``run`` takes them: as they are on the CPU provider, bound on the device elsewhere."""
+        self._require_loaded()
         self._arrays = arrays  # the host copies, for a profiling session's own binding
         if self._binding is None:
             return arrays
@@ -305,6 +330,9 @@ class OnnxRuntimeBackend(Backend):
             "execution_mode": "sequential",
             "model_preparation": self._prepared_method,
         }
+        if self.config.streams > 1:
+            extra["streams"] = {"requests_in_flight": self.config.streams, "sessions": self.config.streams,
+                                "intra_op_threads_per_session": self.config.threads_per_stream(self.threads)}
         if self._prepared_notes:
             extra["preparation_notes"] = list(self._prepared_notes)
         fused = None
@@ -330,6 +358,7 @@ class OnnxRuntimeBackend(Backend):
 
     def close(self) -> None:
         self._session = None
+        self._stream_sessions = []
         self._binding = None
         self._prepared_proto = None
 

@@ -13,6 +13,10 @@ one stream's share of the cores. ``OpenVinoOptions(performance_hint="THROUGHPUT"
 for callers that drive several requests themselves; ``calibration_count`` (default 8) sets the
 INT8 calibration input sets.
 
+Several requests in flight (``BackendConfig.streams`` = N > 1, as ``benchmark_app -nstreams N
+-nireq N``): compiled with NUM_STREAMS = N (the threads split between the streams by OpenVINO), and
+N infer requests; request i runs on infer request i (``request_runners``; ``infer`` releases the GIL).
+
 ``gemm_kernel``: the host GEMM peak at fp32/bf16/int8 through the CPU plugin (measure/gemm_peak.py).
 
 What ran is read back from the compiled model: the precision from the runtime (execution) graph's
@@ -38,6 +42,7 @@ from accelbench.backends.base import (
     BackendConfig,
     GemmKernel,
     PreparedModel,
+    cycling,
     physical_cores,
     register_backend,
 )
@@ -157,6 +162,7 @@ class OpenVINOBackend(Backend):
         super().__init__(config, options)
         self._compiled = None
         self._request = None
+        self._stream_requests: list = []  # infer requests 2..N when several are in flight
         self._input_specs = None
         self._prepared_method = "none"
         self._ov_model = None
@@ -257,13 +263,32 @@ class OpenVINOBackend(Backend):
         }
         if ov_device == "CPU":
             properties["INFERENCE_NUM_THREADS"] = threads
+        if self.config.streams > 1:
+            properties["NUM_STREAMS"] = self.config.streams
         self._compiled = _compile(ov_model, ov_device, properties)
         self._request = self._compiled.create_infer_request()
+        self._stream_requests = [self._compiled.create_infer_request() for _ in range(self.config.streams - 1)]
         self._ov_model, self._ov_device, self._properties = ov_model, ov_device, properties
 
     def prepare_inputs(self, seed: int = 0) -> dict[str, np.ndarray]:
         self._require_loaded()
         return synthetic_inputs(self._input_specs, seed)
+
+    def request_runners(self, inputs: list[Any]) -> list:
+        """One runner per infer request (module docstring); request i starts at input set i."""
+        self._require_loaded()
+        if self.config.streams == 1:
+            return super().request_runners(inputs)
+        outputs = self._compiled.outputs
+
+        def runner(request):
+            def run(arrays):
+                result = request.infer(arrays, share_inputs=True)
+                return [result[out] for out in outputs]
+            return run
+
+        requests = [self._request, *self._stream_requests]
+        return [cycling(runner(request), inputs, i) for i, request in enumerate(requests)]
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
         # share_inputs avoids a copy per call; the arrays stay alive for the duration of the call.
@@ -330,6 +355,7 @@ class OpenVINOBackend(Backend):
             "inference_precision_hint": hint_name,
             "performance_hint": str(compiled.get_property("PERFORMANCE_HINT")),
             "num_streams": int(compiled.get_property("NUM_STREAMS")),
+            "infer_requests": 1 + len(self._stream_requests),  # requests in flight (NUM_STREAMS may be fewer)
             "execution_devices": exec_devices,
             "compute_layer_precisions": graph["compute_layer_precisions"],
             "primitive_types": graph["primitive_types"],
@@ -353,6 +379,7 @@ class OpenVINOBackend(Backend):
 
     def close(self) -> None:
         self._request = None
+        self._stream_requests = []
         self._compiled = None
         self._ov_model = None
 

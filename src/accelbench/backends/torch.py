@@ -14,12 +14,17 @@ Precisions (``prepare``: the module and inputs are cast when loading): fp32; bf1
 AVX512_BF16 or AMX (real BF16 kernels); fp16 on CPU is refused unless the CPU has
 AVX512_FP16/AMX_FP16 (elsewhere torch emulates it, slowly); on CUDA fp32, fp16 and bf16 (where the
 GPU supports it). INT8 is not offered on torch eager.
+
+Several requests in flight (``BackendConfig.streams`` = N > 1): N threads call the same module
+(``torch.inference_mode`` is thread-safe and ops release the GIL), each with 1/N of the intra-op
+threads, set in the request's own thread on its first query (OpenMP keeps the count per thread).
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +37,7 @@ from accelbench.backends.base import (
     BackendConfig,
     PreparedModel,
     backends_accepting,
+    cycling,
     physical_cores,
     register_backend,
 )
@@ -168,7 +174,7 @@ class TorchBackend(Backend):
             shapes = default_input_shapes(module, self.options.resolution, self.config.batch, None)
         self._spec, self._shapes = spec, shapes
         if device == "cpu":
-            torch.set_num_threads(self.config.threads or physical_cores())
+            torch.set_num_threads(self.config.threads_per_stream(self.config.threads or physical_cores()))
         self._device = torch.device("cuda:0" if device == "cuda" else "cpu")
         self._dtype = getattr(torch, _DTYPES[self.config.precision])
         self._module = module.to(device=self._device, dtype=self._dtype)
@@ -181,6 +187,33 @@ class TorchBackend(Backend):
             torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(device=self._device, dtype=self._dtype)
             for shape in self._shapes.values()
         )
+
+    def inputs_from_arrays(self, arrays: dict[str, np.ndarray]) -> tuple:
+        """The user's arrays in the module's argument order; floating ones cast to the run's precision."""
+        torch = import_torch()
+        self._require_loaded()
+        out = []
+        for name in self._shapes:
+            tensor = torch.from_numpy(np.ascontiguousarray(arrays[name])).to(device=self._device)
+            out.append(tensor.to(self._dtype) if tensor.is_floating_point() else tensor)
+        return tuple(out)
+
+    def request_runners(self, inputs: list[Any]) -> list:
+        """N runners of the same module (module docstring); request i starts at input set i."""
+        self._require_loaded()
+        if self.config.streams == 1:
+            return super().request_runners(inputs)
+        torch = import_torch()
+        share = self.config.threads_per_stream(self.config.threads or physical_cores())
+        local = threading.local()
+
+        def run(arrays):
+            if self._device.type == "cpu" and not getattr(local, "threads_set", False):
+                torch.set_num_threads(share)
+                local.threads_set = True
+            return self.run(arrays)
+
+        return [cycling(run, inputs, i) for i in range(self.config.streams)]
 
     def run(self, inputs: tuple) -> Any:
         torch = import_torch()
@@ -279,6 +312,8 @@ class TorchBackend(Backend):
             "inference_mode": True,
             "input_shapes": {k: list(v) for k, v in self._shapes.items()},
         }
+        if self.config.streams > 1:
+            extra["streams"] = {"requests_in_flight": self.config.streams, "threads_per_request": torch.get_num_threads()}
         if self._device.type == "cuda":
             extra["device_name"] = torch.cuda.get_device_name(0)
             extra["cuda_version"] = torch.version.cuda

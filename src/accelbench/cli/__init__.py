@@ -10,13 +10,22 @@ not define it is an error, never skipped.
 ``main`` is the one place that turns errors into exit codes: UserError -> 2 with one line on
 stderr; anything unexpected -> 1 with a short message and a hint to rerun with --debug for the
 traceback. --debug travels in the click context object (``CliState``), not in the environment.
+
+Every command takes ``--config FILE.toml`` (added here when the command is loaded): the file's keys
+are the commands' long option names (and MODEL), global at the top of the file and per command in
+``[bench]``, ``[run]``, ``[models.save]`` ... sections; they become the command's defaults (click's
+``default_map``), so that a flag on the command line still wins, then the command's section, then
+the global keys. A key that is not an option (of the section's command; of any command, for a global
+one) or a section that is not a command is a one-line error that names what is allowed.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import tomllib
 from dataclasses import dataclass
+from typing import Any
 
 import click
 
@@ -79,6 +88,126 @@ class CliState:
     debug: bool = False
 
 
+CONFIG_HELP = ("Take options from a TOML file: keys are the long option names, at the top for every command, "
+               "under [COMMAND] for one; options given here win.")
+
+
+def option_keys(command: click.Command) -> dict[str, tuple[click.Parameter, bool]]:
+    """The config keys of ``command``: long option names (a flag's --no-X too: then the value is
+    inverted) and argument names, each -> (parameter, inverted)."""
+    keys: dict[str, tuple[click.Parameter, bool]] = {}
+    for param in command.params:
+        if param.name == "config" or not param.expose_value:
+            continue
+        if isinstance(param, click.Argument):
+            keys[param.name] = (param, False)
+            continue
+        for names, inverted in ((param.opts, False), (param.secondary_opts, True)):
+            for name in names:
+                if name.startswith("--"):
+                    keys[name[2:]] = (param, inverted)
+    return keys
+
+
+def _config_value(where: str, key: str, param: click.Parameter, inverted: bool, value: Any) -> Any:
+    """A TOML value as click takes the option's default: a list for a repeatable option, a bool for a flag."""
+    if isinstance(value, dict):
+        raise UserError(f"config: {where} {key}: a value, not a table; got [{key}]")
+    if getattr(param, "is_flag", False) and not getattr(param, "multiple", False):
+        if not isinstance(value, bool):
+            raise UserError(f"config: {where} {key}: true or false; got {value!r}")
+        return not value if inverted else value
+    if param.multiple:
+        return tuple(str(v) for v in (value if isinstance(value, list) else [value]))
+    if isinstance(value, list):
+        raise UserError(f"config: {where} {key}: one value, not a list; got {value!r}")
+    return value if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else value
+
+
+def _section(data: dict, path: list[str]) -> dict:
+    node: Any = data
+    for name in path:
+        node = node.get(name, {}) if isinstance(node, dict) else {}
+    return {k: v for k, v in node.items() if not isinstance(v, dict)} if isinstance(node, dict) else {}
+
+
+def _commands(group: click.Group, ctx: click.Context, path: tuple[str, ...] = ()):
+    """(path, command) of every command under ``group`` (each module imported)."""
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is None:
+            continue
+        yield (*path, name), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, ctx, (*path, name))
+
+
+def read_config(ctx: click.Context, path: str) -> dict[str, Any]:
+    """The default_map of the command of ``ctx`` from the TOML file ``path`` (module docstring);
+    every section and global key of the file checked against the commands."""
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise UserError(f"config: cannot read {path!r}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"config: {path!r} is not valid TOML: {exc}") from None
+    root = ctx.find_root()
+    here = tuple(ctx.command_path.split()[1:])  # "accelbench models save" -> ("models", "save")
+    commands = dict(_commands(root.command, root)) if isinstance(root.command, click.Group) else {}
+    commands.setdefault(here, ctx.command)
+
+    def check_sections(node: dict, prefix: tuple[str, ...]) -> None:
+        for name, value in node.items():
+            if not isinstance(value, dict):
+                continue
+            where = (*prefix, name)
+            if where not in commands:
+                known = sorted(" ".join(p) for p in commands if len(p) == len(where) and p[:-1] == prefix)
+                raise UserError(f"config: {path}: [{'.'.join(where)}] is not a command; commands: {', '.join(known)}")
+            keys = option_keys(commands[where])
+            for key, item in value.items():
+                if isinstance(item, dict):
+                    continue  # a subcommand's section: checked below
+                if key not in keys:
+                    raise UserError(f"config: {path}: [{'.'.join(where)}] {key!r} is not an option of "
+                                    f"{' '.join(where)}; allowed: {', '.join(sorted(keys))}")
+                _config_value(f"[{'.'.join(where)}]", key, *keys[key], item)  # its type, whichever command runs
+            check_sections(value, where)
+
+    check_sections(data, ())
+    everywhere = set().union(*(option_keys(c) for c in commands.values()))
+    for key, value in data.items():
+        if not isinstance(value, dict) and key not in everywhere:
+            raise UserError(f"config: {path}: global key {key!r} is not an option of any command; allowed: "
+                            f"{', '.join(sorted(everywhere))}")
+    keys = option_keys(ctx.command)
+    defaults: dict[str, Any] = {}
+    for where, values in (("global", _section(data, [])), (f"[{'.'.join(here)}]", _section(data, list(here)))):
+        for key, value in values.items():
+            if key in keys:  # a global key of another command only
+                param, inverted = keys[key]
+                defaults[param.name] = _config_value(where, key, param, inverted, value)
+    return defaults
+
+
+def _use_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.default_map = {**(ctx.default_map or {}), **read_config(ctx, value)}
+
+
+def with_config_option(command: click.Command) -> click.Command:
+    """Give ``command`` (and, for a group, each of its commands) the --config option, once."""
+    if not any(p.name == "config" for p in command.params):
+        # eager: the file's values are the defaults before any other option is read
+        command.params.insert(0, click.Option(["--config"], metavar="FILE.toml", is_eager=True, expose_value=False,
+                                              callback=_use_config, help=CONFIG_HELP))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_config_option(sub)
+    return command
+
+
 class LazyGroup(click.Group):
     """The root group: commands come from COMMANDS, each module imported when its command is needed."""
 
@@ -97,7 +226,8 @@ class LazyGroup(click.Group):
             importlib.import_module(module)  # registers its commands on `app`
             if name not in self.commands:
                 raise RuntimeError(f"{module} does not define the command {name!r} that COMMANDS lists")
-        return self.commands.get(name)
+        command = self.commands.get(name)
+        return with_config_option(command) if command is not None else None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # As click lists commands, from the summaries: listing imports no command module.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from accelbench.backends.base import describe_backends
+from accelbench import api
 from accelbench.cli import app
 from accelbench.cli.common import (
     batch_option,
@@ -21,20 +23,19 @@ from accelbench.cli.common import (
     number_option,
     precision_option,
     resolution_option,
+    streams_option,
 )
 from accelbench.errors import EXIT_MEASUREMENT_FAILED, EXIT_RESULT_INVALID, UserError
 from accelbench.measure.layers import DEFAULT_LAYER_RUNS
 from accelbench.measure.loadgen import rules_minimums
-from accelbench.measure.runner import bench, validate_config
+from accelbench.measure.runner import estimated_duration_s, validate_config
 from accelbench.models.registry import find_zoo_model
-from accelbench.precision import parse_precision
 from accelbench.projection.layer_errors import slowest_layers_of
 from accelbench.report.export import records_csv
 from accelbench.report.progress import Progress
 from accelbench.report.tables import layer_times_summary, layer_times_table, print_tables, top1_note
 from accelbench.report.units import fmt_macs, fmt_ns, fmt_rate, fmt_unknown_layers, fmt_value
 from accelbench.results.records import MODES, SCENARIOS, BenchConfig, BenchRecord
-from accelbench.results.store import open_store
 from accelbench.shapes import parse_input_shapes
 from accelbench.sources import source_of_spec
 
@@ -69,6 +70,17 @@ RESULTS_FORMATS = ("table", "json", "csv")
 @click.option("--no-save", is_flag=True, help="Do not write the record to the results store.")
 @click.option("--no-isolation", is_flag=True, help="Measure in this process (no child process, no timeout).")
 @number_option("--timeout", default=None, help="Child-process timeout, seconds (default: from the time limit).")
+@streams_option
+@number_option("--iterations", default=None,
+               help="Exactly N timed queries after the warm-up (as benchmark_app -niter); the CI target and the "
+                    "time limit then stop nothing.")
+@number_option("--min-duration", default=None,
+               help="Measure at least this many seconds (as trtexec --duration); with --iterations: at least both.")
+@click.option("--inputs", "inputs", default=None, metavar="NPZ|NPY|DIR",
+              help="Your input data (.npz with one array per input, .npy, or a folder of them) instead of random "
+                   "inputs: the timed queries cycle through it; the deviation check runs on it.")
+@click.option("--calibration-data", default=None, metavar="NPZ|NPY|DIR",
+              help="Your INT8 calibration data (same format as --inputs) instead of random inputs.")
 @click.option("--log-dir", default=None, help="Where LoadGen logs go (default: accelbench-logs beside the db).")
 @click.option("--layers", is_flag=True,
               help="After the timed runs, collect per-layer times with the runtime's own profiler (a separate pass).")
@@ -77,7 +89,8 @@ RESULTS_FORMATS = ("table", "json", "csv")
 @click.option("--format", "-f", "output_format", default="table", show_default=True, help="table or json.")
 def bench_command(model, backend, device, precision, batch, resolution, input_shapes, scenario, mode, threads,
                   time_limit, target_ci, target_qps, latency_bound_ms, price, price_per_hour, tdp, tdp_cores, db, no_save,
-                  no_isolation, timeout, log_dir, layers, layer_runs, output_format):
+                  no_isolation, timeout, streams, iterations, min_duration, inputs, calibration_data, log_dir, layers,
+                  layer_runs, output_format):
     """Measure MODEL (zoo name or .onnx file) on a real runtime and store the record."""
     fmt = check_format(output_format, BENCH_FORMATS)
     config = BenchConfig(
@@ -100,12 +113,19 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
         latency_bound_ns=int(latency_bound_ms * 1e6) if latency_bound_ms else None,
         tdp_w=tdp,
         tdp_cores=tdp_cores,
+        streams=streams,
+        iterations=iterations,
+        min_duration_s=min_duration,
+        inputs=_existing_path("inputs", inputs),
+        calibration_data=_existing_path("calibration-data", calibration_data),
     )
     if layer_runs is not None and not layers:
         raise UserError(f"layer-runs: only with --layers (collect per-layer times); got --layer-runs {layer_runs}")
-    with _mlperf_progress(config):
-        record = bench(config, db=db, save=not no_save, isolate=not no_isolation, timeout_s=timeout,
-                       log_root=log_dir, layer_runs=(layer_runs or DEFAULT_LAYER_RUNS) if layers else None)
+    validate_config(config)  # a bad option fails before anything is announced
+    runs = (layer_runs or DEFAULT_LAYER_RUNS) if layers else None
+    with _progress(config, fmt, runs):
+        record = api.bench(config, db=None if no_save else db, isolate=not no_isolation, timeout_s=timeout,
+                           log_dir=log_dir, layers=layers, layer_runs=layer_runs)
     if fmt == "json":
         echo_json(record.to_dict())
     else:
@@ -120,6 +140,8 @@ def bench_command(model, backend, device, precision, batch, resolution, input_sh
 
 
 MLPERF_HEARTBEAT_S = 30.0
+QUICK_HEARTBEAT_S = 5.0
+PROGRESS_MIN_S = 3.0  # a run expected to be shorter than this shows no progress display
 
 
 def mlperf_notice(config: BenchConfig) -> tuple[str, float]:
@@ -135,23 +157,44 @@ def mlperf_notice(config: BenchConfig) -> tuple[str, float]:
             f"{seconds / 60:.0f} min or more; --mode quick takes seconds"), seconds
 
 
-def _mlperf_progress(config: BenchConfig):
-    """--mode mlperf: say how long it takes first, then keep a progress line on stderr while it runs."""
-    if config.mode != "mlperf":
-        return contextlib.nullcontext()
-    validate_config(config)  # a bad option fails before a 10-minute run is announced
-    text, seconds = mlperf_notice(config)
-    click.echo(text, err=True)
-    progress = Progress(seconds, stderr=True, heartbeat_s=MLPERF_HEARTBEAT_S)
+def _progress(config: BenchConfig, fmt: str, layer_runs: int | None):
+    """A live display (a bar with the time left on a terminal; plain lines with a heartbeat when piped)
+    while the measurement runs; with --format json it is on stderr, and only on a terminal, so that
+    stdout carries the JSON alone. --mode mlperf first says how long LoadGen's rules take."""
+    if config.mode == "mlperf":
+        text, seconds = mlperf_notice(config)
+        click.echo(text, err=True)
+        progress = Progress(seconds, stderr=True, heartbeat_s=MLPERF_HEARTBEAT_S)
+        what = f"LoadGen {config.scenario} run, mlperf mode ({config.model})"
+    else:
+        seconds = estimated_duration_s(config, layer_runs)
+        if seconds is not None and seconds < PROGRESS_MIN_S:
+            return contextlib.nullcontext()
+        # JSON: stdout is the record alone; stderr shows the bar on a terminal, and stays clean in a pipe
+        json_output = fmt == "json"
+        progress = Progress(seconds, stderr=json_output, heartbeat_s=QUICK_HEARTBEAT_S,
+                            quiet=json_output and not sys.stderr.isatty())
+        what = (f"measuring {config.model} on {config.backend} {config.precision}, {config.scenario}"
+                + (f", {config.streams} requests in flight" if config.streams != 1 else ""))
 
     @contextlib.contextmanager
     def running():
         with progress:
-            progress.step(f"LoadGen {config.scenario} run, mlperf mode ({config.model})")
+            progress.step(what)
             yield
-            progress.done(f"LoadGen run finished after {progress.elapsed_s / 60:.1f} min")
+            if config.mode == "mlperf":
+                progress.done(f"LoadGen run finished after {progress.elapsed_s / 60:.1f} min")
 
     return running()
+
+
+def _existing_path(field: str, value: str | None) -> str | None:
+    """A user data path made absolute (the measurement runs in a child process), or None."""
+    if value is None:
+        return None
+    if not os.path.exists(value):
+        raise UserError(f"{field}: {value!r} does not exist; give an .npz/.npy file or a folder of them")
+    return os.path.abspath(value)
 
 
 def _print_record(record: BenchRecord) -> None:
@@ -169,6 +212,15 @@ def _print_record(record: BenchRecord) -> None:
         ("scenario / mode", f"{cfg.scenario} / {cfg.mode}"),
         ("status", status),
     ]
+    if record.streams:
+        trials = (info.extra.get("streams_auto") if info else None) or ()
+        rows.append(("requests in flight", f"{record.streams} (throughput = completed queries / wall time)" + (
+            "; auto tried " + ", ".join(f"{t['streams']}: {fmt_rate(t['throughput_per_s'], 'inf/s')}" for t in trials)
+            if trials else "")))
+    for field, path in (("inputs", cfg.inputs), ("calibration data", cfg.calibration_data)):
+        if path is not None:
+            described = next((n for n in record.notes if n.startswith(field.replace(" ", "-") + ":")), path)
+            rows.append((field, described.split(": ", 1)[-1]))
     if record.measured:
         stats = d["latency_stats"] or {}
         ci = stats.get("median_ci_rel")
@@ -228,12 +280,7 @@ def _print_record(record: BenchRecord) -> None:
 def results_command(db, run_id, model, backend, precision, samples, output_format):
     """List or export stored measurements."""
     fmt = check_format(output_format, RESULTS_FORMATS)
-    with open_store(db, read_only=True) as store:
-        if run_id == "latest":
-            ids = store.run_ids()
-            run_id = ids[-1] if ids else None
-        records = store.query(run_id=run_id, model=model, backend=backend,
-                              precision=parse_precision(precision) if precision else None)
+    records = api.results(db, run=run_id, model=model, backend=backend, precision=precision)
     if fmt == "json":
         echo_json([r.to_dict(include_samples=samples) for r in records])
     elif fmt == "csv":

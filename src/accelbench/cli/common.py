@@ -70,6 +70,13 @@ NUMBER_OPTIONS: dict[str, NumberRule] = {
     "port": NumberRule(int, 1, 65535),
     "client-port": NumberRule(int, 1, 65535),
     "num-cpus": NumberRule(int, 0, 4096),
+    # issue 13: the conventions users bring (benchmark_app, trtexec) and the answer's constraints
+    "streams": NumberRule(int, 1, 1024),
+    "iterations": NumberRule(int, 1, 10**9),
+    "min-duration": NumberRule(float, 0, 86400, above=True, unit="seconds"),
+    "max-latency-ms": NumberRule(float, 0, 3.6e6, above=True, unit="milliseconds"),
+    "max-watts": NumberRule(float, 0, 1e6, above=True, unit="watts"),
+    "max-price": NumberRule(float, 0, 1e9, above=True, unit="US dollars"),
 }
 
 
@@ -98,6 +105,36 @@ def number_option(*param_decls: str, **kwargs):
         raise KeyError(f"--{name}: add its bounds to NUMBER_OPTIONS")
     kwargs.setdefault("metavar", "INTEGER" if NUMBER_OPTIONS[name].kind is int else "FLOAT")
     return click.option(*param_decls, callback=lambda ctx, param, value: parse_number(name, value), **kwargs)
+
+
+def parse_streams(value: str | int | None) -> int | str:
+    """--streams: a count (NUMBER_OPTIONS["streams"]) or "auto"; None: 1."""
+    if value is None:
+        return 1
+    if str(value).strip().lower() == "auto":
+        return "auto"
+    try:
+        return parse_number("streams", value)
+    except UserError:
+        raise UserError(f"streams: must be {NUMBER_OPTIONS['streams'].allowed}, or auto; got {value!r}") from None
+
+
+streams_option = click.option(
+    "--streams", default=None, metavar="N", callback=lambda ctx, param, value: parse_streams(value),
+    help="Inference requests in flight for throughput, N or auto (offline and server scenarios; as benchmark_app "
+         "-nstreams/-nireq, trtexec --streams); auto: try 1, 2, 4 ... up to the cores and keep the best. Default 1.")
+
+
+def constraint_options(command):
+    """--max-latency-ms, --max-watts, --max-price: only what meets them is ranked (job/ranking.py)."""
+    for option in reversed((
+            number_option("--max-latency-ms", default=None,
+                          help="Rank only what meets this latency: a measurement's p99, a projection's batch-1 latency."),
+            number_option("--max-watts", default=None,
+                          help="Rank only what stays within this power: measured/estimated power, or a device's TDP."),
+            number_option("--max-price", default=None, help="Rank only devices up to this price, USD."))):
+        command = option(command)
+    return command
 
 
 model_argument = click.argument("model", metavar="MODEL")

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import click
 
+from accelbench import api
 from accelbench.cli import app
-from accelbench.cli.common import (batch_option, check_choice, check_format, db_option, echo_json, format_option,
-                                   input_shape_option, model_argument, resolution_option, warn_unknown_layers)
-from accelbench.job.ranking import rank_devices
-from accelbench.precision import parse_precision
-from accelbench.projection.api import calibrate_device, load_profile, project_devices, resolve_devices
+from accelbench.cli.common import (batch_option, check_choice, check_format, constraint_options, db_option, echo_json,
+                                   format_option, input_shape_option, model_argument, resolution_option,
+                                   warn_unknown_layers)
 from accelbench.projection.intervals import INTERVAL_LEVEL, shipped_coverage
-from accelbench.projection.measured import store_records
 from accelbench.projection.model import CALIBRATED_PROJECTION, SCENARIOS
-from accelbench.report.units import fmt_band, fmt_correlation, fmt_level, fmt_pct, fmt_time, fmt_time_band, fmt_value
-from accelbench.shapes import parse_input_shapes
+from accelbench.report.units import (constraints_line, fmt_band, fmt_correlation, fmt_level, fmt_pct, fmt_time,
+                                     fmt_time_band, fmt_value)
 
 PROJECT_FORMATS = ("table", "json")
 DEFAULT_PRECISION = "int8"  # what accelerators are compared at (MLPerf closed ResNet-50 is INT8)
@@ -24,13 +22,9 @@ precision_option = click.option("--precision", "-p", default=DEFAULT_PRECISION, 
                                  help="fp32, fp16, bf16, int16 or int8.")
 
 
-def _profile(model, resolution, input_shapes, precision):
-    """The model's profile for projection: refused at 0 MACs, a loud warning when MAC layers are unknown."""
-    profile = load_profile(model, resolution=resolution, batch=1, input_shapes=parse_input_shapes(input_shapes),
-                           precision=parse_precision(precision))
-    profile.require_counted_macs("projections")
+def _warn(profile) -> None:
+    """A loud warning when MAC layers of the projected model are unknown."""
     warn_unknown_layers(profile, "projected figures leave those layers out and are too optimistic")
-    return profile
 
 
 def _incomplete_mark(profile) -> str:
@@ -59,15 +53,12 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
     store (--db) is calibrated from them ("calibrated projection"). All figures are projected estimates."""
     fmt = check_format(output_format, PROJECT_FORMATS)
     scenario_key = check_choice("scenario", scenario, SCENARIOS)
-    devices = resolve_devices(device_spec)
-    profile = _profile(model, resolution, input_shapes, precision)
-    done, skipped = project_devices(profile, devices, scenario=scenario_key, batch=batch,
-                                    use_calibration=not no_calibration, **_measured_records(db, no_calibration))
+    result = api.project(model, devices=device_spec, precision=precision, batch=batch, resolution=resolution,
+                         input_shapes=input_shapes, scenario=scenario_key, calibration=not no_calibration, db=db)
+    profile, done, skipped = result.profile, result.devices, result.skipped
+    _warn(profile)
     if fmt == "json":
-        echo_json({"model": profile.model, "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
-                   "precision": profile.precision, "scenario": scenario_key, "kind": "projected",
-                   "devices": [p.to_dict() for p in done] + [s.to_dict() for s in skipped],
-                   "macs": profile.macs, "unknown_layers": profile.unknown_layers.to_dict()})
+        echo_json(result.to_dict())
         return
     shapes = ", ".join(f"{k}={'x'.join(map(str, v))}" for k, v in profile.input_shapes.items())
     click.echo(f"{profile.model} ({shapes}), {profile.precision}, {profile.macs / 1e9:.2f} GMACs, "
@@ -98,13 +89,6 @@ def project_cmd(model, device_spec, precision, batch, resolution, input_shapes, 
         click.echo("assumptions: " + "; ".join(done[0].assumptions))
     else:
         click.echo("assumptions per device: --format json (key 'assumptions'); model: docs/projection.md")
-
-
-def _measured_records(db, no_calibration: bool) -> dict:
-    """project_devices' ``records`` and ``store``: the store's ok records (none without calibration)."""
-    if no_calibration:
-        return {}
-    return {"records": store_records(db), "store": str(db)}
 
 
 def _device_tag(p) -> str:
@@ -148,24 +132,24 @@ def _calibration_lines(projections) -> list[str]:
 @input_shape_option
 @click.option("--no-calibration", is_flag=True,
               help="Use the shipped parameters: no calibration from measured records or a saved calibration.")
+@constraint_options
 @db_option
 @format_option(PROJECT_FORMATS)
-def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, db, output_format):
+def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, max_latency_ms, max_watts, max_price,
+             db, output_format):
     """Rank every catalog device by PROJECTED throughput on MODEL (and per W, per $), beside its
     rank by peak TOPS, with Spearman's rank correlation between the two. Each throughput carries its
     80 % interval; a device whose interval overlaps the next one's is marked (indistinguishable by
-    projection)."""
+    projection). With --max-latency-ms, --max-watts or --max-price only the devices that meet them
+    are ranked; the others are listed with the reason."""
     fmt = check_format(output_format, PROJECT_FORMATS)
-    profile = _profile(model, resolution, input_shapes, precision)
-    ranking = rank_devices(profile, batch=batch, use_calibration=not no_calibration,
-                           **_measured_records(db, no_calibration))
+    result = api.rank(model, precision=precision, batch=batch, resolution=resolution, input_shapes=input_shapes,
+                      calibration=not no_calibration, db=db, max_latency_ms=max_latency_ms, max_watts=max_watts,
+                      max_price=max_price)
+    profile, ranking = result.profile, result.ranking
+    _warn(profile)
     if fmt == "json":
-        echo_json({"model": profile.model, "precision": profile.precision, "kind": "projected",
-                   "input_shapes": {k: list(v) for k, v in profile.input_shapes.items()},
-                   "spearman_throughput_vs_peak": ranking.spearman_throughput_vs_peak,
-                   "devices": [r.to_dict() for r in ranking.devices],
-                   "skipped": [s.to_dict() for s in ranking.skipped],
-                   "macs": profile.macs, "unknown_layers": profile.unknown_layers.to_dict()})
+        echo_json(result.to_dict())
         return
     click.echo(f"{profile.model}, {profile.precision}: devices ranked by PROJECTED throughput (estimates)"
                + _incomplete_mark(profile))
@@ -183,6 +167,11 @@ def rank_cmd(model, resolution, batch, precision, input_shapes, no_calibration, 
                    f"{r.bound:<16}  {overlap}")
     for s in ranking.skipped:
         click.echo(f"   {s.device:<22} skipped: {s.reason}")
+    for e in ranking.excluded:
+        click.echo(f"   {e.device:<22} excluded: {e.reason}")
+    if ranking.constraints is not None:
+        click.echo(constraints_line(ranking.constraints, len(ranking.excluded),
+                                    len(ranking.excluded) + len(ranking.devices)))
     click.echo("≈ #N: the two intervals overlap: indistinguishable from #N by projection (measure both before"
                " choosing); (cal.): calibrated projection")
     click.echo(_band_legend())
@@ -203,7 +192,7 @@ def calibrate_cmd(db, device_id, dry_run, output_format):
     device (the others are listed with the reason); shows the fitted (in-sample) error beside the
     leave-one-measurement-out error; saves the fit for `project` (file: see docs/projection.md)."""
     fmt = check_format(output_format, PROJECT_FORMATS)
-    calibration = calibrate_device(db, device_id, save=not dry_run)
+    calibration = api.calibrate(db, device_id, save=not dry_run)
     fit, device, params, loo = calibration.fit, calibration.device, calibration.params, calibration.loo
     if fmt == "json":
         echo_json({**fit.to_dict(), "median_abs_error_loo": loo.median_abs_error if loo else None,

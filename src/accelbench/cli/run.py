@@ -7,16 +7,14 @@ import sys
 import click
 from rich.markup import escape
 
+from accelbench import api
 from accelbench.backends.base import describe_backends
 from accelbench.cli import app
-from accelbench.cli.common import check_format, db_option, echo_json, number_option
-from accelbench.job.execute import run_job
-from accelbench.job.plan import make_plan
-from accelbench.precision import parse_precision
+from accelbench.cli.common import check_format, constraint_options, db_option, echo_json, number_option
 from accelbench.report.answer import answer_in_words
 from accelbench.report.progress import Progress
 from accelbench.report.tables import print_tables, ranking_table
-from accelbench.sweep.cluster_run import run_cluster_job
+from accelbench.report.units import constraints_line
 
 
 @app.command("run")
@@ -38,11 +36,12 @@ from accelbench.sweep.cluster_run import run_cluster_job
               help="Do not collect per-layer times (by default one configuration per stage gets a profiled pass).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the lessons, the ranking and the report path.")
 @click.option("--yes", "-y", is_flag=True, help="With --full: do not ask before a long run.")
+@constraint_options
 @click.option("--format", "-f", "output_format", default="table", show_default=True, help="table or json.")
 @click.option("--cluster", default=None, metavar="ADDRESS",
               help="Run on every device of a Ray cluster (ray://HOST:PORT, HOST:PORT or auto): one report for all.")
 def run_command(model, resolution, full, objective, backend, precisions, time_limit, db, report_path, no_report,
-                no_layers, quiet, yes, output_format, cluster):
+                no_layers, quiet, yes, max_latency_ms, max_watts, max_price, output_format, cluster):
     """Walk the four stages of inference benchmarking on this machine and end with an answer.
 
     \b
@@ -54,10 +53,9 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
     Each at FP32 and at the best reduced precision this host supports.
     """
     fmt = check_format(output_format, ("table", "json"))
-    plan = make_plan(model=model, resolution=resolution, full=full, objective=objective.strip().lower(),
-                     backend=backend.strip().lower(),
-                     precisions=tuple(parse_precision(p) for p in precisions) or None, time_limit_s=time_limit,
-                     layers=not no_layers)
+    plan = api.plan_run(model, resolution=resolution, full=full, objective=objective, backend=backend,
+                        precisions=precisions or None, time_limit_s=time_limit, layers=not no_layers,
+                        max_latency_ms=max_latency_ms, max_watts=max_watts, max_price=max_price)
     estimate = plan.estimated_duration_s()
     # JSON: stdout carries the summary alone; the lessons and messages go to stderr.
     progress = Progress(estimate, quiet=quiet or fmt == "json", stderr=fmt == "json")
@@ -71,19 +69,18 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
                      f" ({plan.closest.why})")
     if full and not yes and sys.stdin.isatty():
         click.confirm(f"The full matrix takes about {estimate / 60:.0f} minutes. Start?", abort=True, err=True)
-    command = "accelbench " + " ".join(sys.argv[1:])
-    if cluster is not None:  # every device of the cluster measures (sweep/cluster_run.py)
-        outcome = run_cluster_job(plan, address=cluster, db_path=db, progress=progress,
-                                  explicit_precisions=bool(precisions), report_path=report_path,
-                                  write_html=not no_report, command=command)
-    else:
-        outcome = run_job(plan, db_path=db, progress=progress, command=command, report_path=report_path,
-                          write_html=not no_report)
+    # --cluster: every device of the cluster measures (sweep/cluster_run.py)
+    outcome = api.run(plan=plan, db=db, progress=progress, command="accelbench " + " ".join(sys.argv[1:]),
+                      report=report_path, write_report_html=not no_report, cluster=cluster,
+                      explicit_precisions=bool(precisions))
     summary = outcome.summary
     if fmt == "json":
         echo_json({**summary.to_dict(), "db": db, "report": outcome.report_path})
         return
     print_tables([ranking_table(summary)], progress.console)
+    line = constraints_line(summary.constraints, len(summary.excluded), len(summary.ranking))
+    if line:
+        progress.say(escape(line), always=True)
     if answer_in_words(summary.ranking):
         progress.say(escape(answer_in_words(summary.ranking)), always=True)  # labels hold user text
     where = "run on the device its row names" if cluster else "run on this machine"

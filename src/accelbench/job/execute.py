@@ -26,7 +26,7 @@ from accelbench.measure.runner import run_config
 from accelbench.projection.measured import store_records
 from accelbench.report.html import write_report
 from accelbench.report.progress import Progress
-from accelbench.report.units import fmt_core_arithmetic, fmt_pct, fmt_plain, fmt_rate, fmt_time
+from accelbench.report.units import constraints_line, fmt_core_arithmetic, fmt_pct, fmt_plain, fmt_rate, fmt_time
 from accelbench.results.records import BenchConfig, BenchRecord, new_run_id, utc_now
 from accelbench.results.store import open_store
 from accelbench.results.summary import PeakFigure, PeakStageData, RunSummary, StageSummary
@@ -151,13 +151,17 @@ def finish_summary(plan: RunPlan, stages: list[StageSummary], measured: list[Mea
     # devices measured in this store (this host, a cluster's devices) are calibrated from their measurements
     projections = tuple(p for p in project_for_ranking(measured, store_records(db_path), str(db_path))
                         if p.device not in owned_devices)
-    ranking = rank_entries(measured, projections, plan.objective, where)
+    ranking = rank_entries(measured, projections, plan.objective, plan.constraints, where=where)
+    line = constraints_line(plan.constraints, sum(1 for e in ranking if e.excluded), len(ranking))
+    if line:
+        progress.say(f"  {line}", always=True)
     if projections:
         stages[0] = with_rank_lesson(stages[0], projections)
     return RunSummary(
         run_id=run_id, created=created, command=command, objective=plan.objective, stages=tuple(stages),
         ranking=tuple(ranking), projections=projections, duration_s=time.monotonic() - started,
         environment=collect_environment("cpu"),
+        constraints=plan.constraints,
         notes=(*notes, "sizes shrunk by ACCELBENCH_TINY=1 (test mode)" if plan.tiny else "full sizes",
                *layer_notes(plan, measured), *([f"stage 3: {plan.closest_error}"] if plan.closest_error else [])),
     )

@@ -25,7 +25,7 @@ from accelbench.models.loader import load_model
 from accelbench.models.similarity import closest_zoo_models
 from accelbench.profile import profile_model
 from accelbench.profile.types import ModelProfile
-from accelbench.results.summary import ClosestMeasured
+from accelbench.results.summary import ClosestMeasured, Constraints
 from accelbench.shapes import parse_resolution
 
 TINY_ENV = "ACCELBENCH_TINY"
@@ -64,6 +64,7 @@ class RunPlan:
     closest: ClosestMeasured | None = None  # stage 3's zoo model closest to the user's (record ids empty here)
     closest_error: str | None = None  # why there is none, when a user model was given
     layer_runs: int | None = None  # profiled runs of the per-layer pass; None: no per-layer times
+    constraints: Constraints | None = None  # what the answer must meet (job/ranking.py)
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -106,9 +107,11 @@ def stage_sizes(tiny: bool, full: bool) -> dict[str, list[tuple[str, int, str]]]
 
 def make_plan(*, model: str | None = None, resolution: str | None = None, full: bool = False,
               objective: str = "latency", backend: str = "auto", precisions: tuple[str, ...] | None = None,
-              time_limit_s: float | None = None, tiny: bool | None = None, layers: bool = True) -> RunPlan:
+              time_limit_s: float | None = None, tiny: bool | None = None, layers: bool = True,
+              constraints: Constraints | None = None) -> RunPlan:
     """Validate the options and lay out every configuration before anything runs. ``layers``:
-    collect per-layer times for one configuration per stage."""
+    collect per-layer times for one configuration per stage; ``constraints``: what the ranked
+    answer must meet."""
     tiny = os.environ.get(TINY_ENV) == "1" if tiny is None else tiny
     if objective not in OBJECTIVES:
         raise choice_error("objective", objective, OBJECTIVES)
@@ -145,7 +148,8 @@ def make_plan(*, model: str | None = None, resolution: str | None = None, full: 
         raise UserError(f"time-limit: must be a positive number of seconds; got {limit}")
     return RunPlan(tuple(configs), tuple(precisions), backend, limit, objective, tiny, full, model, resolution,
                    closest=closest, closest_error=closest_error,
-                   layer_runs=(TINY_LAYER_RUNS if tiny else LAYER_RUNS) if layers else None)
+                   layer_runs=(TINY_LAYER_RUNS if tiny else LAYER_RUNS) if layers else None,
+                   constraints=constraints if constraints is not None and constraints.active else None)
 
 
 def closest_to(loaded, *, exclude, profile: ModelProfile | None = None) -> tuple[ClosestMeasured | None, str | None]:

@@ -6,7 +6,14 @@ Both rankings order by the central figure and carry each entry's interval (a pro
 a measurement's confidence interval); an entry whose interval overlaps the next one's is marked
 (``indistinguishable_from``: the two cannot be told apart). Measured figures always outrank
 projections of the same device: such a projection is listed after the ranked entries, unranked,
-for comparison (``superseded_by``)."""
+for comparison (``superseded_by``).
+
+Constraints (``run``/``rank`` --max-latency-ms, --max-watts, --max-price; results.summary.Constraints):
+only what meets them is ranked; every other entry is listed after the ranked ones with ``excluded``,
+the constraint it fails and its figure ("p99 latency 12.3 ms > 10 ms"). Latency is a measurement's
+p99 (a bound is a tail bound) and a projection's batch-1 latency; power is a measurement's power
+figure (measured, or the TDP-share estimate) and a projection's TDP; price is the device's price. An
+entry without the figure a constraint needs is excluded too: nothing shows that it meets it."""
 
 from __future__ import annotations
 
@@ -23,9 +30,9 @@ from accelbench.precision import peak_precision
 from accelbench.profile import profile_model
 from accelbench.projection import project_all, project_on_device
 from accelbench.projection.api import project_devices, projection_device, resolve_devices
-from accelbench.report.units import fmt_correlation, fmt_pct
+from accelbench.report.units import fmt_correlation, fmt_pct, fmt_plain, fmt_time, fmt_usd
 from accelbench.results.summary import (
-    PeakStageData, ProjectionEntry, RankCorrelation, RankEntry, StageSummary, intervals_overlap,
+    Constraints, PeakStageData, ProjectionEntry, RankCorrelation, RankEntry, StageSummary, intervals_overlap,
 )
 
 RANKING_STAGES = (4, 3, 2)  # the ranking model: the user's, else YOLOv3, else ResNet-50
@@ -47,6 +54,36 @@ def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
     var = (sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry)) ** 0.5
     return cov / var if var else None
+
+
+def constraint_failures(constraints: Constraints | None, *, latency_s: float | None, latency_what: str,
+                        power_w: float | None, power_what: str, price_usd: float | None) -> str | None:
+    """Why a figure set fails ``constraints``, in words ("p99 latency 12.3 ms > 10 ms; no price known");
+    None when it meets them all (or there are none)."""
+    if constraints is None:
+        return None
+    reasons = []
+    for limit, value, what, fmt, missing in (
+            (constraints.max_latency_s, latency_s, latency_what, fmt_time, "no latency figure"),
+            (constraints.max_watts, power_w, power_what, lambda v: fmt_plain(v, " W"), "no power figure"),
+            (constraints.max_price_usd, price_usd, "price", fmt_usd, "no price known")):
+        if limit is None:
+            continue
+        if value is None:
+            reasons.append(f"{missing} (the limit is {fmt(limit)})")
+        elif value > limit:
+            reasons.append(f"{what} {fmt(value)} > {fmt(limit)}")
+    return "; ".join(reasons) or None
+
+
+def entry_failures(entry: RankEntry, constraints: Constraints | None) -> str | None:
+    """Why a ranking entry fails ``constraints`` (module docstring); None when it meets them."""
+    measured = entry.kind == "measured"
+    latency, latency_what = ((entry.latency_p99_s, "p99 latency") if measured and entry.latency_p99_s is not None
+                             else (entry.latency_s, "projected latency" if not measured else "latency"))
+    power_what = "TDP" if not measured else ("power" if entry.per_w_source == "measured" else "power (estimated)")
+    return constraint_failures(constraints, latency_s=latency, latency_what=latency_what, power_w=entry.power_w,
+                               power_what=power_what, price_usd=entry.price_usd)
 
 
 def _ranks(values: Sequence[float]) -> list[float]:
@@ -146,7 +183,8 @@ def _measured_entry(m: Measured, where: Callable[[Measured], tuple[str, str]] | 
         latency_s_high=latency_ci[1] / 1e9 if latency_ci else None,
         throughput_per_s_low=throughput_ci[0] if throughput_ci else None,
         throughput_per_s_high=throughput_ci[1] if throughput_ci else None,
-        interval_level=stats.confidence if (latency_ci or throughput_ci) else None)
+        interval_level=stats.confidence if (latency_ci or throughput_ci) else None,
+        latency_p99_s=stats.p99_ns / 1e9, power_w=rec.power.power_w, price_usd=rec.price_usd)
 
 
 def _projected_entry(proj: ProjectionEntry, metric: str) -> RankEntry:
@@ -160,7 +198,14 @@ def _projected_entry(proj: ProjectionEntry, metric: str) -> RankEntry:
         throughput_per_s=proj.throughput_per_s, per_w=proj.throughput_per_w, per_w_source="estimated",
         per_usd=proj.throughput_per_usd, latency_s_low=proj.latency_s_low, latency_s_high=proj.latency_s_high,
         throughput_per_s_low=proj.throughput_per_s_low, throughput_per_s_high=proj.throughput_per_s_high,
-        interval_level=proj.interval_level, calibrated=bool(proj.calibrated))
+        interval_level=proj.interval_level, calibrated=bool(proj.calibrated),
+        power_w=_per(proj.throughput_per_s, proj.throughput_per_w),
+        price_usd=_per(proj.throughput_per_s, proj.throughput_per_usd))
+
+
+def _per(throughput: float | None, per: float | None) -> float | None:
+    """The power (or price) behind a throughput per W (or per $): throughput / per."""
+    return throughput / per if throughput and per else None
 
 
 def metric_interval(entry: RankEntry, metric: str) -> tuple[float | None, float | None]:
@@ -178,12 +223,14 @@ def metric_interval(entry: RankEntry, metric: str) -> tuple[float | None, float 
 
 
 def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionEntry],
-                 objective: str, where: Callable[[Measured], tuple[str, str]] | None = None) -> list[RankEntry]:
-    """Measured configurations of the ranking model and projected catalog devices, best first by the
-    central figure; an entry whose interval overlaps the next one's is marked. Then, unranked, the
-    projections of devices that were measured (their measurements outrank them) and the entries
-    without a figure for the objective. ``where`` names the device a measurement ran on as (label,
-    device id); default ("this host", "host")."""
+                 objective: str, constraints: Constraints | None = None, *,
+                 where: Callable[[Measured], tuple[str, str]] | None = None) -> list[RankEntry]:
+    """Measured configurations of the ranking model and projected catalog devices that meet
+    ``constraints``, best first by the central figure; an entry whose interval overlaps the next
+    one's is marked. Then, unranked, the projections of devices that were measured (their
+    measurements outrank them), the entries without a figure for the objective, and the entries
+    that fail the constraints (``excluded``: why). ``where`` names the device a measurement ran on
+    as (label, device id); default ("this host", "host")."""
     if not measured:
         return []
     target = next((s for s in RANKING_STAGES if any(m.config.stage == s for m in measured)), None)
@@ -191,6 +238,9 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
     entries = [_measured_entry(m, where) for m in measured if m.config.stage == target and m.record.ok]
     measured_devices = {e.device for e in entries}
     entries += [_projected_entry(proj, metric) for proj in projections]
+    verdicts = [(e, entry_failures(e, constraints)) for e in entries]
+    failing = [replace(e, excluded=why) for e, why in verdicts if why]
+    entries = [e for e, why in verdicts if not why]
 
     def with_value(e: RankEntry, **changes) -> RankEntry:
         low, high = metric_interval(e, metric)
@@ -210,7 +260,8 @@ def rank_entries(measured: Sequence[Measured], projections: Sequence[ProjectionE
         if e.kind == "measured":
             best_measured.setdefault(e.device, e.rank)
     return (ranked + [with_value(e, rank=None, superseded_by=best_measured.get(e.device)) for e in superseded]
-            + [replace(e, rank=None, metric=metric, value=None) for e in missing])
+            + [replace(e, rank=None, metric=metric, value=None) for e in missing]
+            + [with_value(e, rank=None) for e in failing])
 
 
 def host_bound(item: Measured) -> str | None:
@@ -281,27 +332,50 @@ class DeviceRank:
     interval_level: float | None = None
     provenance: str = "projection"  # or "calibrated projection"
     indistinguishable_from: int | None = None
+    # the figures the constraints look at: projected batch-1 latency (s), TDP (W), list price (USD)
+    latency_s: float | None = None
+    power_w: float | None = None
+    price_usd: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 @dataclass(frozen=True)
+class ExcludedDevice:
+    """A catalog device that fails the constraints, and why ("projected latency 12 ms > 10 ms")."""
+
+    device: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "excluded": True, "reason": self.reason}
+
+
+@dataclass(frozen=True)
 class DeviceRanking:
-    devices: tuple[DeviceRank, ...]  # best projected throughput first
+    devices: tuple[DeviceRank, ...]  # best projected throughput first (only those that meet the constraints)
     spearman_throughput_vs_peak: float | None  # None: undefined (e.g. every device at one figure)
     skipped: tuple  # projection.api.Skipped: devices that cannot run the precision
+    excluded: tuple[ExcludedDevice, ...] = ()  # devices that fail the constraints
+    constraints: Constraints | None = None
 
 
 def rank_devices(profile, *, batch: int | None = None, use_calibration: bool = True, records: Sequence = (),
-                 store: str = "") -> DeviceRanking:
-    """Rank every catalog device by PROJECTED throughput (offline) on ``profile``, central value first;
-    a device whose band overlaps the next one's is marked. Devices with measured ``records`` are
+                 store: str = "", constraints: Constraints | None = None) -> DeviceRanking:
+    """Rank every catalog device that meets ``constraints`` by PROJECTED throughput (offline) on
+    ``profile``, central value first; a device whose band overlaps the next one's is marked; the
+    others are listed in ``excluded`` with the reason. Devices with measured ``records`` are
     calibrated from them (projection/measured.py)."""
     done, skipped = project_devices(profile, resolve_devices("all"), scenario="offline", batch=batch,
                                     use_calibration=use_calibration, records=records, store=store)
     if len(done) < 2:
         raise UserError(f"rank: fewer than two catalog devices support {profile.precision}; try --precision int8")
+    verdicts = [(p, constraint_failures(constraints, latency_s=p.latency_s, latency_what="projected latency",
+                                        power_w=_per(p.throughput_per_s, p.throughput_per_w), power_what="TDP",
+                                        price_usd=_per(p.throughput_per_s, p.throughput_per_usd))) for p in done]
+    excluded = tuple(ExcludedDevice(p.device, why) for p, why in verdicts if why)
+    done = [p for p, why in verdicts if not why]
     peak_rank = _order(done, lambda p: p.peak_ops_per_s)
     w_rank = _order(done, lambda p: p.throughput_per_w)
     usd_rank = _order(done, lambda p: p.throughput_per_usd)
@@ -315,10 +389,12 @@ def rank_devices(profile, *, batch: int | None = None, use_calibration: bool = T
         throughput_per_s_high=p.throughput_per_s_high, interval_level=p.interval_level, provenance=p.provenance,
         indistinguishable_from=i + 1 if i < len(by_throughput) and intervals_overlap(
             (p.throughput_per_s_low, p.throughput_per_s_high),
-            (by_throughput[i].throughput_per_s_low, by_throughput[i].throughput_per_s_high)) else None)
+            (by_throughput[i].throughput_per_s_low, by_throughput[i].throughput_per_s_high)) else None,
+        latency_s=p.latency_s, power_w=_per(p.throughput_per_s, p.throughput_per_w),
+        price_usd=_per(p.throughput_per_s, p.throughput_per_usd))
         for i, p in enumerate(by_throughput, 1))
     rho = spearman([p.throughput_per_s for p in done], [p.peak_ops_per_s for p in done])
-    return DeviceRanking(rows, rho, tuple(skipped))
+    return DeviceRanking(rows, rho, tuple(skipped), excluded, constraints)
 
 
 def _order(projections, key) -> dict[str, int]:

@@ -27,6 +27,11 @@ Scenarios (MLPerf Inference rules; LoadGen schedules the queries and judges vali
   worker thread, so LoadGen's issue thread never waits and a query's latency includes its time
   in the queue; the worker takes up to ``batch`` queued samples at once (dynamic batching).
 
+Several requests in flight (``workers``: one run_batch per request, e.g. one per OpenVINO infer
+request or ONNX Runtime session): in the server and offline scenarios the queue is served by one
+thread per worker, each taking up to ``batch`` samples at a time; a query's latency still includes
+its time in the queue.
+
 Modes:
 
 - ``quick`` (interactive use and CI): LoadGen's built-in mlperf.conf rules (seeds, percentiles,
@@ -94,6 +99,7 @@ QUICK_MAX_DURATION_S = 60.0
 # 99th: fewer and the run is INVALID whatever the latencies.
 QUICK_MIN_QUERY_COUNT = {"single-stream": 64, "multi-stream": 662, "server": 662}
 DEFAULT_MULTI_STREAM_SAMPLES = 8
+CONCURRENT_SCENARIOS = ("offline", "server")  # where several requests in flight (workers) apply
 # Sample library size handed to LoadGen: the runner has no real samples, only indices.
 QSL_SAMPLES = 1024
 # Model name given to mlperf.conf when none is asked for: matches only the '*' rules.
@@ -190,7 +196,7 @@ def _warm_up(run_batch: Callable[[int], Any], batch: int, clock: Callable[[], in
 class _SystemUnderTest:
     """The SUT LoadGen talks to: runs samples through run_batch and reports completions."""
 
-    def __init__(self, lg, run_batch, batch: int, clock, threaded: bool):
+    def __init__(self, lg, run_batch, batch: int, clock, threaded: bool, workers=None):
         self.lg = lg
         self.run_batch = run_batch
         self.batch = batch
@@ -199,21 +205,26 @@ class _SystemUnderTest:
         self.error: BaseException | None = None
         self.threaded = threaded
         self.queue: queue.Queue = queue.Queue()
-        self.worker: threading.Thread | None = None
+        self.lock = threading.Lock()
+        self.workers: list[threading.Thread] = []
         if threaded:
-            self.worker = threading.Thread(target=self._serve, name="accelbench-loadgen-sut", daemon=True)
-            self.worker.start()
+            for i, run in enumerate(workers or [run_batch]):
+                worker = threading.Thread(target=self._serve, args=(run,), name=f"accelbench-loadgen-sut-{i}",
+                                          daemon=True)
+                worker.start()
+                self.workers.append(worker)
 
-    def _run_and_complete(self, samples: list) -> None:
+    def _run_and_complete(self, samples: list, run_batch=None) -> None:
         # After a failure, samples are still completed (LoadGen would wait forever otherwise).
         if self.error is None:
             t0 = self.clock()
             try:
-                self.run_batch(len(samples))
+                (run_batch or self.run_batch)(len(samples))
             except BaseException as exc:  # re-raised by run_scenario once LoadGen has returned
                 self.error = exc
             else:
-                self.run_batch_ns.append(max(0, int(self.clock() - t0)))
+                with self.lock:
+                    self.run_batch_ns.append(max(0, int(self.clock() - t0)))
         self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(s.id, 0, 0) for s in samples])
 
     def issue_queries(self, samples) -> None:
@@ -228,7 +239,7 @@ class _SystemUnderTest:
     def flush_queries(self) -> None:
         pass
 
-    def _serve(self) -> None:
+    def _serve(self, run_batch) -> None:
         stop = False
         while not stop:
             first = self.queue.get()
@@ -241,16 +252,19 @@ class _SystemUnderTest:
                 except queue.Empty:
                     break
                 if item is None:
+                    self.queue.put(None)  # the stop mark is for every worker
                     stop = True
                     break
                 chunk.append(item)
-            self._run_and_complete(chunk)
+            self._run_and_complete(chunk, run_batch)
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.queue.put(None)
-            self.worker.join()
-            self.worker = None
+        if self.workers:
+            for _ in self.workers:
+                self.queue.put(None)
+            for worker in self.workers:
+                worker.join()
+            self.workers = []
 
 
 def build_test_settings(lg, *, scenario: str, mode: str, batch: int, expected_ns: int, target_qps,
@@ -312,9 +326,11 @@ def run_scenario(
     clock: Callable[[], int] | None = None,
     max_duration_s: float | None = None,
     mlperf_model: str | None = None,
+    workers: list[Callable[[int], Any]] | None = None,
     _expected_latency_ns: int | None = None,
 ) -> LoadGenResult:
     """Run one MLPerf scenario through LoadGen and return its parsed result (see module doc).
+    ``workers``: one run_batch per request in flight (server and offline; None: ``run_batch`` alone).
 
     Raises UserError for a bad argument (before anything runs), BackendUnavailable when
     mlperf_loadgen is missing, and re-raises whatever ``run_batch`` raised (after LoadGen has
@@ -322,6 +338,9 @@ def run_scenario(
     """
     _validate(scenario, mode, batch, target_qps, latency_bound_ns, samples_per_query,
               min_duration_s, min_query_count, max_duration_s)
+    if workers is not None and len(workers) > 1 and scenario not in CONCURRENT_SCENARIOS:
+        raise UserError(f"streams: several requests in flight serve the {' or '.join(CONCURRENT_SCENARIOS)} "
+                        f"scenario, not {scenario}")
     lg = _import_loadgen()
     clock = clock or time.perf_counter_ns
     log_dir = Path(log_dir)
@@ -329,11 +348,13 @@ def run_scenario(
     spq = int(samples_per_query or DEFAULT_MULTI_STREAM_SAMPLES) if scenario == "multi-stream" else 1
 
     expected_ns = int(_expected_latency_ns) if _expected_latency_ns else _warm_up(run_batch, batch, clock)
+    concurrent = len(workers) if workers else 1
     if scenario == "server" and target_qps is None:
-        # Half of what one worker sustains by the warm-up estimate: loaded, not saturated.
-        target_qps = 0.5 * batch * 1e9 / expected_ns
+        # Half of what the workers sustain by the warm-up estimate: loaded, not saturated.
+        target_qps = 0.5 * concurrent * batch * 1e9 / expected_ns
     settings = build_test_settings(
-        lg, scenario=scenario, mode=mode, batch=batch, expected_ns=expected_ns,
+        # n workers complete about n times as many queries per second as the warm-up's one
+        lg, scenario=scenario, mode=mode, batch=batch, expected_ns=max(1, expected_ns // concurrent),
         target_qps=target_qps, latency_bound_ns=latency_bound_ns, samples_per_query=spq,
         min_duration_s=min_duration_s, min_query_count=min_query_count,
         max_duration_s=max_duration_s, mlperf_model=mlperf_model)
@@ -347,7 +368,8 @@ def run_scenario(
     # The trace is the only LoadGen log with per-sample latencies.
     log_settings.enable_trace = True
 
-    sut_impl = _SystemUnderTest(lg, run_batch, batch, clock, threaded=(scenario == "server"))
+    sut_impl = _SystemUnderTest(lg, run_batch, batch, clock, threaded=(scenario == "server" or concurrent > 1),
+                                workers=workers if concurrent > 1 else None)
     sut = qsl = None
     try:
         sut = lg.ConstructSUT(sut_impl.issue_queries, sut_impl.flush_queries)

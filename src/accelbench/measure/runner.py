@@ -13,6 +13,20 @@ Which loop runs:
 * ``--mode mlperf``, or the ``multi-stream`` / ``server`` scenarios: MLPerf LoadGen
   (accelbench.measure.loadgen), its logs kept under ``log_root/<run_id>/<record_id>``.
 
+The conventions users bring from benchmark_app and trtexec (BenchConfig):
+
+* ``iterations`` / ``min_duration_s``: a fixed count of timed queries and a minimum duration
+  (measure/timing.py); under LoadGen (quick mode) they become its minimum query count and minimum
+  duration.
+* ``streams`` (N, or "auto"): N requests in flight for throughput, in the offline and server
+  scenarios. Offline in quick mode runs measure/concurrency.py's loop over the backend's request
+  runners (throughput = completed queries / wall time); under LoadGen the system under test serves
+  queries with N workers. "auto" first tries 1, 2, 4, ... up to the cores, a short trial each, and
+  measures with the count of the highest throughput (the record keeps every trial).
+* ``inputs`` / ``calibration_data``: the user's data (precision/user_data.py), checked against the
+  model before anything runs; the timed queries cycle through the input sets, the deviation check
+  runs on them (its ``inputs_source`` is then "user"), INT8 calibrates on the calibration sets.
+
 With ``layer_runs`` (``bench --layers``), a profiling pass follows the timed measurement
 (accelbench.measure.layers): per-layer times from the runtime's own profiler, kept in the record's
 ``layer_times``. It never replaces the timed runs: the record's latencies are the timed ones.
@@ -29,10 +43,13 @@ from typing import Callable, Mapping
 
 import psutil
 
-from accelbench.backends.base import BackendConfig, backend_class, get_backend, layer_profiling_backends
+from accelbench.backends.base import (
+    BackendConfig, backend_class, concurrent_backends, get_backend, layer_profiling_backends, physical_cores,
+)
 from accelbench.errors import ModelError, UserError
 from accelbench.hardware.catalog import match_device_name
 from accelbench.hardware.host import MeasuredPeak, host_device_spec, load_measured_peaks
+from accelbench.measure.concurrency import best_streams, candidate_streams, time_streams, trial_config
 from accelbench.measure.environment import collect_environment
 from accelbench.measure.isolation import run_isolated
 from accelbench.measure.layers import collect_layer_times, name_unnamed_nodes
@@ -43,7 +60,9 @@ from accelbench.models.loader import load_model
 from accelbench.models.registry import find_zoo_model, get_zoo_model
 from accelbench.models.torch_export import TORCH_PATH_ENV, parse_torch_spec, torch_search_dirs, torch_spec_of
 from accelbench.precision import peak_precision
+from accelbench.precision.calibration import input_specs
 from accelbench.precision.deviation import deviation_vs_fp32
+from accelbench.precision.user_data import InputSets, load_input_sets
 from accelbench.profile import profile_model
 from accelbench.results.layers import LayerTimes
 from accelbench.results.records import BenchConfig, BenchRecord, Environment, new_run_id
@@ -53,14 +72,37 @@ from accelbench.shapes import parse_resolution
 
 IMAGE_TASKS = ("image-classification", "object-detection", "segmentation")
 OWN_LOOP_SCENARIOS = ("single-stream", "offline")
+CONCURRENT_SCENARIOS = ("offline", "server")  # where several requests in flight (--streams) apply
 DEFAULT_LOG_ROOT = "accelbench-logs"
 
 
 def default_timeout_s(config: BenchConfig) -> float:
-    """Child-process timeout: generous room for model build, INT8 calibration and the run."""
-    if config.mode == "mlperf":
+    """Child-process timeout: generous room for model build, INT8 calibration and the run. A fixed
+    iteration count has no duration known in advance: it gets mlperf mode's two hours."""
+    if config.mode == "mlperf" or config.iterations is not None:
         return 2 * 3600.0
-    return max(180.0, 3 * config.time_limit_s + 240.0)
+    timed = max(config.time_limit_s, config.min_duration_s or 0.0)
+    search = len(candidate_streams(physical_cores(), config.threads)) * 15.0 if config.streams == "auto" else 0.0
+    return max(180.0, 3 * timed + 240.0 + search)
+
+
+SETUP_S = 6.0  # child start, model build and compile, a rough figure for progress displays
+INT8_SETUP_S = 12.0  # quantization and calibration on top
+STREAMS_TRIAL_S = 3.0  # one candidate of --streams auto: load, warm up, a 1 s trial
+
+
+def estimated_duration_s(config: BenchConfig, layer_runs: int | None = None) -> float | None:
+    """A rough figure of how long a quick-mode measurement takes, for progress displays; None when it
+    cannot be known in advance (a fixed iteration count)."""
+    if config.iterations is not None:
+        return None
+    timed = max(config.time_limit_s, config.min_duration_s or 0.0)
+    setup = SETUP_S + (INT8_SETUP_S if config.precision == "int8" else 0.0)
+    search = (len(candidate_streams(physical_cores(), config.threads)) * STREAMS_TRIAL_S
+              if config.streams == "auto" else 0.0)
+    deviation = setup / 2 if config.precision != "fp32" else 0.0  # the FP32 reference loads and runs
+    layers = SETUP_S if layer_runs else 0.0
+    return timed + setup + search + deviation + layers
 
 
 def validate_config(config: BenchConfig) -> None:
@@ -83,6 +125,42 @@ def validate_config(config: BenchConfig) -> None:
     if config.mode == "quick" and config.scenario == "single-stream" and config.batch != 1:
         raise UserError(f"batch: single-stream runs one sample per query (batch 1); got --batch {config.batch}"
                         " (use --scenario offline for batched throughput)")
+    check_conventions(config)
+
+
+def check_conventions(config: BenchConfig) -> None:
+    """The options users bring from benchmark_app/trtexec, checked before anything runs: where
+    streams, iterations and a minimum duration apply, and the user's data against the model."""
+    if config.streams != 1:
+        if config.scenario not in CONCURRENT_SCENARIOS:
+            raise UserError(f"streams: several requests in flight are for throughput, in the "
+                            f"{' or '.join(CONCURRENT_SCENARIOS)} scenario; got --scenario {config.scenario}"
+                            f" with --streams {config.streams}")
+        if config.backend not in concurrent_backends():
+            backend_class(config.backend)  # an unknown name gets the standard message
+            raise UserError(f"streams: the {config.backend} backend runs one request at a time; use one of: "
+                            f"{', '.join(concurrent_backends())}")
+    if config.mode == "mlperf":
+        for name, value in (("iterations", config.iterations), ("min-duration", config.min_duration_s)):
+            if value is not None:
+                raise UserError(f"{name}: not with --mode mlperf (LoadGen's rules fix the query count and the "
+                                f"duration); got --{name} {value}")
+    if config.calibration_data is not None and config.precision != "int8":
+        raise UserError(f"calibration-data: only INT8 calibrates (--precision int8); got --precision {config.precision}")
+    if config.inputs is not None or config.calibration_data is not None:
+        loaded = load_model(config.model, resolution=config.resolution, batch=config.batch,
+                            input_shapes=dict(config.input_shapes) or None, with_weights=False)
+        user_input_sets(config, loaded)
+
+
+def user_input_sets(config: BenchConfig, loaded) -> tuple[InputSets | None, InputSets | None]:
+    """(the user's measurement inputs, the user's calibration data), each checked against ``loaded``'s
+    inputs (None where the config gives none: seeded random data)."""
+    specs = input_specs(loaded.proto)
+    inputs = load_input_sets(config.inputs, specs, field="inputs") if config.inputs is not None else None
+    calibration = (load_input_sets(config.calibration_data, specs, field="calibration-data")
+                   if config.calibration_data is not None else None)
+    return inputs, calibration
 
 
 def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeout_s: float | None = None,
@@ -184,22 +262,79 @@ def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathL
     if layer_runs is not None:
         # Runtime profilers report node names: every node needs one (names do not change what runs).
         loaded = replace(loaded, proto=name_unnamed_nodes(loaded.proto))
-    backend = get_backend(config.backend)(BackendConfig(device=config.device, precision=config.precision,
-                                                        threads=config.threads, batch=config.batch))
+    user_inputs, calibration = user_input_sets(config, loaded)
+    notes: list[str] = [sets.describe(field) for field, sets in (("inputs", user_inputs),
+                                                                  ("calibration-data", calibration)) if sets]
+    cls = get_backend(config.backend)
+    prepared = None
+    if not cls.delegates and (calibration is not None or config.streams == "auto"):
+        # prepared (quantized, calibrated) once, whatever the count of requests in flight
+        prepared = cls(_backend_config(config, 1)).prepare(loaded.proto, list(calibration.sets) if calibration else None)
+    streams, trials = config.streams, ()
+    if streams == "auto":
+        streams, trials = _auto_streams(config, loaded, prepared, calibration, user_inputs, clock)
+        notes.append("streams auto: " + ", ".join(f"{t.streams} in flight {t.throughput_per_s:,.1f} inf/s"
+                                                   for t in trials) + f"; measured with the best, {streams}")
+    backend = cls(_backend_config(config, streams))
     try:
+        _load(backend, loaded, prepared, calibration)
         return _measure_loaded(config, loaded, backend, environment, run_id=run_id, log_root=log_root, clock=clock,
-                               layer_runs=layer_runs, measured_peaks=measured_peaks)
+                               layer_runs=layer_runs, measured_peaks=measured_peaks, notes=notes,
+                               user_inputs=user_inputs, trials=trials)
     finally:
         backend.close()  # also when loading or the timed run fails: release the session/device memory
 
 
+def _backend_config(config: BenchConfig, streams: int) -> BackendConfig:
+    return BackendConfig(device=config.device, precision=config.precision, threads=config.threads,
+                         batch=config.batch, streams=streams)
+
+
+def _load(backend, loaded, prepared, calibration: InputSets | None) -> None:
+    """Load ``prepared`` when the model was prepared already, else ``loaded`` (calibrated on the user's
+    data when given: a delegating backend hands it to each candidate)."""
+    if prepared is not None:
+        backend.load(prepared)
+    elif calibration is not None:
+        backend.load(backend.prepare(loaded.proto, list(calibration.sets)))
+    else:
+        backend.load(loaded)
+
+
+def _native_inputs(backend, user_inputs: InputSets | None, seed: int) -> list:
+    """The input sets the timed queries cycle through, in the runtime's form: the user's, or one
+    seeded random set."""
+    if user_inputs is not None:
+        return [backend.inputs_from_arrays(arrays) for arrays in user_inputs.sets]
+    return [backend.prepare_inputs(seed)]
+
+
+def _auto_streams(config: BenchConfig, loaded, prepared, calibration: InputSets | None,
+                  user_inputs: InputSets | None, clock):
+    """--streams auto: (the count of the highest throughput, every trial), a short trial per count."""
+    def trial(count: int) -> tuple[float, int]:
+        backend = get_backend(config.backend)(_backend_config(config, count))
+        try:
+            _load(backend, loaded, prepared, calibration)
+            runners = backend.request_runners(_native_inputs(backend, user_inputs, config.seed))
+            result = time_streams(runners, trial_config(), clock=clock)
+            return result.throughput_per_s(config.batch), result.queries
+        finally:
+            backend.close()
+
+    return best_streams(trial, candidate_streams(physical_cores(), config.threads))
+
+
 def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environment, *, run_id: str,
                     log_root: str | os.PathLike, clock: Callable[[], int], layer_runs: int | None,
-                    measured_peaks: Mapping[str, MeasuredPeak] | None) -> BenchRecord:
-    notes: list[str] = []
-    backend.load(loaded)
-    inputs = backend.prepare_inputs(config.seed)
+                    measured_peaks: Mapping[str, MeasuredPeak] | None, notes: list[str],
+                    user_inputs: InputSets | None, trials: tuple) -> BenchRecord:
+    native = _native_inputs(backend, user_inputs, config.seed)
+    inputs = native[0]
+    runners = backend.request_runners(native)
     info = backend.describe()
+    if trials:
+        info = replace(info, extra={**info.extra, "streams_auto": [t.to_dict() for t in trials]})
 
     tdp_w, tdp_cores, host_spec = _host_tdp(config.device)
     if config.tdp_w is not None:
@@ -213,9 +348,13 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
     samples_per_query = config.batch
     record_id = os.urandom(16).hex()
     if config.mode == "quick" and config.scenario in OWN_LOOP_SCENARIOS:
-        timing_cfg = TimingConfig(mode="quick", time_limit_s=config.time_limit_s, target_rel_ci=config.target_rel_ci)
+        timing_cfg = TimingConfig(mode="quick", time_limit_s=config.time_limit_s, target_rel_ci=config.target_rel_ci,
+                                  iterations=config.iterations, min_duration_s=config.min_duration_s)
         meter.start()
-        timing = time_queries(lambda: backend.run(inputs), timing_cfg, clock=clock)
+        if len(runners) > 1:
+            timing = time_streams(runners, timing_cfg, clock=clock)
+        else:
+            timing = time_queries(runners[0], timing_cfg, clock=clock)
         power = meter.stop()
         latency_ns, warmup, wall_ns = timing.latency_ns, len(timing.warmup_latency_ns), timing.measure_wall_ns
         target_met, stop_reason = timing.target_met, timing.stop_reason
@@ -224,11 +363,14 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
     else:
         log_dir = Path(log_root, run_id, record_id)
         meter.start()
-        result = run_scenario(lambda n: backend.run(inputs), scenario=config.scenario, mode=config.mode,
+        workers = [lambda n, run=run: run() for run in runners]
+        result = run_scenario(workers[0], scenario=config.scenario, mode=config.mode,
                               batch=config.batch, target_qps=config.target_qps,
                               latency_bound_ns=config.latency_bound_ns, log_dir=log_dir,
                               max_duration_s=config.time_limit_s if config.mode == "quick" else None,
-                              mlperf_model=loaded.name if config.mode == "mlperf" else None)
+                              min_duration_s=config.min_duration_s, min_query_count=config.iterations,
+                              mlperf_model=loaded.name if config.mode == "mlperf" else None,
+                              workers=workers if len(workers) > 1 else None)
         power = meter.stop()
         loadgen_summary = result.summary()
         loadgen_tput = result.samples_per_s
@@ -260,9 +402,11 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
     peak, peak_source, measured, device_spec = _peaks(config.device, executed, host_spec, measured_peaks)
     price, price_hour, price_source = _prices(config, device_spec)
 
-    # Inputs are seeded random data until the user can give their own (--inputs).
+    # The user's inputs when given (--inputs): then the deviation is on real data
     deviation = deviation_vs_fp32(backend, loaded.proto, loaded.task, weights_source=weights_source(loaded),
-                                  inputs_source="random") if config.precision != "fp32" else None
+                                  inputs_source=config.inputs_source,
+                                  input_sets=user_inputs.sets if user_inputs else None
+                                  ) if config.precision != "fp32" else None
 
     return BenchRecord(
         config=config,
@@ -300,6 +444,7 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
         loadgen=loadgen_summary,
         notes=tuple(notes + list(loaded.notes)),
         layer_times=layer_times,
+        streams=len(runners) if config.streams != 1 else None,
     )
 
 

@@ -17,6 +17,18 @@ quick mode (docs/measurement.md):
    measure) reaches ``time_limit_s`` with at least ``min_samples`` measured queries
    ("time-limit", target not met), or at ``max_queries``.
 
+The conventions users bring from benchmark_app and trtexec, in quick mode:
+
+* ``iterations`` (``bench --iterations N``, as ``benchmark_app -niter``): exactly N measured
+  queries after the warm-up; the CI target and the time limit stop nothing ("iterations").
+* ``min_duration_s`` (``bench --min-duration S``, as ``trtexec --duration``): the measured phase
+  lasts at least S seconds; neither the CI target nor the time limit stops it earlier. With
+  ``iterations``: at least N queries *and* at least S seconds (trtexec's --iterations with
+  --duration); the stop reason is then "iterations" or "min-duration", whichever came last.
+
+The stopping rule (``StopRule``) is shared with the loop that keeps several requests in flight
+(accelbench.measure.concurrency).
+
 fixed mode runs exactly ``warmup_queries`` then ``max_queries`` queries (no stopping rule).
 """
 
@@ -28,7 +40,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from accelbench.errors import UserError, choice_error
+from accelbench.errors import UserError, check_stop_conventions, choice_error
 from accelbench.results.stats import ci_half_widths
 
 Clock = Callable[[], int]
@@ -52,6 +64,8 @@ class TimingConfig:
     warmup_max_s: float = 3.0
     warmup_queries: int = 1  # fixed mode only
     check_growth: float = 0.10  # re-test the stopping rule when the sample grew by this fraction
+    iterations: int | None = None  # quick mode: exactly this many measured queries (benchmark_app -niter)
+    min_duration_s: float | None = None  # quick mode: measure at least this long (trtexec --duration)
 
     def __post_init__(self) -> None:
         if self.mode not in TIMING_MODES:
@@ -71,6 +85,9 @@ class TimingConfig:
             raise UserError("max_queries: fixed timing mode needs a query count")
         if self.warmup_queries < 0 or self.warmup_max_s < 0:
             raise UserError("warm-up: counts and durations must not be negative")
+        check_stop_conventions(self.iterations, self.min_duration_s)
+        if self.mode == "fixed" and (self.iterations is not None or self.min_duration_s is not None):
+            raise UserError("iterations/min-duration: quick mode's options; fixed mode counts max_queries")
 
 
 @dataclass(frozen=True)
@@ -82,23 +99,78 @@ class TimingResult:
     measure_wall_ns: int  # first query start to last query end of the measured phase
     warmup_wall_ns: int
     target_met: bool
-    stop_reason: str  # "ci-target", "time-limit", "max-queries", "fixed"
+    stop_reason: str  # "ci-target", "time-limit", "max-queries", "iterations", "min-duration", "fixed"
     warmup_converged: bool
     median_ci_rel: float  # at stop time
     mean_ci_rel: float
+    streams: int = 1  # requests in flight (accelbench.measure.concurrency)
 
     @property
     def queries(self) -> int:
         return len(self.latency_ns)
 
     def throughput_per_s(self, batch: int = 1) -> float:
-        """Inferences per second = batch x queries / sum of query latencies (= batch / mean latency).
-
-        The sum of latencies, not the wall time, so the loop's own bookkeeping (the stopping-rule
-        checks) is not charged to the model; for a sequential loop the two differ by well under 1 %.
-        """
+        """Inferences per second. One request at a time: batch x queries / sum of query latencies
+        (= batch / mean latency), so the loop's own bookkeeping (the stopping-rule checks) is not
+        charged to the model; for a sequential loop the two differ by well under 1 %. Several
+        requests in flight: batch x completed queries / wall time of the measured phase."""
+        if self.streams > 1:
+            return self.queries * batch * 1e9 / self.measure_wall_ns if self.measure_wall_ns else float("nan")
         total_ns = sum(self.latency_ns)
         return self.queries * batch * 1e9 / total_ns if total_ns else float("nan")
+
+
+class StopRule:
+    """When quick mode's measured phase stops (module docstring): the CI target after
+    ``min_queries`` (re-tested as the sample grows), the time limit, ``max_queries``,
+    ``iterations`` and ``min_duration_s``. ``start_ns``: when the whole run (warm-up included)
+    started; ``measure_start_ns``: when the measured phase did."""
+
+    def __init__(self, config: TimingConfig, start_ns: int, measure_start_ns: int):
+        self.config = config
+        self.start_ns = start_ns
+        self.measure_start_ns = measure_start_ns
+        self.limit_ns = int(config.time_limit_s * 1e9)
+        self.min_measure_ns = int((config.min_duration_s or 0.0) * 1e9)
+        self.next_check = config.min_queries
+        self.median_ci_rel = self.mean_ci_rel = float("inf")
+        self.target_met = False
+
+    def long_enough(self, now_ns: int) -> bool:
+        """The measured phase has lasted its minimum duration (always true without one)."""
+        return now_ns - self.measure_start_ns >= self.min_measure_ns
+
+    def enough_iterations(self, started: int, now_ns: int) -> bool:
+        """With ``iterations``: no query past the N-th may start (unless the minimum duration is not over)."""
+        return self.config.iterations is not None and started >= self.config.iterations and self.long_enough(now_ns)
+
+    def stop_reason(self, samples, now_ns: int) -> str | None:
+        """Why to stop after the measured queries ``samples`` (ns) at ``now_ns``; None: go on."""
+        config = self.config
+        n = len(samples)
+        long_enough = self.long_enough(now_ns)
+        if config.iterations is not None:
+            if n >= config.iterations and long_enough:
+                return "min-duration" if self.min_measure_ns and n > config.iterations else "iterations"
+            return None
+        if n >= self.next_check:
+            self.median_ci_rel, self.mean_ci_rel = ci_half_widths(samples, config.confidence)
+            self.target_met = self.median_ci_rel <= config.target_rel_ci and self.mean_ci_rel <= config.target_rel_ci
+            self.next_check = n + max(1, int(n * config.check_growth))
+            if self.target_met and long_enough:
+                return "ci-target"
+        if config.max_queries is not None and n >= config.max_queries:
+            return "max-queries"
+        if now_ns - self.start_ns >= self.limit_ns and n >= config.min_samples and long_enough:
+            return "time-limit"
+        return None
+
+    def final_widths(self, samples) -> tuple[float, float]:
+        """The CI half-widths of the whole sample (the last check may be older than the last query)."""
+        self.median_ci_rel, self.mean_ci_rel = ci_half_widths(samples, self.config.confidence)
+        self.target_met = (self.median_ci_rel <= self.config.target_rel_ci
+                           and self.mean_ci_rel <= self.config.target_rel_ci)
+        return self.median_ci_rel, self.mean_ci_rel
 
 
 def _stable(window_medians: list[float], k: int, tolerance: float) -> bool:
@@ -111,7 +183,6 @@ def _stable(window_medians: list[float], k: int, tolerance: float) -> bool:
 def time_queries(run_once: Callable[[], Any], config: TimingConfig, clock: Clock = time.perf_counter_ns) -> TimingResult:
     """Run ``run_once`` repeatedly under ``config``; return raw latencies and the stop reason."""
     start = clock()
-    limit_ns = int(config.time_limit_s * 1e9)
     warm: list[int] = []
     converged = False
     if config.mode == "fixed":
@@ -156,29 +227,23 @@ def time_queries(run_once: Callable[[], Any], config: TimingConfig, clock: Clock
             run_once()
             append(clock() - t0)
     else:
-        next_check = config.min_queries
-        max_queries = config.max_queries
+        rule = StopRule(config, start, warm_end)
         while True:
             t0 = clock()
             run_once()
             t1 = clock()
             append(t1 - t0)
-            n = len(samples)
-            if n >= next_check:
-                med_rel, mean_rel = ci_half_widths(samples, config.confidence)
-                if med_rel <= config.target_rel_ci and mean_rel <= config.target_rel_ci:
-                    stop_reason, target_met = "ci-target", True
-                    break
-                next_check = n + max(1, int(n * config.check_growth))
-            if max_queries is not None and n >= max_queries:
-                stop_reason = "max-queries"
+            reason = rule.stop_reason(samples, t1)
+            if reason is not None:
+                stop_reason = reason
                 break
-            if t1 - start >= limit_ns and n >= config.min_samples:
-                stop_reason = "time-limit"
-                break
+        if stop_reason == "ci-target":
+            med_rel, mean_rel, target_met = rule.median_ci_rel, rule.mean_ci_rel, True
+        else:
+            med_rel, mean_rel = rule.final_widths(samples)
+            # a count or a duration stopped it: it says whether the CI got there anyway
+            target_met = rule.target_met and stop_reason in ("iterations", "min-duration")
     end = clock()
-    if config.mode == "quick" and not target_met:
-        med_rel, mean_rel = ci_half_widths(samples, config.confidence)
     return TimingResult(
         latency_ns=tuple(int(x) for x in samples),
         warmup_latency_ns=tuple(int(x) for x in warm),

@@ -107,7 +107,21 @@ def _load_file(spec, resolution, batch, input_shapes, with_weights) -> LoadedMod
     if notes:  # a dim changed: the graph must run at the new shapes
         _check_graph_fits(proto, shapes, reshaped)
     name = path.stem
-    return LoadedModel(name, proto, shapes, "file", batch or _batch_of(shapes), res, str(path), notes=notes)
+    return LoadedModel(name, proto, shapes, "file", batch or _batch_of(shapes), res, str(path), notes=notes,
+                       task=file_task(proto))
+
+
+def file_task(proto: onnx.ModelProto) -> str:
+    """What a user's ONNX file does, as far as its outputs tell: "classification" for one output of
+    shape [batch, classes] (logits or scores, classes > 1; top-1 agreement is then computed), else
+    "unknown"."""
+    outputs = list(proto.graph.output)
+    if len(outputs) != 1:
+        return "unknown"
+    dims = outputs[0].type.tensor_type.shape.dim
+    if len(dims) == 2 and dims[1].HasField("dim_value") and dims[1].dim_value > 1:
+        return "classification"
+    return "unknown"
 
 
 # Initializers above this many elements are left out of the checker's copy (see structure_copy).

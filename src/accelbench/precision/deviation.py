@@ -30,6 +30,7 @@ CLASSIFIER_TASKS = ("image-classification", "classification", "text-classificati
 # (calibration.CALIBRATION_SEED = 1000, ...). Pure numpy here: records import NumericDeviation.
 DEVIATION_SEED = 2000
 DATA_SOURCES = ("random", "user")  # where weights and inputs came from: generated, or the user's own
+USER_SETS_COMPARED = 32  # the user's input sets a deviation check runs (top-1 agreement over their rows)
 
 
 @dataclass(frozen=True)
@@ -145,14 +146,16 @@ def numeric_deviation(
 
 
 def deviation_vs_fp32(backend, model, task: str = "unknown", *, runs: int = 2, seed: int | None = None,
-                      weights_source: str = "random", inputs_source: str = "random"):
+                      weights_source: str = "random", inputs_source: str = "random",
+                      input_sets: Sequence[dict[str, np.ndarray]] | None = None):
     """Numeric deviation of a loaded ``backend`` from FP32 on the same inputs.
 
     The reference is the same backend class at fp32 (on CPU when that backend runs there, else on
     the same device), so only the precision differs. ``backend`` must already be loaded with
-    ``model``; ``runs`` seeded input sets are compared (seeds from DEVIATION_SEED).
-    ``weights_source``/``inputs_source`` are recorded with the figures (see ``top1_meaningful``).
-    Returns None when the backend itself runs fp32.
+    ``model``; ``runs`` seeded input sets are compared (seeds from DEVIATION_SEED), or, when the
+    user gave inputs, the first USER_SETS_COMPARED of ``input_sets`` (name -> array each; their
+    source is then "user"). ``weights_source``/``inputs_source`` are recorded with the figures (see
+    ``top1_meaningful``). Returns None when the backend itself runs fp32.
     """
     # A delegating backend (auto) runs the one it picked; the reference must come from that one.
     backend = backend.resolved()
@@ -160,14 +163,21 @@ def deviation_vs_fp32(backend, model, task: str = "unknown", *, runs: int = 2, s
         return None
     base_seed = DEVIATION_SEED if seed is None else seed
     ref_device = "cpu" if "fp32" in type(backend).supported().get("cpu", ()) else backend.config.device
-    ref_config = replace(backend.config, precision="fp32", device=ref_device)
+    ref_config = replace(backend.config, precision="fp32", device=ref_device, streams=1)
     reference_backend = type(backend)(ref_config, backend.options)
+    user_sets = list(input_sets or ())[:USER_SETS_COMPARED]
+    if user_sets:
+        inputs_source = "user"
     try:
         reference_backend.load(model)
         ref_runs, out_runs = [], []
-        for i in range(runs):
-            ref_in = reference_backend.prepare_inputs(base_seed + i)
-            out_in = backend.prepare_inputs(base_seed + i)
+        for i in range(len(user_sets) or runs):
+            if user_sets:
+                ref_in = reference_backend.inputs_from_arrays(user_sets[i])
+                out_in = backend.inputs_from_arrays(user_sets[i])
+            else:
+                ref_in = reference_backend.prepare_inputs(base_seed + i)
+                out_in = backend.prepare_inputs(base_seed + i)
             ref_runs.append(reference_backend.outputs_as_numpy(reference_backend.run(ref_in)))
             out_runs.append(backend.outputs_as_numpy(backend.run(out_in)))
         info = reference_backend.describe()

@@ -40,15 +40,20 @@ class Series:
     y_high: tuple = ()
     x_low: tuple = ()
     x_high: tuple = ()
+    color: str = ""  # its own colour (a precision's, PRECISION_COLORS); "": the next free one of PALETTE
+    point_provenance: tuple = ()  # per point, where the series mixes kinds (() = ``provenance`` for all)
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
             raise ValueError(f"series {self.name!r}: {len(self.x)} x values but {len(self.y)} y values")
         if self.provenance not in PROVENANCES:
             raise ValueError(f"series {self.name!r}: provenance {self.provenance!r} not in {PROVENANCES}")
-        for name in ("y_low", "y_high", "x_low", "x_high"):
+        for name in ("y_low", "y_high", "x_low", "x_high", "point_provenance"):
             if getattr(self, name) and len(getattr(self, name)) != len(self.x):
                 raise ValueError(f"series {self.name!r}: {len(getattr(self, name))} {name} values for {len(self.x)} points")
+        for kind in self.point_provenance:
+            if kind not in PROVENANCES:
+                raise ValueError(f"series {self.name!r}: provenance {kind!r} not in {PROVENANCES}")
 
     @property
     def has_y_interval(self) -> bool:
@@ -61,10 +66,30 @@ class Series:
 
 @dataclass(frozen=True)
 class RefLine:
-    """A horizontal reference line (e.g. a device's on-chip SRAM) at ``y`` in axis units."""
+    """A horizontal reference line (e.g. a device's on-chip SRAM) at ``y`` in axis units, its label
+    just above it at ``x`` (a fraction of the plot's width) anchored on its ``anchor`` side; an
+    empty label: the line alone (where no place was free, the caption names it)."""
 
     y: float
     label: str
+    x: float = 0.01
+    anchor: str = "left"
+    yanchor: str = "bottom"  # bottom: the label sits above the line; top: below it
+
+
+@dataclass(frozen=True)
+class PointLabel:
+    """A label printed beside the point (x, y) (axis units), offset by (dx, dy) pixels (dy up) and
+    anchored there on its ``xanchor``/``yanchor`` side: placed so that no two labels overlap and
+    each stays inside the plot (``place_labels``)."""
+
+    x: float
+    y: float
+    text: str
+    dx: int
+    dy: int
+    xanchor: str  # left | center | right
+    yanchor: str  # bottom | middle | top
 
 
 @dataclass(frozen=True)
@@ -82,14 +107,136 @@ class Chart:
     barmode: str = "group"
     height_px: int = 380
     categories: tuple = ()  # the category axis's order, from the origin out; () = as the series give them
+    point_labels: tuple[PointLabel, ...] = ()  # labels placed beside points (instead of Series.labels)
+    x_range: tuple[float, float] | None = None  # axis units (not log10); None: the renderer's own
+    y_range: tuple[float, float] | None = None
 
     @property
     def provenances(self) -> tuple[str, ...]:
         seen = []
         for s in self.series:
-            if s.provenance not in seen:
-                seen.append(s.provenance)
+            for kind in s.point_provenance or (s.provenance,):
+                if kind not in seen:
+                    seen.append(kind)
         return tuple(seen)
+
+
+# -- how series look: one style each, no two alike (the HTML and PNG renderers share them) ----------
+PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
+           "#ea580c", "#0f766e", "#a16207")
+# a precision has the same colour in every chart (peak TOPS, precision comparison)
+PRECISION_COLORS = {"FP32": "#2563eb", "TF32": "#0891b2", "BF16": "#d97706", "FP16": "#059669", "INT16": "#7c3aed",
+                    "INT8": "#dc2626", "INT4": "#db2777"}
+DASHES = ("solid", "dash", "dot", "dashdot")  # lines; bars use PATTERNS once the colours come round again
+PATTERNS = ("", "/", ".", "x")
+
+
+@dataclass(frozen=True)
+class SeriesStyle:
+    color: str
+    dash: str = "solid"  # the line's dash; a dashed series (Series.dash) keeps "dash"
+    pattern: str = ""  # bar fill pattern, "" = plain
+
+
+def series_styles(chart: Chart) -> tuple[SeriesStyle, ...]:
+    """One style per series of ``chart``, no two alike: a series' own colour first, then the palette's
+    colours not taken yet; past the palette the colours come round again with another dash (lines)
+    or fill pattern (bars)."""
+    taken = {s.color for s in chart.series if s.color}
+    free = [c for c in PALETTE if c not in taken] or list(PALETTE)
+    styles, used, k = [], set(), 0
+    for s in chart.series:
+        color = s.color or free[k % len(free)]
+        k += not s.color
+        turn = 0
+        while (color, turn) in used:
+            turn += 1
+        used.add((color, turn))
+        dash = "dash" if s.dash else DASHES[turn % len(DASHES)]
+        styles.append(SeriesStyle(color, dash, PATTERNS[turn % len(PATTERNS)]))
+    return tuple(styles)
+
+
+# -- labels that do not collide: a layout the charts assume (checked in a browser by the tests) -----
+LABEL_FONT_PX = 10
+LABEL_CHAR_PX = 6.2  # a generous mean advance of a 10 px sans-serif character
+LABEL_HEIGHT_PX = 14
+MARKER_RADIUS_PX = 7
+LABEL_PLOT_WIDTH_PX = 430  # the narrowest plot area a half-width chart gets at 1400 px (measured: 478)
+LABEL_MAX_CHARS = 34
+
+
+def label_width_px(text: str) -> float:
+    return len(text) * LABEL_CHAR_PX + 6
+
+
+def _to_px(value: float, lo: float, hi: float, log: bool, size: float) -> float:
+    if log:
+        value, lo, hi = math.log10(value), math.log10(lo), math.log10(hi)
+    return (value - lo) / (hi - lo) * size if hi > lo else size / 2
+
+
+# (dx, dy, xanchor, yanchor) beside a point, nearest first; dy is up
+LABEL_SPOTS = ((9, 0, "left", "middle"), (-9, 0, "right", "middle"), (0, 9, "center", "bottom"),
+               (0, -9, "center", "top"), (7, 9, "left", "bottom"), (7, -9, "left", "top"), (-7, 9, "right", "bottom"),
+               (-7, -9, "right", "top"), (9, 16, "left", "middle"), (9, -16, "left", "middle"),
+               (-9, 16, "right", "middle"), (-9, -16, "right", "middle"), (0, 22, "center", "bottom"),
+               (0, -22, "center", "top"))
+
+
+def _box(px: float, py: float, spot, width: float) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) in pixels of a label at ``spot`` beside the point (px, py)."""
+    dx, dy, xanchor, yanchor = spot
+    x0 = {"left": px + dx, "center": px + dx - width / 2, "right": px + dx - width}[xanchor]
+    y0 = {"bottom": py + dy, "middle": py + dy - LABEL_HEIGHT_PX / 2, "top": py + dy - LABEL_HEIGHT_PX}[yanchor]
+    return x0, y0, x0 + width, y0 + LABEL_HEIGHT_PX
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(points, *, x_range, y_range, log_x: bool, log_y: bool, width_px: float, height_px: float
+                 ) -> list[PointLabel | None]:
+    """A spot for each (x, y, text) in ``points`` (in priority order) where its label overlaps no
+    label placed before it and no other point's marker and stays inside the plot of ``width_px`` x
+    ``height_px``; None for a label that found none (its text stays in the hover)."""
+    pixels = [(_to_px(x, *x_range, log_x, width_px), _to_px(y, *y_range, log_y, height_px)) for x, y, _ in points]
+    markers = [(px - MARKER_RADIUS_PX, py - MARKER_RADIUS_PX, px + MARKER_RADIUS_PX, py + MARKER_RADIUS_PX)
+               for px, py in pixels]
+    placed: list[tuple] = []
+    out: list[PointLabel | None] = []
+    for i, ((x, y, text), (px, py)) in enumerate(zip(points, pixels)):
+        width = label_width_px(text)
+        found = None
+        for spot in LABEL_SPOTS:
+            box = _box(px, py, spot, width)
+            if box[0] < 0 or box[1] < 0 or box[2] > width_px or box[3] > height_px:
+                continue
+            if any(_overlap(box, b) for b in placed) or any(_overlap(box, m) for j, m in enumerate(markers) if j != i):
+                continue
+            found = spot
+            placed.append(box)
+            break
+        out.append(None if found is None else PointLabel(x, y, text, found[0], found[1], found[2], found[3]))
+    return out
+
+
+def padded_range(values, *, log: bool, pad: float = 0.08) -> tuple[float, float]:
+    """An axis range around ``values`` (axis units), ``pad`` of its span (in decades on a log axis) on each side."""
+    finite_values = [v for v in values if v is not None and math.isfinite(v) and (v > 0 or not log)]
+    lo, hi = min(finite_values), max(finite_values)
+    if log:
+        span = max(math.log10(hi) - math.log10(lo), 0.5)
+        return 10 ** (math.log10(lo) - pad * span), 10 ** (math.log10(hi) + pad * span)
+    span = (hi - lo) or abs(hi) or 1.0
+    return lo - pad * span, hi + pad * span
+
+
+def short_name(name: str) -> str:
+    """A device name without its parenthesised detail: "Intel Xeon Platinum 8480+ (Sapphire Rapids, 56 cores)"
+    -> "Intel Xeon Platinum 8480+"."""
+    return name.split(" (")[0].strip() or name
 
 
 def _label(rec) -> str:
@@ -167,7 +314,15 @@ def _stage_data(data: ReportData, number: int) -> MeasuredStageData | None:
     return None if st is None or st.skipped else st.measured_data
 
 
+PRECISION_ORDER = {"fp32": 0, "tf32": 1, "bf16": 2, "fp16": 3, "int16": 4, "int8": 5, "int4": 6}
+PEAK_WORDS = {"catalog": "datasheet", "theoretical": "derived: theoretical", "measured": "measured GEMM"}
+PEAK_LABELS_MAX_BARS = 24  # more bars than this: the values stay in the hover (printed ones would collide)
+
+
 def peaks_chart(data: ReportData) -> Chart | None:
+    """One series per precision, each in its precision's colour; this host's columns first (its
+    theoretical and measured peaks), then the catalog's devices. Each bar says in its hover whether
+    it is a datasheet, derived or measured figure."""
     stage = data.stage(1)
     peaks = list(stage.peak_data.peaks) if stage is not None and stage.peak_data is not None else []
     if not any(p.source == "catalog" for p in peaks):
@@ -177,28 +332,86 @@ def peaks_chart(data: ReportData) -> Chart | None:
         return None
 
     def col(p):
-        name = p.name or p.device
+        name = short_name(p.name or p.device)
         return name if p.source == "catalog" else f"{name} ({p.source})"
 
-    columns = []
+    columns = list(dict.fromkeys(col(p) for p in sorted(peaks, key=lambda p: p.source == "catalog")))
+    by_prec: dict[str, dict[str, tuple[float, str]]] = defaultdict(dict)
     for p in peaks:
-        if col(p) not in columns:
-            columns.append(col(p))
-    by_prec: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    for p in peaks:
-        by_prec[(p.precision, PEAK_PROVENANCE[p.source])][col(p)] = p.peak_ops_per_s / 1e12
-    order = {"fp32": 0, "tf32": 1, "bf16": 2, "fp16": 3, "int16": 4, "int8": 5}
+        by_prec[p.precision][col(p)] = (p.peak_ops_per_s / 1e12, p.source)
+    label_bars = sum(len(v) for v in by_prec.values()) <= PEAK_LABELS_MAX_BARS
     series = []
-    for (prec, prov), vals in sorted(by_prec.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
+    for prec, vals in sorted(by_prec.items(), key=lambda kv: PRECISION_ORDER.get(kv[0], 9)):
         xs = [c for c in columns if c in vals]
-        label = prec.upper() if prov == "datasheet" else f"{prec.upper()} ({prov})"
-        series.append(Series(label, tuple(xs), tuple(vals[c] for c in xs), kind="bar", provenance=prov,
-                             text=tuple(f"{c}: {vals[c]:.3g} TOPS {prec}" for c in xs),
-                             labels=tuple(f"{vals[c]:.3g}" for c in xs)))
+        kinds = tuple(PEAK_PROVENANCE[vals[c][1]] for c in xs)
+        series.append(Series(prec.upper(), tuple(xs), tuple(vals[c][0] for c in xs), kind="bar",
+                             provenance=max(set(kinds), key=kinds.count), point_provenance=kinds,
+                             color=PRECISION_COLORS.get(prec.upper(), ""),
+                             text=tuple(f"{c}: {vals[c][0]:.3g} TOPS {prec} ({PEAK_WORDS[vals[c][1]]})" for c in xs),
+                             labels=tuple(f"{vals[c][0]:.3g}" for c in xs) if label_bars else ()))
     return Chart("peak_tops", "Peak TOPS per precision: this host beside the catalog", "",
                  "dense peak (TOPS, 2 ops per MAC)", tuple(series), log_y=True, categorical_x=True,
-                 caption="Catalog figures are vendor datasheet peaks; the host's theoretical peak is derived from"
-                         " cores x SIMD width x clock; the host's measured peak is a timed GEMM.")
+                 categories=tuple(columns), height_px=520,
+                 caption="One colour per precision. This host first: its theoretical peak is derived from cores x"
+                         " SIMD width x clock, its measured peak is a timed GEMM; the catalog's figures are vendor"
+                         " datasheet peaks. Hover a bar for its figure and where it comes from.")
+
+
+SRAM_LABEL_LANES = ((0.01, "left"), (0.99, "right"), (0.5, "center"))
+SRAM_GROUP_RATIO = 1.30  # devices closer than this share one line (at the smallest) and one label
+SRAM_LABEL_CHARS = 26  # a third of the plot's width
+SRAM_PLOT_MARGIN_PX = 180  # the activation chart's height less its plot area (legend above, labels below)
+
+
+def _sram_groups(refs) -> list[tuple[float, float, list[str]]]:
+    """Devices whose on-chip memory is within SRAM_GROUP_RATIO of the group's smallest, as
+    (smallest bytes, largest bytes, names)."""
+    groups: list[tuple[float, float, list[str]]] = []
+    for ref in sorted(refs, key=lambda r: r.onchip_sram_bytes):
+        name = short_name(ref.name or ref.device)
+        size = float(ref.onchip_sram_bytes)
+        if groups and size <= groups[-1][0] * SRAM_GROUP_RATIO:
+            groups[-1] = (groups[-1][0], size, groups[-1][2] + [name])
+        else:
+            groups.append((size, size, [name]))
+    return groups
+
+
+def _mib_span(low: float, high: float) -> str:
+    return f"{low:.3g} MiB" if f"{low:.3g}" == f"{high:.3g}" else f"{low:.3g}–{high:.3g} MiB"
+
+
+def sram_lines(groups, unit: float, y_range, height_px: float, width_px: float = LABEL_PLOT_WIDTH_PX
+               ) -> tuple[list[RefLine], list[str]]:
+    """A line per group with its label in a free lane (left or right, above or below the line), so
+    that no two labels overlap; (lines, the groups no lane had room for, in words)."""
+    lines, placed, unplaced = [], [], []
+    for size, largest, names in groups:
+        y = size / unit
+        head = f"{_mib_span(y, largest / unit)}: "
+        more = f" +{len(names) - 1}" if len(names) > 1 else ""
+        name = names[0].removeprefix("NVIDIA ")
+        room = SRAM_LABEL_CHARS - len(head) - len(more)
+        text = head + (name if len(name) <= room else name[:room - 1] + "…") + more
+        width = label_width_px(text)
+        py = _to_px(y, *y_range, True, height_px)
+        found = None
+        for above in (True, False):
+            for x, anchor in SRAM_LABEL_LANES:
+                left = x * width_px - {"left": 0.0, "center": width / 2, "right": width}[anchor]
+                bottom = py if above else py - LABEL_HEIGHT_PX
+                box = (left, bottom, left + width, bottom + LABEL_HEIGHT_PX)
+                if box[1] < 0 or box[3] > height_px or any(_overlap(box, b) for b in placed):
+                    continue
+                found = RefLine(y, text, x, anchor, "bottom" if above else "top")
+                placed.append(box)
+                break
+            if found is not None:
+                break
+        if found is None:
+            unplaced.append(f"{', '.join(names)} {_mib_span(y, largest / unit)}")
+        lines.append(found or RefLine(y, ""))
+    return lines, unplaced
 
 
 def activation_vs_sram(data: ReportData) -> Chart | None:
@@ -216,7 +429,7 @@ def activation_vs_sram(data: ReportData) -> Chart | None:
     if not sram:
         sram = list(data.catalog_sram)
     seen, refs = set(), []
-    for s in sorted(sram, key=lambda s: s.onchip_sram_bytes or 0):
+    for s in sram:
         if s.onchip_sram_bytes and s.device not in seen:
             seen.add(s.device)
             refs.append(s)
@@ -230,12 +443,22 @@ def activation_vs_sram(data: ReportData) -> Chart | None:
         Series("largest single activation", xs, largest, kind="bar", provenance="derived",
                text=tuple(f"{x}: {v:.3g} MiB" for x, v in zip(xs, largest))),
     )
-    hlines = tuple(RefLine(s.onchip_sram_bytes / unit[1], f"{s.name or s.device}"
-                           f" on-chip {s.onchip_sram_bytes / unit[1]:.3g} MiB") for s in refs)
+    groups = _sram_groups(refs)
+    height = 460
+    y_range = padded_range([*peak, *largest, *(size / unit[1] for size, _, _ in groups)], log=True, pad=0.12)
+    hlines, unplaced = sram_lines(groups, unit[1], y_range, height - SRAM_PLOT_MARGIN_PX)
+    shared = [f"{_mib_span(low / unit[1], high / unit[1])}: {', '.join(names)}"
+              for low, high, names in groups if len(names) > 1]
+    caption = ("Peak live activation memory (static liveness analysis of the graph) against the on-chip"
+               " SRAM of catalog devices: above a line, activations spill to DRAM on that device.")
+    if shared:
+        caption += (" Devices with about the same on-chip memory share a line, at the smallest (+N more): "
+                    + "; ".join(shared) + ".")
+    if unplaced:
+        caption += " Lines without a label (no room beside them): " + "; ".join(unplaced) + "."
     return Chart("activation_vs_sram", "Activation memory vs on-chip SRAM", "", f"bytes ({unit[0]}, log scale)",
-                 series, log_y=True, categorical_x=True, hlines=hlines,
-                 caption="Peak live activation memory (static liveness analysis of the graph) against the on-chip"
-                         " SRAM of catalog devices: above a line, activations spill to DRAM on that device.")
+                 series, log_y=True, categorical_x=True, hlines=tuple(hlines), height_px=height, y_range=y_range,
+                 caption=caption)
 
 
 def layers_chart(data: ReportData, stage_number: int) -> Chart | None:
@@ -370,6 +593,16 @@ def pareto_front(points: list[ParetoPoint]) -> list[ParetoPoint]:
     return sorted(front, key=lambda p: p.per_w)
 
 
+PARETO_HEIGHT_PX = 460
+PARETO_PLOT_MARGIN_PX = 150  # the chart's height less its plot area (legend and axis title below)
+
+
+def _common_suffix(labels: list[str]) -> str:
+    """The " @ 1mp" every label ends with (one model size across the chart), or ""."""
+    ends = {label.rsplit(" @ ", 1)[1] for label in labels if " @ " in label}
+    return f" @ {ends.pop()}" if len(ends) == 1 and all(" @ " in label for label in labels) else ""
+
+
 def pareto_chart(data: ReportData) -> Chart | None:
     points, missing = pareto_points(data)
     if not points:
@@ -383,7 +616,6 @@ def pareto_chart(data: ReportData) -> Chart | None:
                                  text=tuple(f"{p.label}: {p.per_w:.3g} inf/s per W, {p.per_usd:.3g} inf/s per $"
                                             + _band_text(p.per_w_low, p.per_w_high, " per W")
                                             for p in pts),
-                                 labels=tuple(p.label for p in pts) if len(points) <= 8 else (),
                                  x_low=tuple(p.per_w_low for p in pts), x_high=tuple(p.per_w_high for p in pts),
                                  y_low=tuple(p.per_usd_low for p in pts), y_high=tuple(p.per_usd_high for p in pts)))
     front = pareto_front(points)
@@ -391,13 +623,30 @@ def pareto_chart(data: ReportData) -> Chart | None:
         series.append(Series("Pareto front", tuple(p.per_w for p in front), tuple(p.per_usd for p in front),
                              kind="line", dash=True, provenance="derived",
                              text=tuple(p.label for p in front)))
+    x_range = padded_range([v for p in points for v in (p.per_w, p.per_w_low, p.per_w_high)], log=True)
+    y_range = padded_range([v for p in points for v in (p.per_usd, p.per_usd_low, p.per_usd_high)], log=True)
+    # The front first, then the measured points, then the rest from the best corner in: labels that find
+    # no free spot beside their point stay in the hover.
+    order = sorted(points, key=lambda p: (p not in front, p.kind != "measured", -(p.per_w * p.per_usd)))
+    suffix = _common_suffix([p.label for p in points])
+    texts = [(p.label[: -len(suffix)] if suffix else p.label) for p in order]
+    texts = [t if len(t) <= LABEL_MAX_CHARS else t[:LABEL_MAX_CHARS - 1] + "…" for t in texts]
+    placed = place_labels([(p.per_w, p.per_usd, t) for p, t in zip(order, texts)], x_range=x_range, y_range=y_range,
+                          log_x=True, log_y=True, width_px=LABEL_PLOT_WIDTH_PX,
+                          height_px=PARETO_HEIGHT_PX - PARETO_PLOT_MARGIN_PX)
+    labels = tuple(label for label in placed if label is not None)
     caption = ("Up and to the right is better. Measured points use the host's power (an estimate from TDP unless a"
                " counter was readable) and its price; projected points use the device model, TDP and list price;"
                " their error bars are the 80 % band of the projected throughput.")
+    if suffix:
+        caption += f" Every point is the model{suffix}."
+    if len(labels) < len(points):
+        caption += f" {len(points) - len(labels)} crowded point(s) are named in their hover text only."
     if missing:
         caption += f" Not shown (no power or price): {len(missing)} configuration(s)."
     return Chart("pareto", "Efficiency: inferences/s per W vs inferences/s per $", "inferences/s per W",
-                 "inferences/s per $", tuple(series), log_x=True, log_y=True, caption=caption)
+                 "inferences/s per $", tuple(series), log_x=True, log_y=True, caption=caption,
+                 height_px=PARETO_HEIGHT_PX, point_labels=labels, x_range=x_range, y_range=y_range)
 
 
 RANKED_AXIS = {"latency_s": "latency per query", "throughput_per_s": "inferences/s",
@@ -413,7 +662,8 @@ def ranking_chart(data: ReportData) -> Chart | None:
     """The answer as bars: every entry of the ranking with a figure for the objective, in rank order,
     with its interval as error bars (projections: the 80 % band; measurements: the confidence interval)."""
     ranking = data.summary.ranking if data.summary else ()
-    entries: list[RankEntry] = [e for e in ranking if e.value is not None and e.metric in RANKED_AXIS]
+    # entries that fail the run's constraints are not in the answer (the table lists them, with why)
+    entries: list[RankEntry] = [e for e in ranking if e.value is not None and e.metric in RANKED_AXIS and not e.excluded]
     if not entries:
         return None
     metric = entries[0].metric
@@ -478,7 +728,8 @@ def precision_chart(data: ReportData) -> Chart | None:
                     ys.append(r.stats.p50_ns / 1e9 / unit[1])
                     ran = r.precision_executed or "?"
                     texts.append(f"{group}: {prec} (ran {ran}) p50 {ys[-1]:.3g} {unit[0]}")
-        series.append(Series(prec.upper(), tuple(xs), tuple(ys), kind="bar", provenance="measured", text=tuple(texts)))
+        series.append(Series(prec.upper(), tuple(xs), tuple(ys), kind="bar", provenance="measured", text=tuple(texts),
+                             color=PRECISION_COLORS.get(prec.upper(), "")))
     return Chart("precision", "FP32 vs reduced precision: latency", "", f"latency p50 ({unit[0]})", tuple(series),
                  categorical_x=True, caption="Same model, input size, batch and backend; numeric deviation in the table below.")
 

@@ -24,18 +24,19 @@ from accelbench.errors import UserError
 from accelbench.projection.layer_errors import layer_measurement, record_profile, slowest_layers_of
 from accelbench.report.answer import answer_in_words
 from accelbench.report.charts import (
-    PEAK_PROVENANCE, Chart, all_charts, layer_error_chart, precision_groups, slowest_layers_chart,
+    LABEL_FONT_PX, PEAK_PROVENANCE, Chart, all_charts, layer_error_chart, precision_groups, series_styles,
+    slowest_layers_chart,
 )
 from accelbench.report.data import STAGE_TITLES, ReportData, load_report_data
 from accelbench.report.tables import (
     Cell, Table, environment_table, fallback_ranking_table, layer_kinds_table, layer_times_summary, layer_times_table,
     precision_table, projections_table, ranking_table, records_table,
 )
-from accelbench.report.units import METRIC_WORDS, fmt_bytes, fmt_metric, fmt_plain, fmt_time, fmt_workload
+from accelbench.report.units import (
+    METRIC_WORDS, constraints_line, fmt_bytes, fmt_constraints, fmt_metric, fmt_plain, fmt_time, fmt_workload,
+)
 from accelbench.results.summary import ClosestMeasured, ClosestModel, StageSummary
 
-PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
-           "#ea580c")
 BADGE_TEXT = {"measured": "measured", "derived": "derived", "estimated": "estimated", "projected": "projected",
               "calibrated": "calibrated projection", "datasheet": "datasheet"}
 BADGE_HELP = {
@@ -48,6 +49,7 @@ BADGE_HELP = {
 }
 ERROR_BAR_STYLE = {"color": "#374151", "thickness": 1.2, "width": 4}
 FOLD_ROWS = 20  # a table longer than this folds away behind "show all N rows"
+ANSWER_ROWS = 10  # the answer's own table shows this many rows, the rest behind "show all N rows"
 ASSETS = {"css": "report.css", "error_hook": "error-hook.js", "render": "report.js"}
 TEMPLATE = "report.html.j2"
 # Plotly keys whose strings are plotly's own templates, not text: never escaped.
@@ -86,18 +88,19 @@ def _error_bars(values, low, high) -> dict:
 def plotly_figure(chart: Chart) -> dict:
     """A plotly.js figure (data, layout, config) for a Chart; every string escaped."""
     traces = []
-    for i, s in enumerate(chart.series):
-        color = PALETTE[i % len(PALETTE)]
+    for s, style in zip(chart.series, series_styles(chart)):
+        color = style.color
         # hovertext, not text: plotly would print `text` on the bars themselves
         t: dict = {"name": s.name, "hovertext": list(s.text) if s.text else None,
                    "hovertemplate": "%{hovertext}<extra></extra>" if s.text else None}
         if s.labels:
             t.update(text=list(s.labels), textfont={"size": 10, "color": "#374151"})
+        marker = {"color": color, **({"pattern": {"shape": style.pattern}} if style.pattern else {})}
         if s.kind == "bar":
-            t.update(type="bar", x=list(s.x), y=list(s.y), marker={"color": color},
+            t.update(type="bar", x=list(s.x), y=list(s.y), marker=marker,
                      textposition="outside" if s.labels else "none", cliponaxis=False)
         elif s.kind == "hbar":
-            t.update(type="bar", orientation="h", x=list(s.x), y=list(s.y), marker={"color": color},
+            t.update(type="bar", orientation="h", x=list(s.x), y=list(s.y), marker=marker,
                      textposition="auto" if s.labels else "none", insidetextanchor="end",
                      insidetextfont={"color": "#ffffff", "size": 10}, outsidetextfont={"color": "#374151", "size": 10})
         else:
@@ -106,7 +109,7 @@ def plotly_figure(chart: Chart) -> dict:
                      # alternate above/below so that labels of close points do not overprint
                      textposition=[("top center", "bottom center")[k % 2] for k in range(len(s.x))],
                      marker={"size": 11 if s.kind == "markers" else 7, "color": color},
-                     line={"color": color, "width": 2, "dash": "dash" if s.dash else "solid"})
+                     line={"color": color, "width": 2, "dash": style.dash})
         if s.has_y_interval:
             t["error_y"] = _error_bars(s.y, s.y_low, s.y_high)
         if s.has_x_interval:
@@ -128,19 +131,28 @@ def plotly_figure(chart: Chart) -> dict:
     if chart.categories:
         category_axis = yaxis if any(s.kind == "hbar" for s in chart.series) else xaxis
         category_axis.update(categoryorder="array", categoryarray=list(chart.categories))
-    # Labelled points on log axes: pad the range so that labels at the edges are not clipped.
-    for key, ax, is_log in (("x", xaxis, chart.log_x), ("y", yaxis, chart.log_y)):
-        vals = [v for s in chart.series if s.labels and s.kind in ("markers", "line")
-                for v in (s.x if key == "x" else s.y) if isinstance(v, (int, float)) and v > 0]
-        if is_log and vals:
-            ax["range"] = [math.log10(min(vals)) - 0.35, math.log10(max(vals)) + 0.35]
+    # The chart's own ranges (its labels were placed for them); plotly wants log10 ends on log axes.
+    for ax, rng, is_log in ((xaxis, chart.x_range, chart.log_x), (yaxis, chart.y_range, chart.log_y)):
+        if rng is not None:
+            ax["range"] = [math.log10(v) for v in rng] if is_log else list(rng)
     shapes, annotations = [], []
-    for j, ref in enumerate(chart.hlines):
+
+    def axis_value(value, is_log):
+        return math.log10(value) if is_log else value
+
+    for ref in chart.hlines:
         shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": ref.y, "y1": ref.y,
                        "line": {"color": "#6b7280", "width": 1, "dash": "dot"}})
-        annotations.append({"xref": "paper", "x": 0.01, "xanchor": "left", "y": math.log10(ref.y) if chart.log_y
-                            else ref.y, "yanchor": "bottom", "text": ref.label, "showarrow": False,
-                            "bgcolor": "rgba(255,255,255,0.85)", "font": {"size": 10, "color": "#374151"}})
+        if ref.label:
+            annotations.append({"xref": "paper", "x": ref.x, "xanchor": ref.anchor, "y": axis_value(ref.y, chart.log_y),
+                                "yanchor": ref.yanchor, "text": ref.label, "showarrow": False,
+                                "bgcolor": "rgba(255,255,255,0.85)", "borderpad": 1,
+                                "font": {"size": LABEL_FONT_PX, "color": "#374151"}})
+    for label in chart.point_labels:
+        annotations.append({"x": axis_value(label.x, chart.log_x), "y": axis_value(label.y, chart.log_y),
+                            "xshift": label.dx, "yshift": label.dy, "xanchor": label.xanchor,
+                            "yanchor": label.yanchor, "text": label.text, "showarrow": False, "borderpad": 1,
+                            "bgcolor": "rgba(255,255,255,0.75)", "font": {"size": LABEL_FONT_PX, "color": "#374151"}})
     # Long category names are drawn slanted under the axis: the legend then goes above the plot.
     legend = ({"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0, "font": {"size": 11}}
               if chart.categorical_x else {"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 11}})
@@ -180,6 +192,7 @@ class TableView:
     rows: tuple[tuple[CellView, ...], ...]
     caption: str
     fold: bool
+    head: int | None = None  # rows shown before the rest folds (the answer's table); None: all or none
 
 
 @dataclass(frozen=True)
@@ -217,6 +230,7 @@ class Headline:
     kind: str | None = None  # provenance badge
     metric: str = ""
     uncertainty: str = ""  # how sure the answer is, in words ("" when no figure has an interval)
+    empty: str = "No successful measurement in this run."  # shown when there is no winner
 
 
 def _column_badges(table: Table) -> list[str | None]:
@@ -235,7 +249,9 @@ def _sort_text(cell: Cell) -> str:
     return str(sort)
 
 
-def table_view(table: Table | None) -> TableView | None:
+def table_view(table: Table | None, head: int | None = None) -> TableView | None:
+    """What the template shows of ``table``: longer than FOLD_ROWS, it folds away; with ``head``
+    (the answer's table), its first ``head`` rows stay in view and only the rows after them fold."""
     if table is None:
         return None
     numeric = table.numeric or (False,) * len(table.columns)
@@ -246,14 +262,18 @@ def table_view(table: Table | None) -> TableView | None:
                  " ".join(x for x in ("num" if n else "", f"s-{cell.style}" if cell.style else "") if x),
                  cell.title, None if col_badge else cell.badge)
         for cell, n, col_badge in zip(row, numeric, col_badges)) for row in table.rows)
-    return TableView(table.id, columns, rows, table.caption, len(table.rows) > FOLD_ROWS)
+    folds = len(table.rows) > (head if head is not None else FOLD_ROWS)
+    return TableView(table.id, columns, rows, table.caption, folds, head if head is not None and folds else None)
 
 
 def _headline(data: ReportData) -> Headline:
     s = data.summary
-    if s is not None and s.ranking:
+    top = next((e for e in s.ranking if e.rank is not None), None) if s is not None else None
+    if s is not None and s.ranking and top is None and s.excluded:
+        return Headline(empty=f"No configuration meets the constraints ({fmt_constraints(s.constraints)}): "
+                              "every one is listed below with the reason.")
+    if s is not None and top is not None:
         # "Best for the lowest latency on yolov3 at 1mp, batch 1: <winner> 12.3 ms": what it answers, in words.
-        top = s.ranking[0]
         objective = (f"the {METRIC_WORDS.get(top.metric or '', s.objective)} on "
                      f"{fmt_workload(top.model, top.resolution, top.batch)}")
         value_text = (fmt_metric(top.metric, top.value, top.value_low, top.value_high)
@@ -268,6 +288,13 @@ def _headline(data: ReportData) -> Headline:
         return Headline("Fastest measured configuration:", None, winner, "measured",
                         f"{fmt_time(best.stats.p50_ns / 1e9)} p50")
     return Headline()
+
+
+def _constraints_text(summary) -> str:
+    """The answer's constraints and what they left out, in words ("" when the run had none)."""
+    if summary is None:
+        return ""
+    return constraints_line(summary.constraints, len(summary.excluded), len(summary.ranking))
 
 
 def _peaks_table(stage: StageSummary) -> Table | None:
@@ -431,7 +458,8 @@ def build_report_html(data: ReportData, *, plotly_js: str | None = None) -> str:
         first_measured=stamps[0] if stamps else None,
         assets=_assets(), plotly_js=Markup(js.replace("</script", "<\\/script")),
         headline=_headline(data),
-        ranking=table_view(ranking_table(data.summary) or fallback_ranking_table(data.records)),
+        ranking=table_view(ranking_table(data.summary) or fallback_ranking_table(data.records), head=ANSWER_ROWS),
+        constraints=_constraints_text(data.summary),
         ranking_chart=ranking_chart,
         absent_titles=[STAGE_TITLES[n] for n in data.absent_stages],
         stages=stages,

@@ -8,10 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from accelbench.errors import UserError
-from accelbench.report.charts import Chart
+from accelbench.report.charts import Chart, series_styles
 
-PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569",
-           "#ea580c")
 ERROR_COLOR = "#374151"
 # The charts worth a slide, in this order (the others stay in the HTML report).
 KEY_CHARTS = ("ranking", "peak_tops", "latency_vs_resolution", "throughput_vs_resolution", "mac_utilization",
@@ -38,10 +36,12 @@ def render_png(chart: Chart, path: Path, dpi: int = 150) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8.0, 4.6 if chart.height_px <= 420 else chart.height_px / 85), dpi=dpi)
+    styles = dict(zip((id(s) for s in chart.series), series_styles(chart)))
+    dashes = {"solid": "-", "dash": "--", "dot": ":", "dashdot": "-."}
     try:
         bars = [s for s in chart.series if s.kind == "bar"]
         if bars:
-            cats = []
+            cats = list(chart.categories)
             for s in bars:
                 cats.extend(x for x in s.x if x not in cats)
             overlay = chart.barmode == "overlay"  # series on categories of their own: no side-by-side offset
@@ -49,14 +49,15 @@ def render_png(chart: Chart, path: Path, dpi: int = 150) -> Path:
             for i, s in enumerate(bars):
                 pos = [cats.index(x) - (0.0 if overlay else 0.4 - width * (i + 0.5)) for x in s.x]
                 yerr = _errors(s.y, s.y_low, s.y_high) if s.has_y_interval else None
-                rects = ax.bar(pos, s.y, width, label=_plain(s.name), color=PALETTE[i % len(PALETTE)], yerr=yerr,
-                               capsize=3 if yerr else 0, ecolor=ERROR_COLOR)
+                style = styles[id(s)]
+                rects = ax.bar(pos, s.y, width, label=_plain(s.name), color=style.color, yerr=yerr,
+                               hatch=style.pattern * 3 or None, capsize=3 if yerr else 0, ecolor=ERROR_COLOR)
                 if s.labels:
                     ax.bar_label(rects, labels=[_plain(x) for x in s.labels], fontsize=7, padding=2)
             ax.set_xticks(range(len(cats)))
             ax.set_xticklabels([_plain(c) for c in cats], rotation=12 if len(cats) > 3 else 0, ha="right" if len(cats) > 3 else "center", fontsize=8)
-        for i, s in enumerate(chart.series):
-            color = PALETTE[i % len(PALETTE)]
+        for s in chart.series:
+            color = styles[id(s)].color
             if s.kind == "hbar":
                 xerr = _errors(s.x, s.x_low, s.x_high) if s.has_x_interval else None
                 # numeric rows in the chart's category order (matplotlib would order them by first appearance)
@@ -67,8 +68,8 @@ def render_png(chart: Chart, path: Path, dpi: int = 150) -> Path:
                     for row, x, lab in zip(rows, s.x, s.labels):
                         ax.text(x, row, " " + _plain(lab), va="center", fontsize=7)
             elif s.kind in ("line", "markers"):
-                style = "o" if s.kind == "markers" else ("o--" if s.dash else "o-")
-                ax.plot(s.x, s.y, style, color=color, label=_plain(s.name), markersize=7 if s.kind == "markers" else 4)
+                line = "o" if s.kind == "markers" else "o" + dashes.get(styles[id(s)].dash, "-")
+                ax.plot(s.x, s.y, line, color=color, label=_plain(s.name), markersize=7 if s.kind == "markers" else 4)
                 if s.has_x_interval or s.has_y_interval:
                     ax.errorbar(s.x, s.y, xerr=_errors(s.x, s.x_low, s.x_high) if s.has_x_interval else None,
                                 yerr=_errors(s.y, s.y_low, s.y_high) if s.has_y_interval else None,
@@ -80,8 +81,17 @@ def render_png(chart: Chart, path: Path, dpi: int = 150) -> Path:
             ax.set_yticklabels([_plain(c) for c in chart.categories], fontsize=7)
         for ref in chart.hlines:
             ax.axhline(ref.y, color="#6b7280", linestyle=":", linewidth=1)
-            ax.annotate(_plain(ref.label), (0.01, ref.y), xycoords=("axes fraction", "data"), fontsize=7,
-                        color="#374151", va="bottom")
+            if ref.label:
+                ax.annotate(_plain(ref.label), (ref.x, ref.y), xycoords=("axes fraction", "data"), fontsize=7,
+                            color="#374151", ha=ref.anchor, va=ref.yanchor)
+        for label in chart.point_labels:
+            ax.annotate(_plain(label.text), (label.x, label.y), textcoords="offset points", fontsize=7,
+                        xytext=(label.dx * 0.75, label.dy * 0.75), ha=label.xanchor,
+                        va={"middle": "center"}.get(label.yanchor, label.yanchor), color="#374151")
+        if chart.x_range is not None:
+            ax.set_xlim(*chart.x_range)
+        if chart.y_range is not None:
+            ax.set_ylim(*chart.y_range)
         if chart.log_x:
             ax.set_xscale("log")
         if chart.log_y:

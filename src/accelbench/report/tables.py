@@ -15,8 +15,8 @@ from rich.table import Table as RichTable
 
 from accelbench.report.terminal import make_console
 from accelbench.report.units import (
-    METRIC_WORDS, fmt_band, fmt_energy, fmt_level, fmt_pct, fmt_plain, fmt_time, fmt_workload, select_prefix,
-    select_time_unit,
+    METRIC_WORDS, fmt_band, fmt_constraints, fmt_energy, fmt_level, fmt_pct, fmt_plain, fmt_time, fmt_workload,
+    select_prefix, select_time_unit,
 )
 from accelbench.precision.deviation import NumericDeviation
 from accelbench.results.records import Environment
@@ -127,7 +127,10 @@ def _interval_title(level, kind: str) -> str:
 
 
 def _next_cell(e, by_rank: dict) -> Cell:
-    """What the rank is worth: overlapping the next entry's interval, or outranked by a measurement."""
+    """What the rank is worth: overlapping the next entry's interval, outranked by a measurement, or
+    not ranked because it fails the run's constraints."""
+    if e.excluded:
+        return Cell(f"excluded: {e.excluded}", "", title="fails the run's constraints: not ranked", style="bad")
     if e.superseded_by is not None:
         return Cell(f"measured #{e.superseded_by} outranks it", "",
                     title="measured figures always outrank projections of the same device")
@@ -214,7 +217,7 @@ def ranking_table(summary) -> Table | None:
     rows = []
     for i, e in enumerate(entries, 1):
         title = _interval_title(e.interval_level, e.kind)
-        rank = e.rank if e.rank is not None else (None if e.superseded_by is not None else i)
+        rank = e.rank if e.rank is not None else (None if e.superseded_by is not None or e.excluded else i)
         rows.append((
             Cell("–" if rank is None else str(rank), rank), Cell(e.label, badge=e.provenance),
             Cell("–" if e.batch is None else str(e.batch), e.batch),
@@ -227,13 +230,19 @@ def ranking_table(summary) -> Table | None:
             "vs next", "bottleneck")
     top = entries[0]
     words = METRIC_WORDS.get(top.metric or "", summary.objective)
+    constraints = fmt_constraints(summary.constraints) if summary.constraints is not None else ""
+    excluded = sum(1 for e in entries if e.excluded)
     return Table("ranking", f"Ranking by {summary.objective} ({words} first) on "
-                            f"{fmt_workload(top.model, top.resolution, None)}", cols, tuple(rows),
+                            f"{fmt_workload(top.model, top.resolution, None)}"
+                            + (f", only what meets {constraints}" if constraints else ""), cols, tuple(rows),
                  (True, False, True, True, True, True, True, False, False),
                  caption="Ordered by the central figure; in brackets its interval (a projection's 80 % band, a"
                          " measurement's 95 % confidence interval). ≈ #N: the intervals overlap, the two cannot be"
                          " told apart. batch: the batch of the figure ranked by; bottleneck: what bounds it in the"
-                         " per-layer projection (for this host's measured rows, the projection of this host).")
+                         " per-layer projection (for this host's measured rows, the projection of this host)."
+                         + (f" Constraints: {constraints}; {excluded} configuration(s) fail them and are listed last,"
+                            " not ranked (a measurement's latency is its p99, a projection's its batch-1 latency;"
+                            " a projection's power is its TDP)." if constraints else ""))
 
 
 def fallback_ranking_table(records) -> Table | None:

@@ -289,3 +289,33 @@ def fmt_workload(model: str | None, resolution: str | None, batch: int | None) -
     if resolution:
         text += f" at {resolution}"
     return text + (f", batch {batch}" if batch is not None else "")
+
+
+def fmt_usd(value: float | None, *, missing: str = MISSING) -> str:
+    """A price: "$3,000", "$0.25"."""
+    if value is None or not math.isfinite(value):
+        return missing
+    return f"${_num(value)}"
+
+
+def fmt_constraints(constraints) -> str:
+    """What the answer must meet, in words: "latency <= 10 ms, power <= 75 W, price <= $3,000"; "" for none."""
+    if constraints is None:
+        return ""
+    parts = []
+    if constraints.max_latency_s is not None:
+        parts.append(f"latency <= {fmt_time(constraints.max_latency_s)}")
+    if constraints.max_watts is not None:
+        parts.append(f"power <= {fmt_plain(constraints.max_watts, ' W')}")
+    if constraints.max_price_usd is not None:
+        parts.append(f"price <= {fmt_usd(constraints.max_price_usd)}")
+    return ", ".join(parts)
+
+
+def constraints_line(constraints, excluded: int, total: int) -> str:
+    """What the constraints left out, in one line: "constraints: latency <= 10 ms: 7 of 22 excluded
+    (listed last, with the reason)"; "" without constraints."""
+    if constraints is None or not constraints.active:
+        return ""
+    return (f"constraints: {fmt_constraints(constraints)}: {excluded} of {total} excluded"
+            + (" (listed last, with the reason)" if excluded else ""))

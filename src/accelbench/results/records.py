@@ -31,7 +31,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
-from accelbench.errors import UserError, choice_error
+from accelbench.errors import UserError, check_stop_conventions, choice_error
 from accelbench.precision import parse_precision
 from accelbench.precision.deviation import NumericDeviation
 from accelbench.results.layers import LayerTimes
@@ -354,6 +354,16 @@ class BenchConfig:
     tdp_w: float | None = None  # for the TDP-share power ESTIMATE when no counter is readable
     tdp_cores: int | None = None  # cores that tdp_w covers (default: this host's physical cores)
     tiny: bool = False  # sizes shrunk for tests (ACCELBENCH_TINY=1): not a full-size measurement
+    # The conventions users bring from benchmark_app/trtexec (written to the JSON only when set):
+    streams: int | str = 1  # inference requests in flight, or "auto" (the count with the best throughput)
+    iterations: int | None = None  # exactly this many timed queries (benchmark_app -niter)
+    min_duration_s: float | None = None  # measure at least this long (trtexec --duration)
+    inputs: str | None = None  # the user's input data (.npz/.npy or a folder); None: seeded random inputs
+    calibration_data: str | None = None  # the user's INT8 calibration data; None: seeded random inputs
+
+    # Fields written to the JSON only when they differ from their default: records of earlier
+    # versions read back, and write back, unchanged.
+    WRITTEN_WHEN_SET = ("tiny", "streams", "iterations", "min_duration_s", "inputs", "calibration_data")
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -385,12 +395,32 @@ class BenchConfig:
             raise UserError(f"tdp-cores: must be a positive integer; got {self.tdp_cores!r}")
         if self.latency_bound_ns is not None and self.latency_bound_ns < 1:
             raise UserError(f"latency bound: must be a positive number of ns; got {self.latency_bound_ns!r}")
+        if isinstance(self.streams, str) and self.streams.strip().lower() == "auto":
+            object.__setattr__(self, "streams", "auto")
+        elif isinstance(self.streams, bool) or not isinstance(self.streams, int) or self.streams < 1:
+            raise UserError(f"streams: must be a positive integer or 'auto'; got {self.streams!r}")
+        check_stop_conventions(self.iterations, self.min_duration_s)
+        for name in ("inputs", "calibration_data"):
+            value = getattr(self, name)
+            if value is not None:
+                if not str(value).strip():
+                    raise UserError(f"{name.replace('_', '-')}: empty; give an .npz/.npy file or a folder of them")
+                object.__setattr__(self, name, str(value))
+
+    @property
+    def inputs_source(self) -> str:
+        """Where the measured inputs come from: "user" (--inputs) or "random" (seeded)."""
+        return "user" if self.inputs is not None else "random"
 
     def to_dict(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["input_shapes"] = {k: list(v) for k, v in self.input_shapes}
-        if not self.tiny:
-            del data["tiny"]  # written only when set: records of earlier versions read back unchanged
+        defaults = {f.name: f.default for f in fields(self)}
+        for name in self.WRITTEN_WHEN_SET:
+            if data[name] == defaults[name]:
+                del data[name]
+        if self.inputs is not None:
+            data["inputs_source"] = self.inputs_source
         return data
 
     @classmethod
@@ -443,6 +473,7 @@ class BenchRecord:
     schema_version: int = SCHEMA_VERSION
     # per-layer times from a separate profiling pass (bench --layers); the latencies above never come from it
     layer_times: LayerTimes | None = None
+    streams: int | None = None  # requests in flight when several were (throughput = queries / wall time)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -518,19 +549,34 @@ class BenchRecord:
         return stability(self.stats, self.config.target_rel_ci) if self.stats else None
 
     @property
+    def concurrent(self) -> bool:
+        """Several requests were in flight: throughput is completed queries over wall time."""
+        return (self.streams or 1) > 1
+
+    @property
+    def inputs_source(self) -> str:
+        """Where the measured inputs came from: "user" (--inputs) or "random" (seeded)."""
+        return self.config.inputs_source
+
+    @property
     def throughput_per_s(self) -> float | None:
-        """LoadGen's samples/s when it drove the run; else inferences per query / mean latency."""
+        """LoadGen's samples/s when it drove the run; with several requests in flight, inferences per
+        query x queries / wall time of the measured phase; else inferences per query / mean latency."""
         if self.loadgen_throughput_per_s is not None:
             return self.loadgen_throughput_per_s
         if not self.latency_ns:
             return None
+        if self.concurrent and self.measure_wall_ns:
+            return len(self.latency_ns) * self.inferences_per_query * 1e9 / self.measure_wall_ns
         total = sum(self.latency_ns)
         return len(self.latency_ns) * self.inferences_per_query * 1e9 / total if total else None
 
     @property
     def throughput_ci_per_s(self) -> tuple[float, float] | None:
-        """CI of throughput from the CI of the mean latency (throughput = per-query inferences / mean)."""
-        if self.loadgen_throughput_per_s is not None or self.stats is None or self.stats.mean_ci_ns is None:
+        """CI of throughput from the CI of the mean latency (throughput = per-query inferences / mean);
+        None with several requests in flight (there throughput is not a function of one latency)."""
+        if (self.loadgen_throughput_per_s is not None or self.concurrent or self.stats is None
+                or self.stats.mean_ci_ns is None):
             return None
         lo, hi = self.stats.mean_ci_ns
         k = self.inferences_per_query * 1e9
@@ -592,8 +638,12 @@ class BenchRecord:
             if self.loadgen is None else "measured: per-query latency in the LoadGen run",
             "latency_percentiles": "derived: from latency_ns (linear interpolation)",
             "throughput_per_s": "measured: LoadGen samples per second" if self.loadgen_throughput_per_s
-            is not None else "derived: inferences per query / mean of latency_ns",
+            is not None else (f"derived: completed inferences / wall time of the measured phase, {self.streams} "
+                              "requests in flight" if self.concurrent and self.measure_wall_ns
+                              else "derived: inferences per query / mean of latency_ns"),
         }
+        if self.concurrent:
+            prov["latency_ns"] += f" (each of {self.streams} requests in flight timed on its own)"
         if self.pixels_per_inference:
             prov["megapixels_per_s"] = "derived: throughput x input pixels"
         if self.macs_per_inference:
@@ -621,13 +671,13 @@ class BenchRecord:
 
     # -- serialisation -----------------------------------------------------------------------
     # Stored fields that records gained later: left out of the JSON while None.
-    NEWER_OPTIONAL = ("unknown_layers", "measured_peak_at")
+    NEWER_OPTIONAL = ("unknown_layers", "measured_peak_at", "streams")
     STORED = ("schema_version", "record_id", "run_id", "timestamp", "status", "error", "failure_kind",
               "run_info", "latency_ns", "samples_per_query", "warmup_queries", "measure_wall_ns", "target_met",
               "stop_reason", "loadgen_throughput_per_s", "pixels_per_inference", "macs_per_inference",
               "macs_source", "unknown_layers", "peak_macs_per_s", "peak_source", "measured_peak_macs_per_s",
               "measured_peak_source", "measured_peak_at", "peak_rss_bytes", "device_memory_bytes", "price_usd",
-              "price_per_hour_usd", "price_source", "deviation", "environment", "loadgen", "notes")
+              "price_per_hour_usd", "price_source", "deviation", "environment", "loadgen", "notes", "streams")
 
     def to_dict(self, *, include_samples: bool = True) -> dict[str, Any]:
         """Stored fields + derived figures, JSON-ready. Derived keys are ignored by from_dict."""
@@ -671,6 +721,7 @@ class BenchRecord:
             "provenance": self.provenance,
             "layer_times": self.layer_times.to_dict() if self.layer_times is not None else None,
             "layer_profiling_overhead": self.layer_profiling_overhead,
+            "inputs_source": self.inputs_source,
         })
         return _json_safe(data)
 

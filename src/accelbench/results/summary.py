@@ -20,7 +20,10 @@ Every part is a typed, frozen record with ``to_dict()`` / ``from_dict()``; the J
                     unknown_layers: the layers the model's profile could not resolve, when any)
   ranking: [RankEntry]  (measured configurations and projected devices, best first; each with its
                         interval? and indistinguishable_from? / superseded_by? marks, and the
-                        resolution?, batch? and bound? of the figure ranked)
+                        resolution?, batch? and bound? of the figure ranked; latency_p99_s?,
+                        power_w? and price_usd? where known; excluded?: why an entry that fails the
+                        run's constraints is not ranked)
+  constraints?: Constraints  (run --max-latency-ms / --max-watts / --max-price; absent when none)
   projections: [ProjectionEntry]  (the projection module's to_dict(with_layers=False) per device,
                                    plus the model's resolution and label; unknown keys are kept;
                                    the interval keys? and provenance?)
@@ -31,6 +34,7 @@ Units are base units: seconds, ops/s, bytes, W, USD.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Mapping
 
@@ -297,6 +301,29 @@ def intervals_overlap(a: tuple[float | None, float | None], b: tuple[float | Non
     return a[0] <= b[1] and b[0] <= a[1]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Constraints(_Part):
+    """What the answer must meet (``run``/``rank`` --max-latency-ms, --max-watts, --max-price): an
+    entry that does not (or has no figure to show it does) is not ranked, and says why. Base units."""
+
+    OPTIONAL_KEYS = frozenset({"max_latency_s", "max_watts", "max_price_usd"})
+
+    max_latency_s: float | None = None  # measured: p99 latency; projected: the batch-1 latency
+    max_watts: float | None = None  # measured: the power figure (measured or estimated); projected: TDP
+    max_price_usd: float | None = None  # the device's price (user, or catalog list price)
+
+    def __post_init__(self) -> None:
+        for name in ("max_latency_s", "max_watts", "max_price_usd"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value <= 0):
+                raise UserError(f"{name}: must be a positive number; got {value!r}")
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.max_latency_s, self.max_watts, self.max_price_usd))
+
+
 INTERVAL_KEYS = frozenset({"latency_s_low", "latency_s_high", "throughput_per_s_low", "throughput_per_s_high",
                            "interval_level"})
 
@@ -314,7 +341,8 @@ class RankEntry(_Part):
     measurement (measured figures always outrank projections of the same device)."""
 
     OPTIONAL_KEYS = frozenset({"record_id", "resolution", "batch", "bound", "value_low", "value_high", "calibrated",
-                               "indistinguishable_from", "superseded_by"}) | INTERVAL_KEYS
+                               "indistinguishable_from", "superseded_by", "latency_p99_s", "power_w", "price_usd",
+                               "excluded"}) | INTERVAL_KEYS
 
     label: str
     kind: str  # measured | projected
@@ -343,6 +371,10 @@ class RankEntry(_Part):
     calibrated: bool | None = None  # a projection whose figures were fitted on the device's measurements
     indistinguishable_from: int | None = None  # the next entry's rank, when the two intervals overlap
     superseded_by: int | None = None  # a measured device's projection: the rank of its best measurement
+    latency_p99_s: float | None = None  # measured entries: the 99th percentile latency
+    power_w: float | None = None  # measured: the record's power (measured or estimated); projected: TDP
+    price_usd: float | None = None  # the device's price
+    excluded: str | None = None  # why it is not ranked: the constraint it fails, with its figure
 
     def __post_init__(self) -> None:
         if self.kind not in RANK_KINDS:
@@ -489,6 +521,7 @@ class RunSummary:
     environment: Environment = field(default_factory=Environment)  # where the run ran
     notes: tuple[str, ...] = ()
     schema_version: int = SUMMARY_SCHEMA_VERSION
+    constraints: Constraints | None = None  # what the answer must meet (None: nothing asked)
 
     def __post_init__(self) -> None:
         for name, part in (("ranking", RankEntry), ("projections", ProjectionEntry), ("stages", StageSummary)):
@@ -498,12 +531,20 @@ class RunSummary:
     def stage(self, number: int) -> StageSummary | None:
         return next((s for s in self.stages if s.stage == number), None)
 
+    @property
+    def excluded(self) -> tuple[RankEntry, ...]:
+        """The ranking's entries that fail the constraints (not ranked)."""
+        return tuple(e for e in self.ranking if e.excluded)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "created": self.created, "command": self.command, "objective": self.objective,
-                "stages": [s.to_dict() for s in self.stages], "ranking": [e.to_dict() for e in self.ranking],
-                "projections": [p.to_dict() for p in self.projections], "duration_s": self.duration_s,
-                "environment": _plain(self.environment), "notes": list(self.notes),
-                "schema_version": self.schema_version}
+        out = {"run_id": self.run_id, "created": self.created, "command": self.command, "objective": self.objective,
+               "stages": [s.to_dict() for s in self.stages], "ranking": [e.to_dict() for e in self.ranking],
+               "projections": [p.to_dict() for p in self.projections], "duration_s": self.duration_s,
+               "environment": _plain(self.environment), "notes": list(self.notes),
+               "schema_version": self.schema_version}
+        if self.constraints is not None and self.constraints.active:
+            out["constraints"] = self.constraints.to_dict()  # written only when asked for
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunSummary":
@@ -517,4 +558,5 @@ class RunSummary:
                    ranking=_many(RankEntry, data.get("ranking")),
                    projections=_many(ProjectionEntry, data.get("projections")),
                    duration_s=data.get("duration_s"), environment=Environment.from_dict(data.get("environment") or {}),
-                   notes=tuple(data.get("notes") or ()), schema_version=data["schema_version"])
+                   notes=tuple(data.get("notes") or ()), schema_version=data["schema_version"],
+                   constraints=Constraints.from_dict(data["constraints"]) if data.get("constraints") else None)

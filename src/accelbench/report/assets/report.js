@@ -30,7 +30,11 @@
           else c = String(x).localeCompare(String(y));
           return asc ? c : -c;
         });
-        rows.forEach(function(r){ tbody.appendChild(r); });
+        var head = parseInt(table.getAttribute('data-head') || '0', 10);
+        rows.forEach(function(r, k){
+          tbody.appendChild(r);
+          if (head) r.classList.toggle('more', k >= head);  // the fold keeps the top rows in view
+        });
       });
     });
   });
