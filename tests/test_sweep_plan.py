@@ -147,6 +147,55 @@ def test_torch_backend_combinations_with_zoo_models_are_dropped():
     assert {i.config.source for i in items} == {"zoo", "torch"}
 
 
+def test_measure_takes_the_conventions_of_bench(tmp_path):
+    """[measure] streams/iterations/min_duration_s/inputs/calibration_data: streams reach the throughput
+    scenarios, calibration data the INT8 configurations; data paths are relative to the plan file."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "frames.npz").write_bytes(b"read when measured")
+    (tmp_path / "calib").mkdir()
+    plan = _plan('[axes]\nmodels = ["resnet50"]\nprecisions = ["fp32", "int8"]\nscenarios = ["single-stream", "offline"]\n'
+                 '[measure]\nstreams = 4\niterations = 200\nmin_duration_s = 3\ninputs = "data/frames.npz"\n'
+                 'calibration_data = "calib"\n', base_dir=tmp_path)
+    configs = {(i.config.precision, i.config.scenario): i.config for i in plan.expand((CPU,)).items}
+    assert {k: (c.streams, c.calibration_data is not None) for k, c in configs.items()} == {
+        ("fp32", "single-stream"): (1, False), ("fp32", "offline"): (4, False),
+        ("int8", "single-stream"): (1, True), ("int8", "offline"): (4, True)}
+    assert {(c.iterations, c.min_duration_s, c.inputs) for c in configs.values()} == {
+        (200, 3.0, str(tmp_path / "data" / "frames.npz"))}
+    assert configs["int8", "offline"].calibration_data == str(tmp_path / "calib")
+    auto = _plan('[axes]\nmodels = ["resnet50"]\nscenarios = "offline"\n[measure]\nstreams = "Auto"')
+    assert auto.expand((CPU,)).items[0].config.streams == "auto"
+
+
+def test_measure_bounds_are_the_clis():
+    from accelbench.cli.common import NUMBER_OPTIONS
+    from accelbench.sweep.plan import MEASURE_BOUNDS
+
+    for key, option in (("streams", "streams"), ("iterations", "iterations"), ("min_duration_s", "min-duration")):
+        rule = NUMBER_OPTIONS[option]
+        assert MEASURE_BOUNDS[key] == (rule.kind, rule.minimum, rule.maximum, rule.above), key
+
+
+@pytest.mark.parametrize("measure, expected", [
+    ("streams = 0", "plan [measure]: streams must be an integer from 1 to 1,024 or \"auto\"; got 0"),
+    ("streams = 1025", "streams must be an integer from 1 to 1,024"),
+    ('streams = "many"', "streams must be an integer from 1 to 1,024 or \"auto\"; got 'many'"),
+    ("streams = 2.0", "streams must be an integer"),
+    ("iterations = 0", "plan [measure]: iterations must be an integer from 1 to 1,000,000,000; got 0"),
+    ("iterations = true", "iterations must be an integer"),
+    ("min_duration_s = 0", "plan [measure]: min_duration_s must be a number above 0, at most 86,400; got 0"),
+    ("min_duration_s = 86401", "min_duration_s must be a number above 0"),
+    ("min_duration_s = nan", "min_duration_s must be a number above 0"),
+    ('inputs = "missing.npz"', "plan [measure]: inputs: 'missing.npz' does not exist (relative paths are relative"
+                               " to the plan file"),
+    ("calibration_data = 3", "plan [measure]: calibration_data must be the path of an .npz/.npy file or a folder"),
+    ('mode = "mlperf"\niterations = 10', "plan [measure]: iterations is not for mode \"mlperf\""),
+    ('mode = "mlperf"\nmin_duration_s = 10', "plan [measure]: min_duration_s is not for mode \"mlperf\""),
+])
+def test_measure_conventions_are_checked_when_the_plan_is_read(measure, expected):
+    assert expected in _refusal(f'[axes]\nmodels = ["resnet50"]\n[measure]\n{measure}\n')
+
+
 def test_devices_groups_resolve_against_the_executor():
     assert resolve_devices(["all"], DEVICES, "x") == DEVICES
     assert resolve_devices(["gpu", "cpu:test-cpu"], DEVICES, "x") == (GPU, CPU)
@@ -182,6 +231,21 @@ def test_configuration_hashes_are_stable_and_cover_what_is_measured(tmp_path):
     c = tmp_path / "c.onnx"
     c.write_bytes(b"other model")
     assert file_hash(c) != file_hash(a)
+    # the conventions of issue 13 change a hash only when set; the user's data by its bytes, as a model file
+    assert config_hash(BenchConfig(model="resnet50", resolution="224", streams=1, iterations=None,
+                                   min_duration_s=None, inputs=None), "cpu:amd-epyc") == "e8ff0ea567721e07"
+    assert len({config_hash(BenchConfig(model="resnet50", resolution="224", **kw), "cpu:x") for kw in (
+        {}, {"streams": 2}, {"streams": "auto"}, {"iterations": 100}, {"min_duration_s": 5.0})}) == 5
+    data = lambda path, **kw: config_hash(  # noqa: E731
+        BenchConfig(model="resnet50", precision="int8", **{kw.get("field", "inputs"): str(path)}), "cpu:x")
+    for folder in ("d1", "d2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.npy").write_bytes(b"frames")
+        (tmp_path / folder / "notes.txt").write_text(folder)  # not data: not read, not hashed
+    assert data(tmp_path / "d1") == data(tmp_path / "d2") != data(a)
+    assert data(a) == data(b) and data(a) != data(a, field="calibration_data")
+    (tmp_path / "d2" / "b.npz").write_bytes(b"more frames")
+    assert data(tmp_path / "d2") != data(tmp_path / "d1")
     assert plan_key(["b", "a"], rerun=False, retry_failed=False) == plan_key(["a", "b", "a"], rerun=False,
                                                                              retry_failed=False)
     assert plan_key(["a"], rerun=True, retry_failed=False) != plan_key(["a"], rerun=False, retry_failed=False)
@@ -218,6 +282,18 @@ def test_estimates_use_earlier_results_and_parallel_devices():
     estimates = {fp32.config_hash: 10.0, int8.config_hash: 20.0}
     assert sweep_eta_s([fp32, int8], estimates, {CPU: 1}) == 30.0
     assert sweep_eta_s([fp32, int8], estimates, {CPU: 2}) == 15.0
+
+
+def test_estimates_follow_iterations_min_duration_and_auto_streams():
+    def item(measure: str, scenario: str = "single-stream"):
+        return _plan(f'[axes]\nmodels = ["mobilenet_v2"]\nresolutions = ["32"]\nscenarios = ["{scenario}"]\n'
+                     f'[measure]\ntime_limit_s = 2.0\n{measure}').expand((CPU,)).items[0]
+
+    base = estimate_s(item(""))
+    assert 5.0 + 30.0 <= estimate_s(item("min_duration_s = 30")) <= 5.0 + 30.0 + 1.0  # set-up + at least 30 s
+    # a fixed count runs to its end: 10^6 queries take longer than the 2 s time limit
+    assert estimate_s(item("iterations = 1000000")) > base + 10
+    assert estimate_s(item('streams = "auto"', "offline")) > estimate_s(item("streams = 2", "offline")) + 2
 
 
 # -- property tests --------------------------------------------------------------------------------------

@@ -2,16 +2,22 @@
 else from the model's static profile (weights to build and calibrate, the host's projected
 latency to fill quick mode's minimum sample). Rough by design: it says minutes, not seconds.
 
-Per configuration: set-up (child process, runtime import, model build; INT8 calibration) plus the
-measurement (an earlier measurement of the same configuration, else enough queries for quick
-mode's stopping rule, capped by the time limit; MLPerf mode: LoadGen's 10-minute minimum).
+Per configuration: set-up (child process, runtime import, model build; INT8 calibration; the
+trials of ``streams = "auto"``) plus the measurement (an earlier measurement of the same
+configuration, else enough queries for quick mode's stopping rule, capped by the time limit, or
+``iterations`` queries, which no time limit caps; at least ``min_duration_s``; MLPerf mode:
+LoadGen's 10-minute minimum).
 """
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Mapping, Sequence
 
+from accelbench.backends.base import physical_cores
+from accelbench.measure.concurrency import candidate_streams
+from accelbench.measure.runner import STREAMS_TRIAL_S
 from accelbench.models.loader import load_model
 from accelbench.profile import profile_model
 from accelbench.projection import project_on_device
@@ -49,15 +55,18 @@ def estimate_s(item: SweepItem, earlier: BenchRecord | None = None) -> float:
     setup = CHILD_SETUP_S + weights / BUILD_BYTES_PER_S
     if cfg.precision == "int8":
         setup += INT8_CALIBRATION_S + 2 * weights / BUILD_BYTES_PER_S
+    if cfg.streams == "auto":
+        setup += len(candidate_streams(physical_cores(), cfg.threads)) * STREAMS_TRIAL_S
     if cfg.mode == "mlperf":
         return setup + MLPERF_MIN_S
+    cap = math.inf if cfg.iterations is not None else cfg.time_limit_s  # a fixed count runs to its end
     if earlier is not None and earlier.measure_wall_ns:
-        measure = min(cfg.time_limit_s, WARMUP_SHARE * earlier.measure_wall_ns / 1e9)
+        measure = min(cap, WARMUP_SHARE * earlier.measure_wall_ns / 1e9)
     elif latency is not None and item.device.kind == "cpu":
-        measure = min(cfg.time_limit_s, QUICK_QUERIES * latency)
+        measure = min(cap, (cfg.iterations or QUICK_QUERIES) * latency)
     else:
         measure = cfg.time_limit_s
-    return setup + measure
+    return setup + max(measure, cfg.min_duration_s or 0.0)
 
 
 def sweep_eta_s(remaining: Sequence[SweepItem], estimates: Mapping[str, float],

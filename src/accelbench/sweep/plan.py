@@ -11,7 +11,8 @@ backends = ["onnxruntime", "openvino"]   # default ["onnxruntime"]
 scenarios = ["single-stream", "offline"] # default ["single-stream"]
 devices = ["cpu"]                        # cpu, gpu, all, or ids like gpu:nvidia-a100 (default ["cpu"])
 [measure]
-time_limit_s = 2.0                       # and mode, target_ci, timeout_s, threads, seed, target_qps, latency_bound_ms
+time_limit_s = 2.0                       # and mode, target_ci, timeout_s, threads, seed, target_qps, latency_bound_ms,
+                                         # streams (N or "auto"), iterations, min_duration_s, inputs, calibration_data
 [[exclude]]                              # drop every combination matching ALL the keys it names
 backends = "openvino"
 precisions = "int8"
@@ -42,6 +43,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from accelbench.backends.base import backend_class, backend_names, describe_sources
 from accelbench.errors import UserError
+from accelbench.measure.runner import CONCURRENT_SCENARIOS
 from accelbench.models.registry import find_zoo_model, zoo_models
 from accelbench.models.torch_export import parse_torch_spec
 from accelbench.precision import PRECISIONS, parse_precision
@@ -61,8 +63,14 @@ AXES = ("models", "resolutions", "batches", "precisions", "backends", "scenarios
 DEFAULT_RESOLUTION = "default"  # the resolutions value for "the model's own input size"
 AXIS_DEFAULTS: dict[str, tuple] = {"resolutions": (DEFAULT_RESOLUTION,), "batches": (1,), "precisions": ("fp32",),
                                    "backends": ("onnxruntime",), "scenarios": ("single-stream",), "devices": ("cpu",)}
-MEASURE_KEYS = ("mode", "time_limit_s", "target_ci", "timeout_s", "threads", "seed", "target_qps", "latency_bound_ms")
+MEASURE_KEYS = ("mode", "time_limit_s", "target_ci", "timeout_s", "threads", "seed", "target_qps", "latency_bound_ms",
+                "streams", "iterations", "min_duration_s", "inputs", "calibration_data")
 DEFAULT_TIME_LIMIT_S = 10.0
+# The bounds of `bench --streams/--iterations/--min-duration` (cli/common.py NUMBER_OPTIONS; a test
+# keeps the two equal): key -> (int or float, lowest, highest, lowest excluded).
+MEASURE_BOUNDS: dict[str, tuple[type, float, float, bool]] = {
+    "streams": (int, 1, 1024, False), "iterations": (int, 1, 10**9, False), "min_duration_s": (float, 0, 86400, True)}
+DATA_KEYS = ("inputs", "calibration_data")  # the user's data: a .npz/.npy file or a folder, relative to the plan
 
 
 def did_you_mean(value: object, allowed: Iterable[str]) -> str:
@@ -87,11 +95,19 @@ class Measure:
     seed: int = 0
     target_qps: float | None = None
     latency_bound_ms: float | None = None
+    # the conventions of `bench` (docs/measurement.md): requests in flight, a fixed count, a minimum duration
+    streams: int | str = 1
+    iterations: int | None = None
+    min_duration_s: float | None = None
+    inputs: str | None = None  # absolute paths by then (see ``_measure``)
+    calibration_data: str | None = None
 
     def bench_fields(self) -> dict[str, Any]:
         return dict(mode=self.mode, time_limit_s=self.time_limit_s, target_rel_ci=self.target_ci,
                     threads=self.threads, seed=self.seed, target_qps=self.target_qps,
-                    latency_bound_ns=int(self.latency_bound_ms * 1e6) if self.latency_bound_ms else None)
+                    latency_bound_ns=int(self.latency_bound_ms * 1e6) if self.latency_bound_ms else None,
+                    streams=self.streams, iterations=self.iterations, min_duration_s=self.min_duration_s,
+                    inputs=self.inputs, calibration_data=self.calibration_data)
 
 
 @dataclass(frozen=True)
@@ -199,10 +215,16 @@ class SweepPlan:
 
     def _item(self, combo: Combination) -> SweepItem:
         source = _source(combo.model)
+        settings = self.measure.bench_fields()
+        # streams are for the throughput scenarios, calibration data for INT8: the others measure as without them
+        if combo.scenario not in CONCURRENT_SCENARIOS:
+            settings["streams"] = 1
+        if combo.precision != "int8":
+            settings["calibration_data"] = None
         config = BenchConfig(model=combo.model, source=source,
                              resolution=None if combo.resolution == DEFAULT_RESOLUTION else combo.resolution,
                              batch=combo.batch, backend=combo.backend, device=combo.device.bench_device(combo.backend),
-                             precision=combo.precision, scenario=combo.scenario, **self.measure.bench_fields())
+                             precision=combo.precision, scenario=combo.scenario, **settings)
         return SweepItem(config, combo.device, config_hash(config, str(combo.device)))
 
 
@@ -279,7 +301,7 @@ def parse_plan(text: str, *, base_dir: str | os.PathLike = ".", default_name: st
     for key, value in (("name", name), ("description", description)):
         if not isinstance(value, str):
             raise UserError(f"plan: {key} must be a string; got {value!r}")
-    return SweepPlan(name=name.strip() or default_name, axes=axes, measure=_measure(_table(data, "measure")),
+    return SweepPlan(name=name.strip() or default_name, axes=axes, measure=_measure(_table(data, "measure"), base),
                      exclude=rules["exclude"], include=rules["include"], description=description)
 
 
@@ -375,13 +397,44 @@ _NORMALIZERS = {"models": _model, "resolutions": _resolution, "batches": _batch,
                 "devices": _device}
 
 
-def _measure(table: Mapping) -> Measure:
+def _bounded(key: str, value) -> int | float:
+    """A [measure] number under MEASURE_BOUNDS (the CLI's bounds for the same setting)."""
+    kind, low, high, above = MEASURE_BOUNDS[key]
+    whole = kind is int
+    fits = (not isinstance(value, bool) and isinstance(value, int if whole else (int, float)) and math.isfinite(value)
+            and (value > low if above else value >= low) and value <= high)
+    if not fits:
+        what = f"an integer from {low:,} to {high:,}" if whole else f"a number above {low:g}, at most {high:,g}"
+        raise UserError(f"plan [measure]: {key} must be {what}"
+                        + (' or "auto"' if key == "streams" else "") + f"; got {value!r}")
+    return value if whole else float(value)
+
+
+def _data_path(key: str, value, base: Path) -> str:
+    """--inputs / --calibration-data of a plan: an existing .npz/.npy file or folder, relative to the plan."""
+    if not isinstance(value, str) or not value.strip():
+        raise UserError(f"plan [measure]: {key} must be the path of an .npz/.npy file or a folder of them; got {value!r}")
+    path = Path(value.strip())
+    path = path if path.is_absolute() else base / path
+    if not path.exists():
+        raise UserError(f"plan [measure]: {key}: {value!r} does not exist (relative paths are relative to the plan"
+                        f" file: {path})")
+    return str(path.resolve())
+
+
+def _measure(table: Mapping, base: Path = Path(".")) -> Measure:
     for key in table:
         if key not in MEASURE_KEYS:
             raise _unknown_key("[measure]", key, MEASURE_KEYS)
     values: dict[str, Any] = {}
     for key, value in table.items():
-        if key == "mode":
+        if key == "streams" and isinstance(value, str) and value.strip().lower() == "auto":
+            values[key] = "auto"
+        elif key in MEASURE_BOUNDS:
+            values[key] = _bounded(key, value)
+        elif key in DATA_KEYS:
+            values[key] = _data_path(key, value, base)
+        elif key == "mode":
             values[key] = _choice("mode", lambda: MODES)(value, Path("."))
         elif key in ("threads", "seed"):
             if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "threads" else 0):
@@ -392,6 +445,11 @@ def _measure(table: Mapping) -> Measure:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
                 raise UserError(f"plan [measure]: {key} must be a positive finite number; got {value!r}")
             values[key] = float(value)  # 2 and 2.0 are one setting: one hash
+    if values.get("mode") == "mlperf":
+        for key in ("iterations", "min_duration_s"):
+            if key in values:
+                raise UserError(f"plan [measure]: {key} is not for mode \"mlperf\" (LoadGen's rules fix the query"
+                                f" count and the duration); got {key} = {table[key]!r}")
     if "target_ci" in values and not values["target_ci"] < 1:
         raise UserError(f"plan [measure]: target_ci must be a fraction in (0, 1) such as 0.02; got {values['target_ci']!r}")
     return Measure(**values)
