@@ -300,3 +300,38 @@ def test_a_node_measures_a_shipped_onnx_file(tmp_path, monkeypatch):
     import ray
 
     assert not ray.is_initialized()  # nothing started a Ray instance here
+
+
+def test_a_node_measures_with_the_users_shipped_inputs(tmp_path, monkeypatch):
+    """--inputs / calibration_data of a plan travel to the node like ONNX files (without Ray): a
+    folder arrives as a folder, a file as a file, each once per digest, and the node measures on them."""
+    import numpy as np
+
+    from accelbench.hardware.host import MEASURED_PEAKS_ENV
+    from accelbench.results.records import BenchConfig, BenchRecord
+    from accelbench.sweep.ray_executor import data_payload, measure_on_node, node_cache_dir, unpack_data
+
+    pytest.importorskip("ray")
+    monkeypatch.setenv(MEASURED_PEAKS_ENV, str(tmp_path / "node"))
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    np.save(frames / "a.npy", rng.random((2, 1, 3, 32, 32), dtype=np.float32))
+    np.savez(frames / "b.npz", input=rng.random((1, 3, 32, 32), dtype=np.float32))
+    (frames / "README").write_text("not data")
+    np.save(tmp_path / "one.npy", rng.random((1, 3, 32, 32), dtype=np.float32))
+
+    shipped = data_payload(str(frames))
+    assert shipped["folder"] and sorted(shipped["files"]) == ["a.npy", "b.npz"]
+    folder = unpack_data(shipped)
+    assert folder == str(node_cache_dir() / "data" / shipped["digest"]) and unpack_data(shipped) == folder
+    assert sorted(p.name for p in Path(folder).iterdir()) == ["a.npy", "b.npz"]
+    one = data_payload(str(tmp_path / "one.npy"))
+    assert not one["folder"] and unpack_data(one).endswith("/one.npy")
+
+    config = BenchConfig(model="mobilenet_v2", resolution="32", time_limit_s=0.2, inputs="/driver/only/frames")
+    payload = {"config": config.to_dict(), "run_id": "r", "timeout_s": 120}
+    record = BenchRecord.from_dict(measure_on_node(payload, None, shipped, None)["record"])
+    assert record.ok, record.error
+    assert record.config.inputs == folder and record.inputs_source == "user"
+    assert any("3 input set(s)" in note for note in record.notes), record.notes

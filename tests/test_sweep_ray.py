@@ -98,8 +98,9 @@ def test_a_sweep_runs_each_configuration_on_a_node_that_has_its_device(cluster, 
 
 def test_run_cluster_gives_one_summary_with_every_device_measured(cluster, tmp_path):
     db, report = tmp_path / "run.db", tmp_path / "report.html"
+    # the constraints of `run` hold on a cluster too: --max-watts 100 leaves the big GPUs out of the ranking
     result = _accelbench(["run", "--cluster", cluster.address, "--db", db, "--report", report, "--precision", "fp32",
-                          "--time-limit", "0.2", "--format", "json", "--quiet"], tmp_path,
+                          "--time-limit", "0.2", "--format", "json", "--quiet", "--max-watts", "100"], tmp_path,
                          env={"ACCELBENCH_TINY": "1"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = json.loads(result.stdout)  # stdout is the JSON alone: the lessons went to stderr
@@ -118,6 +119,31 @@ def test_run_cluster_gives_one_summary_with_every_device_measured(cluster, tmp_p
     assert any(note.startswith("per-layer times: 4 configuration(s)") for note in summary["notes"])
     html = report.read_text()
     assert "cpu:shared" in html and "cpu:lonely" in html
+    assert summary["constraints"] == {"max_watts": 100.0}
+    excluded = [e for e in summary["ranking"] if e.get("excluded")]
+    assert any(e["kind"] == "projected" and e["excluded"].startswith("TDP ") for e in excluded)
+    assert all(e["rank"] is None for e in excluded)
+    assert all(e["power_w"] <= 100 for e in summary["ranking"] if e["rank"] is not None and e.get("power_w"))
+    assert f"{len(excluded)} of {len(summary['ranking'])} excluded" in html
+
+
+def test_a_plans_inputs_travel_to_the_node_with_the_streams_setting(cluster, tmp_path):
+    """[measure] inputs (a folder, relative to the plan) reach a node that shares no file system
+    with the driver: the record measured the user's data, with two requests in flight."""
+    import numpy as np
+
+    (tmp_path / "frames").mkdir()
+    np.save(tmp_path / "frames" / "a.npy", np.random.default_rng(0).random((3, 1, 3, 32, 32), dtype=np.float32))
+    plan, db = tmp_path / "inputs.toml", tmp_path / "inputs.db"
+    plan.write_text('[axes]\nmodels = ["mobilenet_v2"]\nresolutions = ["32"]\nscenarios = ["offline"]\n'
+                    'devices = ["cpu:lonely"]\n[measure]\ntime_limit_s = 0.2\nstreams = 2\ninputs = "frames"\n')
+    result = _accelbench(["sweep", plan, "--cluster", cluster.address, "--db", db, "--format", "json"], tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    with open_store(db, read_only=True) as store:
+        (record,) = store.query()
+    assert record.ok, record.error
+    assert record.config.inputs == str(tmp_path / "frames") and record.inputs_source == "user"
+    assert record.streams == 2 and any("3 input set(s)" in note for note in record.notes), record.notes
 
 
 def _measuring(cluster: LocalRayCluster, node: str) -> bool:

@@ -14,7 +14,9 @@ record of kind "killed" with the reason; when the retries are used up, the same 
 Never lost, never duplicated (the store's (run, configuration) constraint).
 
 An ONNX file travels with its task through Ray's object store (the nodes need not share a file
-system); torch: specs must be importable on the nodes. Ray is imported only here (extra
+system), and so does the user's data (``inputs``, ``calibration_data``: a file, or a folder's
+.npz/.npy files), each put once per sweep and kept on the node under its SHA-256; torch: specs must
+be importable on the nodes. Ray is imported only here (extra
 ``cluster``).
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 import socket
 import time
 from dataclasses import replace
@@ -34,7 +37,7 @@ from accelbench.job.plan import best_reduced_precision
 from accelbench.results.records import BenchConfig, BenchRecord
 from accelbench.sweep.devices import DeviceId, device_from_resource
 from accelbench.sweep.executor import Executor, Finished, measure_item
-from accelbench.sweep.identity import file_digest
+from accelbench.sweep.identity import data_digest, data_files, file_digest
 from accelbench.sweep.plan import SweepItem
 
 NODE_RETRIES = 2  # a configuration runs at most 1 + NODE_RETRIES times when nodes die under it
@@ -102,8 +105,37 @@ def node_cache_dir() -> Path:
     return measured_peaks_path().parent
 
 
-def measure_on_node(payload: dict, model_bytes: bytes | None) -> dict:
-    """The Ray task: measure one configuration on this node and return its record (JSON-ready)."""
+USER_DATA_FIELDS = ("inputs", "calibration_data")  # BenchConfig's paths of the user's data, shipped like models
+
+
+def data_payload(path: str) -> dict:
+    """The user's data at ``path`` as it travels to a node: its digest, whether it is a folder, and
+    its files' bytes by name."""
+    return {"digest": data_digest(path), "folder": Path(path).is_dir(),
+            "files": {p.name: p.read_bytes() for p in data_files(path)}}
+
+
+def unpack_data(shipped: dict) -> str:
+    """Where the shipped user data lies on this node (written once per digest): the folder, or the file."""
+    root = node_cache_dir() / "data"
+    root.mkdir(parents=True, exist_ok=True)
+    folder = root / shipped["digest"]
+    if not folder.exists():
+        tmp = root / f"{shipped['digest']}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for name, data in shipped["files"].items():
+            (tmp / Path(name).name).write_bytes(data)
+        try:
+            os.replace(tmp, folder)  # whole or absent, if two tasks of one node ship the same data
+        except OSError:  # another task of this node got there first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return str(folder) if shipped["folder"] else str(folder / next(iter(shipped["files"])))
+
+
+def measure_on_node(payload: dict, model_bytes: bytes | None, *shipped_data: dict | None) -> dict:
+    """The Ray task: measure one configuration on this node and return its record (JSON-ready).
+    ``shipped_data``: per USER_DATA_FIELDS, the user's data (data_payload) or None."""
     config = BenchConfig.from_dict(payload["config"])
     if model_bytes is not None:
         models = node_cache_dir() / "models"
@@ -114,6 +146,8 @@ def measure_on_node(payload: dict, model_bytes: bytes | None) -> dict:
             tmp.write_bytes(model_bytes)
             os.replace(tmp, path)  # whole or absent, if two tasks of one node ship the same file
         config = replace(config, model=str(path))
+    config = replace(config, **{name: unpack_data(data) for name, data in zip(USER_DATA_FIELDS, shipped_data)
+                                if data is not None})
     started = time.monotonic()
     record = measure_item(config, payload["run_id"], timeout_s=payload.get("timeout_s"),
                           log_root=str(node_cache_dir() / "logs"), layer_runs=payload.get("layer_runs"))
@@ -156,7 +190,7 @@ class RayExecutor(Executor):
         self._remote = self._ray.remote(measure_on_node)
         self._timeout_s = timeout_s
         self._in_flight: dict = {}  # ObjectRef -> (item, run_id)
-        self._shipped: dict[str, object] = {}  # model path -> ObjectRef of its bytes
+        self._shipped: dict[str, object] = {}  # model or data path -> ObjectRef of its bytes
         self._absent_since: dict[DeviceId, float] = {}
         self._checked = 0.0
         self._gpus = self._ray.cluster_resources().get("GPU", 0) > 0
@@ -184,11 +218,17 @@ class RayExecutor(Executor):
                 self._shipped[config.model] = self._ray.put(Path(config.model).read_bytes())
             model_bytes = self._shipped[config.model]
             payload["model_digest"] = file_digest(config.model)
+        shipped_data = []
+        for name in USER_DATA_FIELDS:
+            path = getattr(config, name)
+            if path is not None and path not in self._shipped:
+                self._shipped[path] = self._ray.put(data_payload(path))
+            shipped_data.append(self._shipped[path] if path is not None else None)
         options = {"resources": {item.device.resource: 1}, "num_cpus": 0, "max_retries": NODE_RETRIES,
                    "retry_exceptions": False, "name": f"accelbench:{item.config_hash}"}
         if item.device.kind == "gpu" and self._gpus:
             options["num_gpus"] = 1  # Ray picks the GPU and sets CUDA_VISIBLE_DEVICES for the task
-        ref = self._remote.options(**options).remote(payload, model_bytes)
+        ref = self._remote.options(**options).remote(payload, model_bytes, *shipped_data)
         self._in_flight[ref] = (item, run_id)
 
     def in_flight(self) -> int:
