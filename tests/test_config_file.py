@@ -84,3 +84,33 @@ def test_every_command_takes_config():
         commands = [command] + (list(command.commands.values()) if isinstance(command, click.Group) else [])
         for c in commands:
             assert any(p.name == "config" and "--config" in p.opts for p in c.params), c.name
+
+
+def test_sweep_export_and_merge_take_their_options_from_the_file(tmp_path, capsys, monkeypatch):
+    """Issue 9's commands got --config too: PLAN and FILE... are keys (``plan``, ``files``), a list for FILE...."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plan.toml").write_text('[axes]\nmodels = ["mobilenet_v2"]\nresolutions = ["32", "40"]\n')
+    config = _write(tmp_path, 'db = "sweep.db"\nformat = "json"\n[sweep]\nplan = "plan.toml"\ndry-run = true\n')
+    assert cli_exit_code(["sweep", "--config", config]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["counts"]["measure"] == 2 and len(shown["configurations"]) == 2
+    assert cli_exit_code(["sweep", "--config", config, "--format", "table"]) == 0  # the command line wins
+    assert "2 to measure" in capsys.readouterr().out
+
+    from accelbench.results.records import BenchConfig, BenchRecord
+    from accelbench.results.store import open_store
+
+    with open_store(tmp_path / "edge.db") as store:
+        for run in ("r1", "r2"):
+            store.save(BenchRecord(config=BenchConfig(model="resnet50"), run_id=run, latency_ns=(1000, 1100)))
+    for run in ("r1", "r2"):
+        exported = _write(tmp_path, f'db = "edge.db"\n[export]\nrun = "{run}"\noutput = "{run}.json"\n')
+        assert cli_exit_code(["export", "--config", exported]) == 0
+    merged = _write(tmp_path, '[merge]\nfiles = ["r1.json", "r2.json"]\ndb = "central.db"\n')
+    assert cli_exit_code(["merge", "--config", merged]) == 0
+    assert "merged 2 records of 2 runs from 2 files into central.db" in capsys.readouterr().out
+    bad = _write(tmp_path, '[sweep]\nplan = "plan.toml"\nretry_failed = true\n')
+    assert cli_exit_code(["sweep", "--config", bad]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: config: {bad}: [sweep] 'retry_failed' is not an option of sweep; allowed: cluster, db, dry-run, "
+        "format, log-dir, plan, quiet, rerun, retry-failed")

@@ -117,7 +117,7 @@ def _config_value(where: str, key: str, param: click.Parameter, inverted: bool, 
         if not isinstance(value, bool):
             raise UserError(f"config: {where} {key}: true or false; got {value!r}")
         return not value if inverted else value
-    if param.multiple:
+    if param.multiple or param.nargs == -1:  # a repeatable option, or an argument that takes any number (FILE...)
         return tuple(str(v) for v in (value if isinstance(value, list) else [value]))
     if isinstance(value, list):
         raise UserError(f"config: {where} {key}: one value, not a list; got {value!r}")

@@ -30,7 +30,7 @@ cluster_option = click.option(
 
 
 @app.command("sweep")
-@click.argument("plan_path", metavar="PLAN")
+@click.argument("plan", metavar="PLAN")  # --config key: plan
 @db_option
 @cluster_option
 @click.option("--dry-run", is_flag=True, help="Print the configurations and the estimated duration; measure nothing.")
@@ -39,15 +39,16 @@ cluster_option = click.option(
 @click.option("--log-dir", default=None, help="Where LoadGen logs go (default: accelbench-logs beside the db).")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary at the end.")
 @click.option("--format", "-f", "output_format", default="table", show_default=True, help="table or json.")
-def sweep_command(plan_path, db, cluster, dry_run, rerun, retry_failed, log_dir, quiet, output_format):
+def sweep_command(plan, db, cluster, dry_run, rerun, retry_failed, log_dir, quiet, output_format):
     """Measure every configuration of PLAN (a TOML file: axes, exclude/include rules, measurement
     settings; see docs/sweep.md) once. Configurations already in the store are skipped; run the
     same command again to resume an interrupted sweep."""
     fmt = check_format(output_format, ("table", "json"))
-    plan = load_plan(plan_path)  # every key and value checked before anything connects or runs
-    with make_executor(cluster, timeout_s=plan.measure.timeout_s, log_root=log_dir or default_log_root(db)) as executor:
+    sweep_plan = load_plan(plan)  # every key and value checked before anything connects or runs
+    timeout_s, log_root = sweep_plan.measure.timeout_s, log_dir or default_log_root(db)
+    with make_executor(cluster, timeout_s=timeout_s, log_root=log_root) as executor:
         if dry_run:
-            shown = preview(plan, executor, db, rerun=rerun, retry_failed=retry_failed)
+            shown = preview(sweep_plan, executor, db, rerun=rerun, retry_failed=retry_failed)
             _print_preview(shown, fmt)
             return 0
 
@@ -57,7 +58,7 @@ def sweep_command(plan_path, db, cluster, dry_run, rerun, retry_failed, log_dir,
             return display
 
         try:
-            outcome = run_sweep(plan, executor, db, rerun=rerun, retry_failed=retry_failed, progress_factory=progress)
+            outcome = run_sweep(sweep_plan, executor, db, rerun=rerun, retry_failed=retry_failed, progress_factory=progress)
         except KeyboardInterrupt:
             click.echo("interrupted: what was stored stays; run the same command to resume", err=True)
             raise
