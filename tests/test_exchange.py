@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,46 @@ def test_an_edge_board_sweep_merged_centrally_is_not_measured_again(tmp_path):
     dry = json.loads(run("sweep", plan, "--db", central, "--dry-run", "--format", "json").stdout)
     assert dry["counts"]["measured"] == 1 and dry["counts"]["measure"] == 0
     assert Path(out).stat().st_size > 0
+
+
+@pytest.mark.parametrize("central", ["sqlite", "postgresql"])
+def test_export_and_merge_carry_streams_the_new_settings_and_the_constraints(tmp_path, central, request):
+    """Issue 13's record and summary fields survive export -> merge -> export: requests in flight,
+    the fixed count, the minimum duration, the user's inputs, the constraints and what they excluded."""
+    from accelbench.results.summary import Constraints, RankEntry
+
+    config = BenchConfig(model="resnet50", resolution="64", scenario="offline", streams=4, iterations=50,
+                         min_duration_s=2.0, inputs="/data/frames.npz")
+    record = replace(_record("bench-3", latency=(4_000_000, 4_200_000, 4_100_000, 3_900_000), streams=4,
+                             measure_wall_ns=5_000_000), config=config)
+    constraints = Constraints(max_latency_s=0.010, max_watts=100.0)
+    summary = RunSummary(
+        run_id="bench-3", created="2030-01-01T00:00:00+00:00", command="accelbench run --max-latency-ms 10",
+        objective="latency", stages=(StageSummary(1, "peak TOPS", "peak says 1"),), constraints=constraints,
+        ranking=(RankEntry(label="this host", kind="measured", device="host", record_id=record.record_id, rank=1,
+                           latency_s=0.004, latency_p99_s=0.0042, power_w=20.0, metric="latency_s", value=0.004),
+                 RankEntry(label="a hot one", kind="projected", device="gpu-x", latency_s=0.002, power_w=300.0,
+                           metric="latency_s", value=0.002, excluded="TDP 300 W > 100 W")))
+    edge, out, again = tmp_path / "edge.db", tmp_path / "e.json", tmp_path / "again.json"
+    with open_store(edge) as store:
+        store.save(record)
+        store.save_summary(summary)
+    assert cli_exit_code(["export", "--db", str(edge), "--run", "bench-3", "-o", str(out)]) == 0
+    (run,) = json.loads(out.read_text())["runs"]
+    written = run["records"][0]["record"]
+    assert written["streams"] == 4 and written["inputs_source"] == "user"
+    assert {k: written["config"][k] for k in ("streams", "iterations", "min_duration_s", "inputs")} == {
+        "streams": 4, "iterations": 50, "min_duration_s": 2.0, "inputs": "/data/frames.npz"}
+    assert run["summary"]["constraints"] == {"max_latency_s": 0.010, "max_watts": 100.0}
+    assert [e.get("excluded") for e in run["summary"]["ranking"]] == [None, "TDP 300 W > 100 W"]
+    db = str(tmp_path / "central.db") if central == "sqlite" else request.getfixturevalue("pg_url")
+    assert cli_exit_code(["merge", str(out), "--db", db]) == 0
+    with open_store(db, read_only=True) as store:
+        (back,) = store.query(run_id="bench-3")
+        back_summary = store.load_summary("bench-3")
+    assert back.to_dict() == record.to_dict() and back.streams == 4 and back.config == config
+    assert back.throughput_per_s == record.throughput_per_s  # completed queries / wall time, 4 in flight
+    assert back_summary.constraints == constraints and back_summary.excluded == summary.excluded
+    assert back_summary.to_dict() == summary.to_dict()
+    assert cli_exit_code(["export", "--db", db, "--run", "bench-3", "-o", str(again)]) == 0
+    assert json.loads(again.read_text())["runs"] == json.loads(out.read_text())["runs"]
