@@ -1,6 +1,11 @@
 """Run a RunPlan: stage 1's peaks, every configuration of stages 2-4 in order (each record stored
 as it comes), the projections and the ranking; store the RunSummary and write the HTML report.
 
+Nothing finished is lost when the run is killed: after stage 1 and after every configuration the
+summary so far is stored, marked interrupted (``RunSummary.status``), so that `accelbench report`
+shows an interrupted run with the stages and configurations that finished; the complete summary
+replaces it at the end.
+
 The stages are views over the same parts every other command uses: the host's peaks
 (hardware/), measured records (measure.runner.run_config -> results store), static profiles
 (profile/) and projections onto catalog devices (projection/).
@@ -82,14 +87,30 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
     created = utc_now()
     stages: list[StageSummary] = []
 
+    environment = collect_environment("cpu")
+    measured: list[Measured] = []
+    backend = plan.backend
+
+    def checkpoint(store, current: tuple[int, str] | None = None) -> None:
+        """The summary so far, marked interrupted: what a report shows if the run never gets further."""
+        so_far = list(stages)
+        if current is not None:
+            items = [m for m in measured if m.config.stage == current[0]]
+            if items:
+                so_far.append(stage_summary(current[0], current[1], items, plan.precisions[-1]))
+        store.save_summary(RunSummary(
+            run_id=run_id, created=created, command=command, objective=plan.objective, stages=tuple(so_far),
+            duration_s=time.monotonic() - started, environment=environment, status="interrupted",
+            notes=(f"backend: {backend}", f"precisions: {', '.join(plan.precisions)}",
+                   f"did not finish: {len(measured)} of {plan.measurements} configurations measured")))
+
     progress.say("[bold]Stage 1 - peak TOPS[/bold]: what datasheets sell")
     stage1, own_peaks = stage1_peaks(plan, progress)
     stages.append(stage1)
-    progress.say(f"  lesson: {stage1.lesson}", always=True)
+    progress.say(f"  lesson: {stage1.lesson}", always=True, markup=False)
 
-    measured: list[Measured] = []
-    backend = plan.backend
     with open_store(db_path) as store:
+        checkpoint(store)
         for stage_no, title in STAGE_TITLES.items():
             stage_configs = [c for c in plan.configs if c.stage == stage_no]
             if not stage_configs:
@@ -114,13 +135,14 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
                     if record.ok and backend_class(backend).delegates:
                         # "auto" tried the installed backends on the first configuration; keep its pick.
                         backend = record.runtime
-                        progress.say(f"  auto picked the {backend} backend (short trial on {cfg.label})")
+                        progress.say(f"  auto picked the {backend} backend (short trial on {cfg.label})", markup=False)
                     measured.append(Measured(cfg, precision, record))
                     progress.done(f"{cfg.label}, {precision}: {record_line(record)}")
+                    checkpoint(store, (stage_no, title))
             stage = stage_summary(stage_no, title, [m for m in measured if m.config.stage == stage_no],
                                   plan.precisions[-1], closest=plan.closest if stage_no == 3 else None)
             stages.append(stage)
-            progress.say(f"  lesson: {stage.lesson}", always=True)
+            progress.say(f"  lesson: {stage.lesson}", always=True, markup=False)
 
     if plan.user_model is None:
         stages.append(StageSummary(4, STAGE_TITLES[4], "", skipped="no --model given: run `accelbench run --model "
@@ -134,7 +156,7 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
     summary = RunSummary(
         run_id=run_id, created=created, command=command, objective=plan.objective, stages=tuple(stages),
         ranking=tuple(ranking), projections=projections, duration_s=time.monotonic() - started,
-        environment=collect_environment("cpu"),
+        environment=environment,
         notes=(f"backend: {backend}", f"precisions: {', '.join(plan.precisions)}",
                "sizes shrunk by ACCELBENCH_TINY=1 (test mode)" if plan.tiny else "full sizes",
                *layer_notes(plan, measured), *([f"stage 3: {plan.closest_error}"] if plan.closest_error else [])),
@@ -167,7 +189,7 @@ def stage1_peaks(plan: RunPlan, progress: Progress) -> tuple[StageSummary, dict[
                     peak_ops_per_s=gemm.ops_per_s, source="measured",
                     arithmetic=f"{gemm.how}, spread {fmt_pct(gemm.spread)}, measured {gemm.measured_at}"))
     except UserError as exc:
-        progress.say(f"  measured GEMM peak unavailable: {exc}")
+        progress.say(f"  measured GEMM peak unavailable: {exc}", markup=False)
     progress.done("host peaks: " + "; ".join(f"{p.precision} {p.source} {fmt_rate(p.peak_ops_per_s, 'OPS')}"
                                              for p in peaks))
     for spec in load_catalog().values():

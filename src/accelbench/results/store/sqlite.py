@@ -28,17 +28,17 @@ import time
 from pathlib import Path
 from typing import Callable, TypeVar
 
-from accelbench.errors import UserError
+from accelbench.errors import UserError, one_line
 from accelbench.results.records import BenchRecord, utc_now
 from accelbench.results.store import (
     STORE_SCHEMA_VERSION,
     Migration,
     ResultStore,
     layer_times_to_json,
-    record_from_json,
     record_to_json,
+    records_from_rows,
     samples_to_blob,
-    summary_from_json,
+    summary_or_none,
     summary_to_json,
 )
 from accelbench.results.summary import RunSummary
@@ -184,8 +184,16 @@ class SQLiteStore(ResultStore):
             return 0
         if "meta" not in tables:
             return None
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'store_schema_version'").fetchone()
-        return int(row[0]) if row and str(row[0]).isdigit() else None
+        try:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'store_schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._not_a_store(f"its meta table cannot be read: {one_line(exc, 120)}") from None
+        if row is None:
+            return None
+        if not str(row[0]).strip().isdigit():
+            raise UserError(f"db: {self.location!r} holds an unreadable store schema version ({str(row[0])[:40]!r});"
+                            " it is damaged or was not written by accelbench")
+        return int(str(row[0]).strip())
 
     def _known_version(self, version: int | None) -> int:
         if version is None:
@@ -235,6 +243,14 @@ class SQLiteStore(ResultStore):
         raise UserError(f"db: {self.location!r} stayed locked by other processes through {WRITE_ATTEMPTS} attempts"
                         f" of {self._busy_timeout_s:g} s each; try again when they have finished")
 
+    def _read(self, sql: str, args: tuple | list = ()) -> list[tuple]:
+        """A read's rows; a damaged file (a missing table or column, malformed pages) is a one-line UserError."""
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"db: {self.location!r} cannot be read ({one_line(exc, 160)}); the file is damaged or"
+                            " was changed by another program") from None
+
     def close(self) -> None:
         self._conn.close()
 
@@ -276,47 +292,46 @@ class SQLiteStore(ResultStore):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
-        sql = ("SELECT r.record_json, r.record_schema_version, s.latency_ns"
-               + (", l.layer_times_json" if self._has_layer_times else "")
+        sql = ("SELECT r.record_id, r.record_json, r.record_schema_version, s.latency_ns"
+               + (", l.layer_times_json" if self._has_layer_times else ", NULL")
                + " FROM records r LEFT JOIN samples s ON s.record_id = r.record_id"
                + (" LEFT JOIN layer_times l ON l.record_id = r.record_id" if self._has_layer_times else ""))
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY r.timestamp, r.{self._order_column}"
-        return [record_from_json(*row) for row in self._conn.execute(sql, args)]
+        return records_from_rows(self._read(sql, args), self.location)
 
     def record_ids(self, id_or_prefix: str) -> tuple[str, ...]:
-        exact = self._conn.execute("SELECT record_id FROM records WHERE record_id = ?", (id_or_prefix,)).fetchone()
+        exact = self._read("SELECT record_id FROM records WHERE record_id = ?", (id_or_prefix,))
         if exact:
-            return (exact[0],)
-        rows = self._conn.execute("SELECT record_id FROM records WHERE substr(record_id, 1, ?) = ?"
-                                  f" ORDER BY timestamp, {self._order_column}", (len(id_or_prefix), id_or_prefix))
+            return (exact[0][0],)
+        rows = self._read("SELECT record_id FROM records WHERE substr(record_id, 1, ?) = ?"
+                          f" ORDER BY timestamp, {self._order_column}", (len(id_or_prefix), id_or_prefix))
         return tuple(r[0] for r in rows)
 
     def run_ids(self) -> list[str]:
-        return [r[0] for r in self._conn.execute(
+        return [r[0] for r in self._read(
             f"SELECT run_id FROM records GROUP BY run_id ORDER BY MIN(timestamp), MIN({self._order_column})")]
 
     def load_summary(self, run_id: str) -> RunSummary | None:
         if not self._has_summaries:
             return None
-        row = self._conn.execute("SELECT summary_json FROM run_summaries WHERE run_id = ?", (run_id,)).fetchone()
-        return summary_from_json(row[0]) if row else None
+        rows = self._read("SELECT summary_json FROM run_summaries WHERE run_id = ?", (run_id,))
+        return summary_or_none(rows[0][0], run_id, self.location) if rows else None
 
     def newest_summary(self) -> tuple[str, str] | None:
         if not self._has_summaries:
             return None
-        row = self._conn.execute("SELECT created, run_id FROM run_summaries"
-                                 " ORDER BY created DESC, run_id DESC LIMIT 1").fetchone()
-        return (row[0], row[1]) if row else None
+        rows = self._read("SELECT created, run_id FROM run_summaries ORDER BY created DESC, run_id DESC LIMIT 1")
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def newest_record_run(self) -> tuple[str, str] | None:
-        row = self._conn.execute(f"SELECT MAX(timestamp) AS newest, run_id FROM records GROUP BY run_id"
-                                 f" ORDER BY newest DESC, MAX({self._order_column}) DESC LIMIT 1").fetchone()
-        return (row[0], row[1]) if row else None
+        rows = self._read(f"SELECT MAX(timestamp) AS newest, run_id FROM records GROUP BY run_id"
+                          f" ORDER BY newest DESC, MAX({self._order_column}) DESC LIMIT 1")
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def count(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        return self._read("SELECT COUNT(*) FROM records")[0][0]
 
 
 ENGINE = SQLiteStore
