@@ -116,6 +116,9 @@ def parse_input_shapes(specs: list[str] | tuple[str, ...] | None) -> dict[str, t
             raise UserError(
                 f"input-shape: {spec!r} must look like NAME=1x3x720x1280 (an input name, '=', then the dims)"
             )
+        if not name.strip().isprintable():  # a newline or control character would break the one-line messages
+            raise UserError(f"input-shape: {spec!r} has an input name with control characters; give the name as"
+                            " the model spells it")
         shapes[name.strip()] = parse_dims(dims, field=f"input-shape {name.strip()}")
     return shapes
 
