@@ -55,6 +55,7 @@ def test_an_input_name_with_control_characters_is_refused_in_one_line(spec):
     (Mutation("input-dim", 2, 7), "accepted"),
     # a kernel (or dilation) larger than its input: shape inference's negative dims once made negative MACs
     (Mutation("attribute", 25920, 1502), "accepted"), (Mutation("attribute", 967, 101940), "accepted"),
+    (Mutation("attribute", 306, 306), "accepted"),  # Conv group 0 once divided by zero
 ])
 def test_mutation_checks_tell_accepted_from_refused(mutation, outcome, tmp_path):
     assert check_mutated_model(mutation, tmp_path) == outcome
