@@ -67,7 +67,9 @@ def input_shape_specs():
     dims = st.lists(dim, min_size=0, max_size=MAX_RANK + 2).map("x".join)
     name = st.one_of(st.sampled_from(["input", "x", "images", " "]), st.text(max_size=8))
     separator = st.sampled_from(["="] * 4 + ["==", ":", ""])
-    return st.one_of(st.tuples(name, separator, dims).map("".join), st.text(max_size=40))
+    near_bounds = st.lists(st.integers(1, MAX_SIDE + 10).map(str), min_size=1, max_size=MAX_RANK + 1).map("x".join)
+    return st.one_of(st.tuples(name, separator, dims).map("".join), st.text(max_size=40),
+                     st.tuples(st.sampled_from(["input", "images", "x"]), st.just("="), near_bounds).map("".join))
 
 
 def check_input_shape(spec: str) -> str:

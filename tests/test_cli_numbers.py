@@ -115,3 +115,12 @@ def test_runtime_messages_keep_their_useful_line():
         "VCL loading failed. Error: Cannot load x.so"
     assert one_line(ValueError()) == "ValueError" and one_line("a\nb") == "a"
     assert len(one_line("x" * 5000)) == 500
+
+
+def test_a_real_openvino_error_keeps_its_reason():
+    """OpenVINO's own message starts with "Exception from src/...cpp:NN:" lines (one per C++ frame)."""
+    ov = pytest.importorskip("openvino")
+    with pytest.raises(RuntimeError) as caught:
+        ov.Core().get_property("NOPE", "FULL_DEVICE_NAME")
+    assert str(caught.value).startswith("Exception from src/")
+    assert one_line(caught.value) == 'Device with "NOPE" name is not registered in the OpenVINO Runtime'
