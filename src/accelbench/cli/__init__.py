@@ -151,7 +151,7 @@ def _terminate_as_exception():
 
 def _show_warning(message, category, filename, lineno, file=None, line=None, *, _default=warnings.showwarning):
     if issubclass(category, AccelbenchWarning):
-        click.echo(f"warning: {one_line(message)}", err=True)
+        click.echo(f"warning: {one_line(message, USER_ERROR_CHARS)}", err=True)  # room for 10 record ids
     else:
         _default(message, category, filename, lineno, file, line)
 

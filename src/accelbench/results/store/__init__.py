@@ -108,6 +108,8 @@ def records_from_rows(rows: Iterable[tuple], location: str) -> list[BenchRecord]
         try:
             records.append(record_from_json(record_json, version, blob, layers_json))
             continue
+        except KeyError as exc:  # from_dict of a record without a required field
+            reason = f"missing field {exc.args[0]!r}" if exc.args else "a missing field"
         except Exception as exc:  # noqa: BLE001 - any damage in one row costs that row only
             reason = one_line(exc, 120)
         if layers_json is not None:
