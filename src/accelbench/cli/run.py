@@ -10,6 +10,7 @@ from rich.markup import escape
 from accelbench.backends.base import describe_backends
 from accelbench.cli import app
 from accelbench.cli.common import check_format, db_option, echo_json, number_option
+from accelbench.errors import EXIT_MEASUREMENT_FAILED
 from accelbench.job.execute import run_job
 from accelbench.job.plan import make_plan
 from accelbench.precision import parse_precision
@@ -80,9 +81,10 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
         outcome = run_job(plan, db_path=db, progress=progress, command=command, report_path=report_path,
                           write_html=not no_report)
     summary = outcome.summary
+    failed = bool(outcome.records) and not any(record.ok for record in outcome.records)
     if fmt == "json":
         echo_json({**summary.to_dict(), "db": db, "report": outcome.report_path})
-        return
+        return _all_failed(outcome) if failed else 0
     print_tables([ranking_table(summary)], progress.console)
     if answer_in_words(summary.ranking):
         progress.say(escape(answer_in_words(summary.ranking)), always=True)  # labels hold user text
@@ -90,6 +92,15 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
     progress.say(f"measured = {where}; projected = estimated from datasheet figures (accelbench project),"
                  " in brackets its 80 % band; calibrated projection = this host's projection fitted on its other"
                  " measurements; inf/s per W of this host is an estimate unless a power counter was read.", always=True)
-    progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db} (run {summary.run_id}).", always=True)
+    progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db} (run {summary.run_id}).", always=True, markup=False)
     if outcome.report_path:
-        progress.say(f"HTML report: {outcome.report_path}", always=True)
+        progress.say(f"HTML report: {outcome.report_path}", always=True, markup=False)
+    return _all_failed(outcome) if failed else 0
+
+
+def _all_failed(outcome) -> int:
+    """Every configuration failed: say so (the first failure's reason) and exit non-zero."""
+    first = outcome.records[0]
+    click.echo(f"error: every configuration of the run failed ({len(outcome.records)}); the first: "
+               f"{first.failure_kind}: {first.error}", err=True)
+    return EXIT_MEASUREMENT_FAILED

@@ -103,6 +103,10 @@ _EXPECTED_MARGIN = 1.25
 _WARMUP_MIN_CALLS = 3
 _WARMUP_MAX_CALLS = 20
 _WARMUP_MAX_NS = 1_000_000_000
+# A quick server run asked for more than this many times what one worker sustains (by the warm-up)
+# is refused: its queue would take that many times the run's duration to drain, for a verdict
+# (INVALID) known in advance.
+SERVER_OVERLOAD_LIMIT = 10.0
 
 
 def _check_positive(name: str, value: Any, kind: type) -> None:
@@ -144,6 +148,16 @@ def _validate(scenario: str, mode: str, batch: int, target_qps, latency_bound_ns
             if value is not None:
                 raise UserError(f"{name}: {value!r} is not allowed in mlperf mode (LoadGen's rules "
                                 "fix it); use mode 'quick' to set it")
+
+
+def check_server_rate(target_qps: float, sustained_qps: float) -> None:
+    """UserError when a quick server run's arrival rate is more than SERVER_OVERLOAD_LIMIT times
+    what the model sustains here (``sustained_qps``, from the warm-up)."""
+    if target_qps > SERVER_OVERLOAD_LIMIT * sustained_qps:
+        raise UserError(
+            f"target-qps: {target_qps:,.6g} queries/s is more than {SERVER_OVERLOAD_LIMIT:g}x what this model "
+            f"sustains here (about {sustained_qps:,.4g}/s by the warm-up): its queue would take far longer than "
+            f"the run to drain; use at most {SERVER_OVERLOAD_LIMIT * sustained_qps:,.4g}")
 
 
 def rules_minimums(scenario: str, mlperf_model: str | None = None) -> tuple[float, int] | None:
@@ -332,6 +346,8 @@ def run_scenario(
     if scenario == "server" and target_qps is None:
         # Half of what one worker sustains by the warm-up estimate: loaded, not saturated.
         target_qps = 0.5 * batch * 1e9 / expected_ns
+    elif scenario == "server" and mode == "quick":
+        check_server_rate(target_qps, batch * 1e9 / expected_ns)
     settings = build_test_settings(
         lg, scenario=scenario, mode=mode, batch=batch, expected_ns=expected_ns,
         target_qps=target_qps, latency_bound_ns=latency_bound_ns, samples_per_query=spq,

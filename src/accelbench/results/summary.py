@@ -21,6 +21,7 @@ Every part is a typed, frozen record with ``to_dict()`` / ``from_dict()``; the J
   ranking: [RankEntry]  (measured configurations and projected devices, best first; each with its
                         interval? and indistinguishable_from? / superseded_by? marks, and the
                         resolution?, batch? and bound? of the figure ranked)
+  status?: "interrupted" for a run that did not finish (stages so far, no ranking)
   projections: [ProjectionEntry]  (the projection module's to_dict(with_layers=False) per device,
                                    plus the model's resolution and label; unknown keys are kept;
                                    the interval keys? and provenance?)
@@ -42,6 +43,7 @@ SUMMARY_SCHEMA_VERSION = 1
 
 PEAK_SOURCES = ("catalog", "theoretical", "measured")
 RANK_KINDS = ("measured", "projected")
+RUN_STATUSES = ("complete", "interrupted")
 
 
 def _plain(value: Any) -> Any:
@@ -489,8 +491,13 @@ class RunSummary:
     environment: Environment = field(default_factory=Environment)  # where the run ran
     notes: tuple[str, ...] = ()
     schema_version: int = SUMMARY_SCHEMA_VERSION
+    # "interrupted": written as the run goes (after stage 1 and after each configuration) and replaced by
+    # the "complete" one at the end; a run killed on the way keeps it, with the stages that finished.
+    status: str = "complete"
 
     def __post_init__(self) -> None:
+        if self.status not in RUN_STATUSES:
+            raise choice_error("run summary status", self.status, RUN_STATUSES)
         for name, part in (("ranking", RankEntry), ("projections", ProjectionEntry), ("stages", StageSummary)):
             if not all(isinstance(item, part) for item in getattr(self, name)):
                 raise TypeError(f"run summary: every item of {name} must be a {part.__name__}")
@@ -503,7 +510,13 @@ class RunSummary:
                 "stages": [s.to_dict() for s in self.stages], "ranking": [e.to_dict() for e in self.ranking],
                 "projections": [p.to_dict() for p in self.projections], "duration_s": self.duration_s,
                 "environment": _plain(self.environment), "notes": list(self.notes),
-                "schema_version": self.schema_version}
+                "schema_version": self.schema_version,
+                # written only when the run did not finish: complete summaries keep version 1's keys
+                **({"status": self.status} if self.status != "complete" else {})}
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status == "interrupted"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunSummary":
@@ -517,4 +530,5 @@ class RunSummary:
                    ranking=_many(RankEntry, data.get("ranking")),
                    projections=_many(ProjectionEntry, data.get("projections")),
                    duration_s=data.get("duration_s"), environment=Environment.from_dict(data.get("environment") or {}),
-                   notes=tuple(data.get("notes") or ()), schema_version=data["schema_version"])
+                   notes=tuple(data.get("notes") or ()), schema_version=data["schema_version"],
+                   status=data.get("status", "complete"))

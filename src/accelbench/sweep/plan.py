@@ -40,6 +40,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from accelbench.bounds import NUMBER_OPTIONS
 from accelbench.backends.base import backend_class, backend_names, describe_sources
 from accelbench.errors import UserError
 from accelbench.models.registry import find_zoo_model, zoo_models
@@ -62,6 +63,9 @@ DEFAULT_RESOLUTION = "default"  # the resolutions value for "the model's own inp
 AXIS_DEFAULTS: dict[str, tuple] = {"resolutions": (DEFAULT_RESOLUTION,), "batches": (1,), "precisions": ("fp32",),
                                    "backends": ("onnxruntime",), "scenarios": ("single-stream",), "devices": ("cpu",)}
 MEASURE_KEYS = ("mode", "time_limit_s", "target_ci", "timeout_s", "threads", "seed", "target_qps", "latency_bound_ms")
+# [measure] key -> the CLI option whose bounds it shares (bounds.NUMBER_OPTIONS)
+MEASURE_OPTIONS = {"time_limit_s": "time-limit", "target_ci": "target-ci", "timeout_s": "timeout", "threads": "threads",
+                   "seed": "seed", "target_qps": "target-qps", "latency_bound_ms": "latency-bound-ms"}
 DEFAULT_TIME_LIMIT_S = 10.0
 
 
@@ -382,7 +386,10 @@ def _measure(table: Mapping) -> Measure:
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key == "mode":
-            values[key] = _choice("mode", lambda: MODES)(value, Path("."))
+            try:
+                values[key] = _choice("mode", lambda: MODES)(value, Path("."))
+            except UserError as exc:  # every refusal of a plan says where it is
+                raise UserError(f"plan [measure]: {exc}") from None
         elif key in ("threads", "seed"):
             if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "threads" else 0):
                 raise UserError(f"plan [measure]: {key} must be a {'positive' if key == 'threads' else 'non-negative'}"
@@ -394,4 +401,8 @@ def _measure(table: Mapping) -> Measure:
             values[key] = float(value)  # 2 and 2.0 are one setting: one hash
     if "target_ci" in values and not values["target_ci"] < 1:
         raise UserError(f"plan [measure]: target_ci must be a fraction in (0, 1) such as 0.02; got {values['target_ci']!r}")
+    for key, value in values.items():
+        rule = NUMBER_OPTIONS.get(MEASURE_OPTIONS.get(key, ""))
+        if rule is not None and not rule.admits(value):  # the bounds of the same option on the command line
+            raise UserError(f"plan [measure]: {key} must be {rule.allowed} (as --{MEASURE_OPTIONS[key]}); got {value!r}")
     return Measure(**values)

@@ -21,7 +21,6 @@ system); torch: specs must be importable on the nodes. Ray is imported only here
 from __future__ import annotations
 
 import logging
-import os
 import re
 import socket
 import time
@@ -29,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from accelbench.errors import UserError
+from accelbench.files import write_atomically
 from accelbench.hardware.host import measured_peaks_path
 from accelbench.job.plan import best_reduced_precision
 from accelbench.results.records import BenchConfig, BenchRecord
@@ -110,9 +110,7 @@ def measure_on_node(payload: dict, model_bytes: bytes | None) -> dict:
         models.mkdir(parents=True, exist_ok=True)
         path = models / f"{payload['model_digest']}.onnx"
         if not path.exists():
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(model_bytes)
-            os.replace(tmp, path)  # whole or absent, if two tasks of one node ship the same file
+            write_atomically(path, model_bytes)  # whole or absent, if two tasks of one node ship the same file
         config = replace(config, model=str(path))
     started = time.monotonic()
     record = measure_item(config, payload["run_id"], timeout_s=payload.get("timeout_s"),
