@@ -7,14 +7,11 @@ import psutil
 
 
 def measurement_children(parent_pid: int) -> list[psutil.Process]:
-    """The `accelbench.measure.worker` processes started by ``parent_pid`` (measure/isolation.py
-    names the parent in their environment), whether or not that parent still lives."""
+    """The `accelbench.measure.worker` processes started by ``parent_pid`` (measure/isolation.py's
+    worker_command passes the parent's pid as the last argument), whether or not that parent still lives."""
     found = []
     for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if "accelbench.measure.worker" in " ".join(proc.info["cmdline"] or ()) and \
-                    proc.environ().get("ACCELBENCH_PARENT_PID") == str(parent_pid):
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
+        cmdline = proc.info["cmdline"] or ()
+        if "accelbench.measure.worker" in " ".join(cmdline) and cmdline[-1] == str(parent_pid):
+            found.append(proc)
     return found

@@ -32,7 +32,7 @@ from accelbench.backends.onnxruntime import OnnxRuntimeOptions
 from accelbench.backends.openvino import OpenVinoOptions
 from accelbench.backends.torch import TorchOptions
 from accelbench.errors import UserError
-from accelbench.models.loader import load_model, model_source
+from accelbench.models.loader import LoadedModel, load_model, model_source
 from accelbench.precision.calibration import input_specs, synthetic_inputs
 from accelbench.results.records import RunInfo
 from test_precision import tiny_cnn
@@ -190,12 +190,19 @@ def test_accepts_is_honoured_by_the_precision_check_and_by_auto(numpy_backend):
     auto = get_backend("auto")(BackendConfig(precision="int16"), AutoOptions(trial_s=0.01, warmup=0))
     auto.load(load_model("mobilenet_v2", resolution="32"))
     assert auto.describe().extra["auto"]["picked"] == "numpy_test"
-    exported_from_torch = tiny_cnn(batch=1, size=8)
-    entry = exported_from_torch.metadata_props.add()
-    entry.key, entry.value = "accelbench.torch_spec", "torch:somewhere:factory"
+    # A torch model is what load_model makes of a torch: spec the user typed (its LoadedModel says so).
+    exported_from_torch = LoadedModel("somewhere:factory", tiny_cnn(batch=1, size=8), {"input": (1, 3, 8, 8)},
+                                      "torch", 1, torch_spec="torch:somewhere:factory")
     auto = get_backend("auto")(BackendConfig(precision="int16"), AutoOptions(trial_s=0.01))
     with pytest.raises(UserError, match="auto found no backend that runs this model.*not supported on numpy_test"):
         auto.load(exported_from_torch)
+    # An ONNX graph whose metadata names a torch module is an ONNX file (issue 10): nothing is imported.
+    naming_a_module = tiny_cnn(batch=1, size=8)
+    entry = naming_a_module.metadata_props.add()
+    entry.key, entry.value = "accelbench.torch_spec", "torch:somewhere:factory"
+    auto = get_backend("auto")(BackendConfig(precision="int16"), AutoOptions(trial_s=0.01, warmup=0))
+    auto.load(naming_a_module)
+    assert auto.describe().extra["auto"]["picked"] == "numpy_test"
 
 
 def test_host_gemm_asks_every_backend_and_keeps_the_fastest(numpy_backend):
@@ -271,7 +278,8 @@ def test_model_source_of_what_a_backend_is_handed():
     assert model_source(load_model("mobilenet_v2", resolution="32", with_weights=False)) == "zoo"
     entry = proto.metadata_props.add()
     entry.key, entry.value = "accelbench.torch_spec", "torch:pkg.mod:factory"
-    assert model_source(proto) == "torch"
+    # Issue 10: metadata inside a model file never selects code to run; a graph is a file whatever it names.
+    assert model_source(proto) == "file"
 
 
 def test_a_model_prepared_for_another_configuration_is_refused():

@@ -5,6 +5,7 @@ untouched, several writer processes."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,9 +13,9 @@ import time
 
 import pytest
 
-from accelbench.errors import UserError
+from accelbench.errors import AccelbenchWarning, UserError
 from accelbench.results.records import BenchConfig, BenchRecord
-from accelbench.results.store import STORE_SCHEMA_VERSION, DuplicateRecord, open_store, samples_to_blob
+from accelbench.results.store import STORE_SCHEMA_VERSION, DuplicateRecord, open_store, record_to_json, samples_to_blob
 from accelbench.results.store import postgres as pg_engine
 from accelbench.results.store import sqlite as sqlite_engine
 from accelbench.results.store.sql import RECORD_COLUMNS, record_row
@@ -182,6 +183,46 @@ def test_concurrent_writers_lose_nothing_and_store_each_configuration_once(store
         for i in range(writers):
             assert sorted(r.latency_ns[0] for r in store.query(run_id=f"w{i}")) == list(range(1, per_writer + 1))
         assert sorted(store.config_hashes("shared").values()) == sorted(f"cfg{n}" for n in range(per_writer))
+
+
+def _without_config(record: BenchRecord) -> str:
+    stored = json.loads(record_to_json(record))
+    del stored["config"]
+    return json.dumps(stored)
+
+
+def test_bad_rows_are_skipped_and_named_and_the_rest_is_shown(store_url):
+    """Issue 10's bad content in a valid store, on every engine (the skip-and-warn reading lives in the
+    shared SQL path): invalid JSON, a missing field, a 5-byte samples blob, a negative sample and an
+    unreadable summary cost only themselves; a non-numeric schema version is one error line."""
+    good, bad_json, no_config, short_blob, negative = [_record("bad-run") for _ in range(5)]
+    damage = (("UPDATE records SET record_json = ? WHERE record_id = ?", ("{not json", bad_json.record_id)),
+              ("UPDATE records SET record_json = ? WHERE record_id = ?", (_without_config(no_config), no_config.record_id)),
+              ("UPDATE samples SET latency_ns = ? WHERE record_id = ?", (b"12345", short_blob.record_id)),
+              ("UPDATE samples SET latency_ns = ? WHERE record_id = ?", (samples_to_blob((5, -1, 7)), negative.record_id)),
+              ("UPDATE run_summaries SET summary_json = ? WHERE run_id = ?", ("[]", "bad-run")))
+    with open_store(store_url) as store:
+        store.save_many([(r, None) for r in (good, bad_json, no_config, short_blob, negative)], [_summary("bad-run")])
+        for statement, args in damage:
+            store._write(lambda conn, statement=statement, args=args: store._execute(conn, statement, args))
+    with open_store(store_url, read_only=True) as reader:
+        with pytest.warns(AccelbenchWarning) as caught:
+            shown = reader.query(run_id="bad-run")
+            summary = reader.load_summary("bad-run")
+        messages = " | ".join(str(w.message) for w in caught)
+        assert [r.record_id for r in shown] == [good.record_id] and summary is None
+        assert "skipped 4 unreadable record(s)" in messages, messages
+        assert all(r.record_id in messages for r in (bad_json, no_config, short_blob, negative)), messages
+        assert "missing field 'config'" in messages and "samples blob of 5 bytes" in messages, messages
+        assert "summary of run bad-run is unreadable" in messages, messages
+        assert reader.count() == 5
+    with open_store(store_url) as store:
+        store._write(lambda conn: store._execute(conn, "UPDATE meta SET value = ? WHERE key = 'store_schema_version'",
+                                                 ("four",)))
+    for read_only in (True, False):
+        with pytest.raises(UserError, match="unreadable store schema version .'four'.") as exc:
+            open_store(store_url, read_only=read_only)
+        assert "\n" not in str(exc.value)
 
 
 # -- PostgreSQL only -----------------------------------------------------------------------------------

@@ -199,16 +199,36 @@ def test_crashes_are_recorded_and_never_stop_the_sweep(tmp_path):
     assert [r.failure_kind for r in failed] == ["crash", "crash"] and all("SIGABRT" in r.error for r in failed)
 
 
-def test_ctrl_c_says_how_to_resume(tmp_path):
+def test_a_configuration_too_large_for_memory_is_a_failed_record_and_the_sweep_goes_on(tmp_path):
+    """The memory estimate (measure/memory.py, via run_config) refuses 65536x65536 before anything
+    allocates; in a sweep that is one failed user-error record, not the end of the sweep."""
+    plan, db = tmp_path / "plan.toml", tmp_path / "s.db"
+    plan.write_text('[axes]\nmodels = ["mobilenet_v2"]\nresolutions = ["65536", "32"]\n[measure]\ntime_limit_s = 0.2\n')
+    result = _sweep([plan, "--db", db, "--format", "json"], tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["measured_failed"] == 1
+    with open_store(db, read_only=True) as store:
+        (failed,) = store.query(status="failed")
+        (ok,) = store.query(status="ok")
+    assert failed.failure_kind == "user-error" and failed.error.startswith("memory: "), failed.error
+    assert "more than the" in failed.error and ok.config.resolution == "32"
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_says_how_to_resume(tmp_path, sig, code):
+    """Ctrl-C, and SIGTERM (cli.main raises it as an exception, so the sweep's own handler runs)."""
     plan, db = _plan(tmp_path), tmp_path / "s.db"
     proc = subprocess.Popen([sys.executable, "-m", "accelbench", "sweep", str(plan), "--db", str(db)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and not measurement_children(proc.pid):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    children = measurement_children(proc.pid)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
+    psutil.wait_procs(children, timeout=10)  # the measurement was stopped with the sweep
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert "run the same command to resume" in err and "Traceback" not in err
     with open_store(db, read_only=True) as store:
         (sweep,) = store.sweeps()

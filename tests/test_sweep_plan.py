@@ -80,6 +80,11 @@ def test_defaults_and_normalized_values(tmp_path):
     ('[axes]\nmodels = ["resnet50"]\n[measure]\ntime_limit_s = -1', "time_limit_s must be a positive finite number"),
     ('[axes]\nmodels = ["resnet50"]\n[measure]\nlatency_bound_ms = inf', "latency_bound_ms must be a positive finite"),
     ('[axes]\nmodels = ["resnet50"]\n[measure]\ntimeout_s = nan', "timeout_s must be a positive finite number"),
+    ('[axes]\nmodels = ["resnet50"]\n[measure]\ntime_limit_s = 1e308',
+     "plan [measure]: time_limit_s must be a positive number of seconds, at most 86,400 (as --time-limit); got 1e+308"),
+    ('[axes]\nmodels = ["resnet50"]\n[measure]\ntarget_qps = 1e12', "target_qps must be a number of queries per second"
+                                                                     " from 0.1 to 1,000,000 (as --target-qps)"),
+    ('[axes]\nmodels = ["resnet50"]\n[measure]\nthreads = 100000', "threads must be a positive integer, at most 4,096"),
     ('[axes]\nmodels = ["resnet50"]\n[measure]\nmode = "fast"', "mode: 'fast' is not allowed"),
     ('[axes]\nmodels = ["resnet50"]\n[[exclude]]\nmodel = "resnet50"', "plan [[exclude]] #1: unknown key 'model'"
                                                                      " (did you mean 'models'?)"),

@@ -30,7 +30,7 @@ resolutions = [{sizes}]
 devices = [{devices}]
 [measure]
 time_limit_s = {limit}
-"""
+{extra}"""
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,9 @@ def _accelbench(args, cwd, **kwargs) -> subprocess.CompletedProcess:
                           timeout=600, cwd=cwd, env=ray_env(kwargs.pop("env", None)), **kwargs)
 
 
-def _plan(tmp_path: Path, sizes: str, devices: str, limit: float = 0.2) -> Path:
+def _plan(tmp_path: Path, sizes: str, devices: str, limit: float = 0.2, extra: str = "") -> Path:
     path = tmp_path / "plan.toml"
-    path.write_text(PLAN.format(sizes=sizes, devices=devices, limit=limit))
+    path.write_text(PLAN.format(sizes=sizes, devices=devices, limit=limit, extra=extra))
     return path
 
 
@@ -157,7 +157,10 @@ def _measuring(cluster: LocalRayCluster, node: str) -> bool:
 
 
 def test_a_worker_killed_mid_measurement_loses_and_duplicates_nothing(cluster, tmp_path):
-    plan, db = _plan(tmp_path, '"32", "40"', '"cpu:shared", "cpu:lonely"', limit=2.0), tmp_path / "central.db"
+    # a CI target no 2 s can meet: each measurement lasts its whole time limit, long enough to be seen
+    # and killed under load (the default target ends a 32x32 measurement in a tenth of a second)
+    plan = _plan(tmp_path, '"32", "40"', '"cpu:shared", "cpu:lonely"', limit=2.0, extra="target_ci = 0.0001\n")
+    db = tmp_path / "central.db"
     log = tmp_path / "sweep.log"
     with open(log, "w") as out:
         sweep = subprocess.Popen([sys.executable, "-m", "accelbench", "sweep", str(plan), "--cluster", cluster.address,
@@ -184,3 +187,44 @@ def test_a_worker_killed_mid_measurement_loses_and_duplicates_nothing(cluster, t
     assert len(by_status["failed"]) == 2
     for record in by_status["failed"]:
         assert record.failure_kind == "killed" and "cpu:lonely" in record.error
+
+
+def _interrupted_summaries(db: Path) -> int:
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return con.execute("SELECT COUNT(*) FROM run_summaries WHERE summary_json LIKE '%\"interrupted\"%'"
+                               " AND run_id IN (SELECT run_id FROM records)").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_run_cluster_killed_leaves_an_interrupted_run_that_the_report_shows(cluster, tmp_path):
+    """As `run` does (tests/test_run_interrupted.py): after each configuration a node hands back, the
+    summary so far is stored marked interrupted. Last in this module: w1 is gone, cpu:shared is on w2."""
+    db, report = tmp_path / "run.db", tmp_path / "report.html"
+    run = subprocess.Popen([sys.executable, "-m", "accelbench", "run", "--cluster", cluster.address, "--db", str(db),
+                            "--precision", "fp32", "--time-limit", "0.2", "--no-layers", "--no-report", "--quiet"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+                           env=ray_env({"ACCELBENCH_TINY": "1"}))
+    try:
+        deadline = time.monotonic() + 300
+        while not _interrupted_summaries(db) and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.2)
+        assert run.poll() is None, "the run finished (or failed) before it could be killed"
+        run.kill()
+        run.wait(30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    result = _accelbench(["report", "--db", db, "-o", report, "-f", "json"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown["interrupted"] is True and shown["records"] >= 1
+    with open_store(db, read_only=True) as store:
+        (run_id,) = store.run_ids()
+        summary = store.load_summary(run_id)
+    assert summary.interrupted and not summary.ranking and summary.stage(1) is not None
+    assert any(note.startswith("did not finish: ") for note in summary.notes)

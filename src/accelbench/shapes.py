@@ -24,7 +24,8 @@ RESOLUTION_HELP = (
     "a square side like 224, WxH like 1920x1088, or one of " + ", ".join(MEGAPIXEL_PRESETS)
 )
 
-MAX_SIDE = 65536
+MAX_SIDE = 65536  # the largest side of --resolution and the largest dim of --input-shape (also --batch's bound)
+MAX_RANK = 8  # the most dims an --input-shape may have
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,9 @@ def parse_resolution(spec: str | int | Resolution) -> Resolution:
     match = re.fullmatch(r"(\d+)(?:[x*](\d+))?", text)
     if not match:
         raise UserError(f"resolution: {spec!r} is not a size; use {RESOLUTION_HELP}")
-    width = int(match.group(1))
-    height = int(match.group(2)) if match.group(2) else width
+    sides = [g for g in match.groups() if g]
+    # len() first: int() of thousands of digits is itself an error (and slow)
+    width, height = (int(sides[0]), int(sides[-1])) if max(len(g) for g in sides) <= 9 else (0, 0)
     if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
         raise UserError(
             f"resolution: {spec!r} has a side outside 1..{MAX_SIDE}; use {RESOLUTION_HELP}"
@@ -88,6 +90,8 @@ def parse_dims(text: str, *, field: str = "shape") -> tuple[int, ...]:
     """``1x3x720x1280`` -> (1, 3, 720, 1280); every dim a positive integer."""
     parts = text.strip().lower().replace("*", "x").split("x")
     try:
+        if any(len(p.strip()) > 9 for p in parts):
+            raise ValueError("too many digits")
         dims = tuple(int(p) for p in parts)
     except ValueError:
         raise UserError(
@@ -95,6 +99,11 @@ def parse_dims(text: str, *, field: str = "shape") -> tuple[int, ...]:
         ) from None
     if not dims or any(d < 1 for d in dims):
         raise UserError(f"{field}: {text!r} has a dimension below 1; every dimension must be a positive integer")
+    if len(dims) > MAX_RANK or any(d > MAX_SIDE for d in dims):
+        # the bounds of --resolution (a side) and of --batch: whether the size fits in memory is
+        # estimated from the model's profile before anything runs (measure/memory.py)
+        raise UserError(f"{field}: {text!r} is outside the bounds: at most {MAX_RANK} dimensions, each from 1 to "
+                        f"{MAX_SIDE:,}")
     return dims
 
 
@@ -107,6 +116,9 @@ def parse_input_shapes(specs: list[str] | tuple[str, ...] | None) -> dict[str, t
             raise UserError(
                 f"input-shape: {spec!r} must look like NAME=1x3x720x1280 (an input name, '=', then the dims)"
             )
+        if not name.strip().isprintable():  # a newline or control character would break the one-line messages
+            raise UserError(f"input-shape: {spec!r} has an input name with control characters; give the name as"
+                            " the model spells it")
         shapes[name.strip()] = parse_dims(dims, field=f"input-shape {name.strip()}")
     return shapes
 

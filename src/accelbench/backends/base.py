@@ -117,6 +117,9 @@ class Backend(ABC):
     packages: ClassVar[tuple[str, ...]] = ()  # pip distributions whose versions a record keeps
     extra: ClassVar[str | None] = None  # the pip extra that installs it: pip install 'accelbench[EXTRA]'
     delegates: ClassVar[bool] = False  # True: it runs one of the other backends (auto)
+    # INT8 calibration holds every intermediate tensor of every calibration run at once (ORT's MinMax
+    # calibrator); False: one run's worth at a time. The memory estimate (measure/memory.py) reads it.
+    calibration_keeps_every_run: ClassVar[bool] = False
 
     def __init__(self, config: BackendConfig, options: Any = None):
         if options is None:

@@ -57,7 +57,7 @@ from accelbench.backends.base import (
     physical_cores,
     register_backend,
 )
-from accelbench.errors import ModelError, UserError
+from accelbench.errors import ModelError, UserError, one_line
 from accelbench.precision.calibration import InputSpec, calibration_inputs, synthetic_inputs
 from accelbench.precision.convert import to_fp16
 from accelbench.precision.quantize import DEFAULT_ORT_ACTIVATION_TYPE, quantize_onnx_static
@@ -103,6 +103,7 @@ class OnnxRuntimeBackend(Backend):
     accepts = ("zoo", "file", "torch")  # a torch module runs as its ONNX export
     packages = ("onnxruntime", "onnxruntime-gpu")
     extra = "onnxruntime"
+    calibration_keeps_every_run = True  # quantize_static's MinMax calibrator keeps every run's outputs
     options: OnnxRuntimeOptions
 
     def __init__(self, config: BackendConfig, options: OnnxRuntimeOptions | None = None):
@@ -239,8 +240,7 @@ class OnnxRuntimeBackend(Backend):
         try:
             session = ort.InferenceSession(serialized, sess_options=so, providers=self._providers())
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"model: onnxruntime could not load it on {self.device}: {first[:200]}") from None
+            raise ModelError(f"model: onnxruntime could not load it on {self.device}: {one_line(exc, 200)}") from None
         optimized = None
         if inspect and os.path.exists(optimized_path):
             optimized = onnx.load(optimized_path, load_external_data=False)

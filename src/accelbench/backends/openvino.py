@@ -46,7 +46,7 @@ from accelbench.backends.base import (
     physical_cores,
     register_backend,
 )
-from accelbench.errors import ModelError, UserError, choice_error
+from accelbench.errors import ModelError, UserError, choice_error, one_line
 from accelbench.precision.calibration import calibration_inputs, input_specs, synthetic_inputs
 from accelbench.precision.quantize import quantize_openvino_nncf
 from accelbench.results.layers import RuntimeNodeTime, RuntimeProfile
@@ -122,8 +122,7 @@ def _compile(ov_model, ov_device: str, properties: dict):
     try:
         return _core().compile_model(ov_model, ov_device, properties)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"model: openvino could not compile it for {ov_device}: {first[:200]}") from None
+        raise ModelError(f"model: openvino could not compile it for {ov_device}: {one_line(exc, 200)}") from None
 
 
 def _capabilities(ov_device: str) -> tuple[str, ...]:
@@ -215,7 +214,7 @@ class OpenVINOBackend(Backend):
             compiled = _core().compile_model(_gemm_model(n, precision), "CPU", config)
         except RuntimeError as exc:
             return GemmKernel(precision, n, f"openvino {ov.__version__}", "none", "not run", None,
-                              f"not measured: OpenVINO refused ({str(exc).splitlines()[0][:120]})")
+                              f"not measured: OpenVINO refused ({one_line(exc, 120)})")
         executed = _gemm_precision(compiled)
         runtime = f"openvino {ov.__version__.split('-')[0]} CPU"
         if executed not in GEMM_PRECISIONS[precision]:

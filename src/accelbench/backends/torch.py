@@ -2,10 +2,13 @@
 
 Models: a user's ``torch.nn.Module`` given as MODEL ``torch:package.module:factory[@weights.pt]``
 (loaded by accelbench.models.torch_export: factory called after ``torch.manual_seed(0)``,
-checkpoints only with ``torch.load(weights_only=True)``). Handed the ONNX graph exported from such
-a spec, this backend rebuilds the eager module from the spec in the graph's metadata. Zoo models
-and plain ONNX files are not supported on torch yet (there is no offline ONNX->torch converter);
-run them on onnxruntime or openvino (``accepts``).
+checkpoints only with ``torch.load(weights_only=True)``). Handed the LoadedModel of such a spec
+(``models.loader.load_model``, which keeps the spec the user typed in ``LoadedModel.torch_spec``),
+this backend rebuilds the eager module from that spec. It never imports a module named inside a
+model file: the ``accelbench.torch_spec`` metadata an export carries is provenance, not an
+instruction, so a bare ONNX graph (or an ONNX file) is refused here whatever its metadata says.
+Zoo models and plain ONNX files are not supported on torch yet (there is no offline ONNX->torch
+converter); run them on onnxruntime or openvino (``accepts``).
 
 Options (``TorchOptions``): ``resolution`` of the image input when a bare spec (not its ONNX
 export) is loaded; default 224.
@@ -47,9 +50,7 @@ from accelbench.models.torch_export import (
     default_input_shapes,
     import_torch,
     onnx_node_module,
-    torch_spec_of,
 )
-from accelbench.precision.calibration import input_specs
 from accelbench.results.layers import RuntimeNodeTime, RuntimeProfile
 from accelbench.results.records import RunInfo
 from accelbench.shapes import parse_resolution
@@ -158,10 +159,10 @@ class TorchBackend(Backend):
         proto = None
         if is_torch_spec(model):
             spec, shapes = model, None
-        else:  # an ONNX graph exported from a torch: spec names the module to rebuild
-            proto = self.prepared(model).proto
-            spec = torch_spec_of(proto) if proto is not None else None
-            shapes = {s.name: s.shape for s in input_specs(proto)} if spec else None
+        else:  # the LoadedModel of a torch: spec the user typed; never a spec read from a model file
+            spec = getattr(model, "torch_spec", None) if getattr(model, "source", None) == "torch" else None
+            proto = getattr(model, "proto", None)
+            shapes = dict(model.input_shapes) if spec else None
         if spec is None:
             raise UserError(
                 "model: the torch backend runs user modules given as torch:package.module:factory; "

@@ -8,8 +8,12 @@ imports what its command needs at its top. A command listed here whose module is
 not define it is an error, never skipped.
 
 ``main`` is the one place that turns errors into exit codes: UserError -> 2 with one line on
-stderr; anything unexpected -> 1 with a short message and a hint to rerun with --debug for the
-traceback. --debug travels in the click context object (``CliState``), not in the environment.
+stderr; click's own usage errors -> 2 with one line too (no usage block); anything unexpected -> 1
+with a short message and a hint to rerun with --debug for the traceback; Ctrl-C -> 130 and SIGTERM
+-> 143, both raised as exceptions so that every ``finally`` runs (measurement workers stopped, temp
+files removed, the run's summary left marked interrupted). Warnings of accelbench
+(``errors.AccelbenchWarning``) print as one ``warning:`` line on stderr. --debug travels in the click
+context object (``CliState``), not in the environment.
 
 Every command takes ``--config FILE.toml`` (added here when the command is loaded): the file's keys
 are the commands' long option names (and MODEL), global at the top of the file and per command in
@@ -21,16 +25,20 @@ one) or a section that is not a command is a one-line error that names what is a
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 import tomllib
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from accelbench import __version__
-from accelbench.errors import UserError
+from accelbench.errors import AccelbenchWarning, UserError, one_line
 
 
 @dataclass(frozen=True)
@@ -252,17 +260,62 @@ def app(debug: bool) -> None:
     # --debug is read when the options are parsed (LazyGroup.parse_args), into the context object.
 
 
+EXIT_TERMINATED = 128 + signal.SIGTERM
+USER_ERROR_CHARS = 2000  # a value echoed back (a 5,000-digit size) cannot flood the terminal
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that cleanup runs (not an Exception: nothing swallows it)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _terminate_as_exception():
+    """While the command runs, SIGTERM raises Terminated (Python's default would end the process
+    without running a single ``finally``). Only the main thread can install signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None, *, _default=warnings.showwarning):
+    if issubclass(category, AccelbenchWarning):
+        click.echo(f"warning: {one_line(message, USER_ERROR_CHARS)}", err=True)  # room for 10 record ids
+    else:
+        _default(message, category, filename, lineno, file, line)
+
+
+def _usage_error_line(exc: click.ClickException) -> str:
+    """click's error as one line: its message, and where help is (click prints a usage block and
+    "Error:" on separate lines)."""
+    text = one_line(exc.format_message())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        text = f"{text.rstrip('.')} (see {ctx.command_path} --help)"
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app and map errors to exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
     state = CliState()
     try:
-        result = app.main(args=args, prog_name="accelbench", standalone_mode=False, obj=state)
+        with warnings.catch_warnings(), _terminate_as_exception():
+            warnings.showwarning = _show_warning
+            result = app.main(args=args, prog_name="accelbench", standalone_mode=False, obj=state)
         code = result if isinstance(result, int) else 0
     except UserError as exc:
         if state.debug:
             raise
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(exc, USER_ERROR_CHARS)}", err=True)  # one line, whatever was interpolated
         code = exc.exit_code
     except click.exceptions.Exit as exc:
         code = exc.exit_code
@@ -270,18 +323,18 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         code = 130
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"error: {_usage_error_line(exc)}", err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         code = 130
+    except Terminated:
+        click.echo("terminated (SIGTERM)", err=True)
+        code = EXIT_TERMINATED
     except Exception as exc:  # the one place unexpected errors become exit code 1
         if state.debug:
             raise
-        first_line = str(exc).splitlines()[0] if str(exc) else ""
-        click.echo(
-            f"internal error: {type(exc).__name__}: {first_line} (rerun with --debug for the traceback)",
-            err=True,
-        )
+        click.echo(f"internal error: {type(exc).__name__}: {one_line(exc)} (rerun with --debug for the traceback)",
+                   err=True)
         code = 1
     sys.exit(code)

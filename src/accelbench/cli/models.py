@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import click
-import onnx
+from rich.markup import escape
 from rich.table import Table
 
 from accelbench.cli import app
@@ -27,7 +27,8 @@ from accelbench.cli.common import (
     resolution_option,
     warn_unknown_layers,
 )
-from accelbench.errors import UserError
+from accelbench.errors import UserError, one_line
+from accelbench.files import write_atomically
 from accelbench.models.loader import load_model
 from accelbench.models.registry import find_zoo_model, zoo_models
 from accelbench.models.similarity import closest_zoo_models, input_size_of, profile_features
@@ -92,7 +93,7 @@ def _check_output_path(output: str, force: bool) -> Path:
     path = Path(output)
     if path.is_dir():
         raise UserError(f"output: {output!r} is a directory; give a file path such as model.onnx")
-    if path.exists() and not force:
+    if os.path.lexists(path) and not force:  # a symlink, even a dangling one, is something there
         raise UserError(f"output: {output!r} already exists; pass --force to overwrite it")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
@@ -121,9 +122,10 @@ def save_command(name: str, resolution: str | None, batch: int | None, seed: int
     path = _check_output_path(output, force)
     loaded = load_model(zoo.name, resolution=resolution, batch=batch_size, with_weights=True, seed=seed_value)
     try:
-        onnx.save(loaded.proto, str(path))
+        # A temp file renamed over the output: a kill mid-write keeps the old file; a symlink there is replaced.
+        write_atomically(path, loaded.proto.SerializeToString())
     except (OSError, ValueError) as exc:
-        raise UserError(f"output: cannot write {output!r} ({exc.__class__.__name__}: {exc})") from None
+        raise UserError(f"output: cannot write {output!r} ({exc.__class__.__name__}: {one_line(exc)})") from None
     size_bytes = path.stat().st_size
     shapes = ", ".join(f"{k}={'x'.join(str(d) for d in v)}" for k, v in loaded.input_shapes.items())
     click.echo(f"wrote {zoo.name} ({shapes}, seed {seed_value}, {size_bytes / 1e6:.1f} MB) to {path}")
@@ -155,7 +157,7 @@ def closest_command(model: str, resolution: str | None, batch: int | None, input
                    "unknown_layers": profile.unknown_layers.to_dict()})
         return
     at = "its default sizes" if size is None else f"{size.kind} size {size.spec}"
-    table = Table(title=f"zoo models closest to {loaded.name} ({profile.network_kind}), profiled at {at}"
+    table = Table(title=f"zoo models closest to {escape(loaded.name)} ({profile.network_kind}), profiled at {at}"
                         " (smaller distance = more alike)")
     for column in ("#", "zoo model", "kind", "at", "distance", "largest differences"):
         table.add_column(column, no_wrap=column != "largest differences")

@@ -30,9 +30,12 @@ def report_command(db, run_id, output, png_dir, output_format):
     absent = [n for n in data.absent_stages]
     if fmt == "json":
         echo_json({"report": str(path.resolve()), "run_id": data.run_id, "records": len(data.records),
-                   "summary": data.summary is not None, "absent_stages": absent,
+                   "summary": data.summary is not None,
+                   "interrupted": data.summary is not None and data.summary.interrupted, "absent_stages": absent,
                    "charts": sorted(all_charts(data)), "png": [str(p) for p in pngs]})
         return
+    if data.summary is not None and data.summary.interrupted:
+        click.echo(f"run {data.run_id} was interrupted: the report shows the stages and configurations that finished")
     ranking = ranking_table(data.summary) or fallback_ranking_table(data.records)
     print_tables([ranking])
     if data.summary is not None and answer_in_words(data.summary.ranking):

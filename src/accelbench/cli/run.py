@@ -11,6 +11,7 @@ from accelbench import api
 from accelbench.backends.base import describe_backends
 from accelbench.cli import app
 from accelbench.cli.common import check_format, constraint_options, db_option, echo_json, number_option
+from accelbench.errors import EXIT_MEASUREMENT_FAILED
 from accelbench.report.answer import answer_in_words
 from accelbench.report.progress import Progress
 from accelbench.report.tables import print_tables, ranking_table
@@ -74,9 +75,10 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
                       report=report_path, write_report_html=not no_report, cluster=cluster,
                       explicit_precisions=bool(precisions))
     summary = outcome.summary
+    failed = bool(outcome.records) and not any(record.ok for record in outcome.records)
     if fmt == "json":
         echo_json({**summary.to_dict(), "db": db, "report": outcome.report_path})
-        return
+        return _all_failed(outcome) if failed else 0
     print_tables([ranking_table(summary)], progress.console)
     line = constraints_line(summary.constraints, len(summary.excluded), len(summary.ranking))
     if line:
@@ -87,6 +89,15 @@ def run_command(model, resolution, full, objective, backend, precisions, time_li
     progress.say(f"measured = {where}; projected = estimated from datasheet figures (accelbench project),"
                  " in brackets its 80 % band; calibrated projection = this host's projection fitted on its other"
                  " measurements; inf/s per W of this host is an estimate unless a power counter was read.", always=True)
-    progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db} (run {summary.run_id}).", always=True)
+    progress.say(f"Done in {summary.duration_s:.0f} s. Records: {db} (run {summary.run_id}).", always=True, markup=False)
     if outcome.report_path:
-        progress.say(f"HTML report: {outcome.report_path}", always=True)
+        progress.say(f"HTML report: {outcome.report_path}", always=True, markup=False)
+    return _all_failed(outcome) if failed else 0
+
+
+def _all_failed(outcome) -> int:
+    """Every configuration failed: say so (the first failure's reason) and exit non-zero."""
+    first = outcome.records[0]
+    click.echo(f"error: every configuration of the run failed ({len(outcome.records)}); the first: "
+               f"{first.failure_kind}: {first.error}", err=True)
+    return EXIT_MEASUREMENT_FAILED

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from accelbench.cli import app
+from accelbench.cli import Terminated, app
 from accelbench.cli.common import check_format, db_option, echo_json, number_option
 from accelbench.errors import UserError
 from accelbench.report.sweep_progress import SweepProgress
@@ -59,7 +59,7 @@ def sweep_command(plan, db, cluster, dry_run, rerun, retry_failed, log_dir, quie
 
         try:
             outcome = run_sweep(sweep_plan, executor, db, rerun=rerun, retry_failed=retry_failed, progress_factory=progress)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Terminated):  # Ctrl-C or SIGTERM (cli.main gives the exit code)
             click.echo("interrupted: what was stored stays; run the same command to resume", err=True)
             raise
     if fmt == "json":

@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from accelbench.errors import AccelbenchWarning, one_line
+from accelbench.files import write_atomically
 from accelbench.hardware.catalog import load_catalog
 from accelbench.hardware.nvml import GpuInfo, detect_nvidia_gpus
 from accelbench.hardware.peak import peak_ops_per_s
@@ -354,24 +356,39 @@ def _host_key(info: HostInfo) -> str:
     return f"{info.cpu_model} | {info.physical_cores} cores | {info.clock_hz or 0:.0f} Hz"
 
 
+def _read_measured_peaks_file() -> dict:
+    """The remembered peaks file as {host key: {precision: entry}}; {} when there is none. A file that
+    is not that (corrupt, truncated, ``[]``) counts as absent, with a warning: it never stops a command."""
+    path = measured_peaks_path()
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        data, why = None, one_line(exc, 120)
+    else:
+        why = f"it holds a JSON {type(data).__name__}, not an object of hosts"
+    if isinstance(data, dict):
+        return data
+    warnings.warn(f"{path}: remembered measured peaks are unreadable ({why}); treated as absent "
+                  "(the next `accelbench tops host` writes a new file)", AccelbenchWarning, stacklevel=3)
+    return {}
+
+
 def save_measured_peaks(info: HostInfo, peaks: dict[str, MeasuredPeak]) -> dict[str, MeasuredPeak]:
     """Remember measured peaks (precision -> MeasuredPeak) where they replace the remembered ones;
     returns the peaks remembered afterwards. Best-effort: a read-only home keeps nothing."""
     path = measured_peaks_path()
-    try:
-        data = json.loads(path.read_text()) if path.exists() else {}
-    except (OSError, ValueError):
-        data = {}
-    entry = data.setdefault(_host_key(info), {})
+    data = _read_measured_peaks_file()
+    entry = data.get(_host_key(info))
+    entry = entry if isinstance(entry, dict) else {}
+    data[_host_key(info)] = entry
     for precision, peak in peaks.items():
-        if peak.replaces(MeasuredPeak.from_dict(entry.get(precision) or {})):
+        if peak.replaces(MeasuredPeak.from_dict(entry.get(precision) if isinstance(entry.get(precision), dict) else {})):
             entry[precision] = peak.to_dict()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".peaks-")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1)
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(data, indent=1))
     except OSError:
         pass
     return _peaks_of(entry)
@@ -380,11 +397,7 @@ def save_measured_peaks(info: HostInfo, peaks: dict[str, MeasuredPeak]) -> dict[
 def load_measured_peaks(info: HostInfo | None = None) -> dict[str, MeasuredPeak]:
     """precision -> MeasuredPeak measured earlier on this host; {} when none."""
     info = detect_host(with_gpus=False) if info is None else info
-    try:
-        data = json.loads(measured_peaks_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    entry = data.get(_host_key(info), {})
+    entry = _read_measured_peaks_file().get(_host_key(info), {})
     return _peaks_of(entry) if isinstance(entry, dict) else {}
 
 

@@ -1,6 +1,11 @@
 """Run a RunPlan: stage 1's peaks, every configuration of stages 2-4 in order (each record stored
 as it comes), the projections and the ranking; store the RunSummary and write the HTML report.
 
+Nothing finished is lost when the run is killed: after stage 1 and after every configuration the
+summary so far is stored, marked interrupted (``RunSummary.status``), so that `accelbench report`
+shows an interrupted run with the stages and configurations that finished; the complete summary
+replaces it at the end.
+
 The stages are views over the same parts every other command uses: the host's peaks
 (hardware/), measured records (measure.runner.run_config -> results store), static profiles
 (profile/) and projections onto catalog devices (projection/).
@@ -27,7 +32,7 @@ from accelbench.projection.measured import store_records
 from accelbench.report.html import write_report
 from accelbench.report.progress import Progress
 from accelbench.report.units import constraints_line, fmt_core_arithmetic, fmt_pct, fmt_plain, fmt_rate, fmt_time
-from accelbench.results.records import BenchConfig, BenchRecord, new_run_id, utc_now
+from accelbench.results.records import BenchConfig, BenchRecord, Environment, new_run_id, utc_now
 from accelbench.results.store import open_store
 from accelbench.results.summary import PeakFigure, PeakStageData, RunSummary, StageSummary
 
@@ -87,14 +92,29 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
     created = utc_now()
     stages: list[StageSummary] = []
 
+    environment = collect_environment("cpu")
+    measured: list[Measured] = []
+    backend = plan.backend
+
+    def checkpoint(store, current: tuple[int, str] | None = None) -> None:
+        """The summary so far, marked interrupted: what a report shows if the run never gets further."""
+        so_far = list(stages)
+        if current is not None:
+            items = [m for m in measured if m.config.stage == current[0]]
+            if items:
+                so_far.append(stage_summary(current[0], current[1], items, plan.precisions[-1]))
+        store.save_summary(interrupted_summary(
+            plan, so_far, len(measured), plan.measurements, run_id=run_id, created=created, started=started,
+            command=command, environment=environment,
+            notes=(f"backend: {backend}", f"precisions: {', '.join(plan.precisions)}")))
+
     progress.say("[bold]Stage 1 - peak TOPS[/bold]: what datasheets sell")
     stage1, own_peaks = stage1_peaks(plan, progress)
     stages.append(stage1)
-    progress.say(f"  lesson: {stage1.lesson}", always=True)
+    progress.say(f"  lesson: {stage1.lesson}", always=True, markup=False)
 
-    measured: list[Measured] = []
-    backend = plan.backend
     with open_store(db_path) as store:
+        checkpoint(store)
         for stage_no, title in STAGE_TITLES.items():
             stage_configs = [c for c in plan.configs if c.stage == stage_no]
             if not stage_configs:
@@ -119,16 +139,17 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
                     if record.ok and backend_class(backend).delegates:
                         # "auto" tried the installed backends on the first configuration; keep its pick.
                         backend = record.runtime
-                        progress.say(f"  auto picked the {backend} backend (short trial on {cfg.label})")
+                        progress.say(f"  auto picked the {backend} backend (short trial on {cfg.label})", markup=False)
                     measured.append(Measured(cfg, precision, record))
                     progress.done(f"{cfg.label}, {precision}: {record_line(record)}")
+                    checkpoint(store, (stage_no, title))
             stage = stage_summary(stage_no, title, [m for m in measured if m.config.stage == stage_no],
                                   plan.precisions[-1], closest=plan.closest if stage_no == 3 else None)
             stages.append(stage)
-            progress.say(f"  lesson: {stage.lesson}", always=True)
+            progress.say(f"  lesson: {stage.lesson}", always=True, markup=False)
 
     summary = finish_summary(plan, stages, measured, progress, db_path=db_path, run_id=run_id, created=created,
-                             started=started, command=command,
+                             started=started, command=command, environment=environment,
                              notes=(f"backend: {backend}", f"precisions: {', '.join(plan.precisions)}"))
     with open_store(db_path) as store:
         store.save_summary(summary)
@@ -136,14 +157,27 @@ def execute(plan: RunPlan, *, db_path: str, progress: Progress, command: str = "
     return RunOutcome(summary, tuple(m.record for m in measured))
 
 
+def interrupted_summary(plan: RunPlan, stages: list[StageSummary], done: int, total: int, *, run_id: str,
+                        created: str, started: float, command: str, environment: Environment,
+                        notes: tuple[str, ...]) -> RunSummary:
+    """The summary of a run so far, marked interrupted (shared by `run` and `run --cluster`): stored
+    after every configuration, it is what a report shows if the run is killed before it finishes;
+    ``done`` of ``total`` configurations were measured."""
+    return RunSummary(
+        run_id=run_id, created=created, command=command, objective=plan.objective, stages=tuple(stages),
+        duration_s=time.monotonic() - started, environment=environment, status="interrupted",
+        constraints=plan.constraints, notes=(*notes, f"did not finish: {done} of {total} configurations measured"))
+
+
 def finish_summary(plan: RunPlan, stages: list[StageSummary], measured: list[Measured], progress: Progress, *,
                    db_path: str, run_id: str, created: str, started: float, command: str, notes: tuple[str, ...],
                    where: Callable[[Measured], tuple[str, str]] | None = None,
-                   owned_devices: frozenset[str] = frozenset()) -> RunSummary:
+                   owned_devices: frozenset[str] = frozenset(), environment: Environment | None = None) -> RunSummary:
     """The run summary once every stage was measured (shared by `run` and `run --cluster`): stage 4's
     place, projections onto catalog devices but ``owned_devices`` (a cluster measured them; a device
     measured in the store ``db_path`` is calibrated from its measurements), the ranking (``where``
-    names the device each measurement ran on: ranking.rank_entries) and the notes (``notes`` first)."""
+    names the device each measurement ran on: ranking.rank_entries) and the notes (``notes`` first).
+    ``environment``: the driver's, when the caller already collected it."""
     if plan.user_model is None:
         stages.append(StageSummary(4, STAGE_TITLES[4], "", skipped="no --model given: run `accelbench run --model "
                                    "PATH_OR_ZOO_NAME` to measure your own network"))
@@ -160,7 +194,7 @@ def finish_summary(plan: RunPlan, stages: list[StageSummary], measured: list[Mea
     return RunSummary(
         run_id=run_id, created=created, command=command, objective=plan.objective, stages=tuple(stages),
         ranking=tuple(ranking), projections=projections, duration_s=time.monotonic() - started,
-        environment=collect_environment("cpu"),
+        environment=environment if environment is not None else collect_environment("cpu"),
         constraints=plan.constraints,
         notes=(*notes, "sizes shrunk by ACCELBENCH_TINY=1 (test mode)" if plan.tiny else "full sizes",
                *layer_notes(plan, measured), *([f"stage 3: {plan.closest_error}"] if plan.closest_error else [])),
@@ -189,7 +223,7 @@ def stage1_peaks(plan: RunPlan, progress: Progress) -> tuple[StageSummary, dict[
                     peak_ops_per_s=gemm.ops_per_s, source="measured",
                     arithmetic=f"{gemm.how}, spread {fmt_pct(gemm.spread)}, measured {gemm.measured_at}"))
     except UserError as exc:
-        progress.say(f"  measured GEMM peak unavailable: {exc}")
+        progress.say(f"  measured GEMM peak unavailable: {exc}", markup=False)
     progress.done("host peaks: " + "; ".join(f"{p.precision} {p.source} {fmt_rate(p.peak_ops_per_s, 'OPS')}"
                                              for p in peaks))
     for spec in load_catalog().values():

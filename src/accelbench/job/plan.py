@@ -19,8 +19,9 @@ import os
 from dataclasses import dataclass
 
 from accelbench.backends.base import backend_class, backends_accepting, describe_sources, runnable_precisions
-from accelbench.errors import UserError, choice_error
+from accelbench.errors import UserError, choice_error, one_line
 from accelbench.hardware.host import detect_host
+from accelbench.measure.memory import check_profile_fits
 from accelbench.models.loader import load_model
 from accelbench.models.similarity import closest_zoo_models
 from accelbench.profile import profile_model
@@ -143,6 +144,10 @@ def make_plan(*, model: str | None = None, resolution: str | None = None, full: 
     if precisions is None:
         precisions = ("fp32", best_reduced_precision(backend))
     check_precisions(backend, precisions)
+    if model is not None:  # before stage 1, not after minutes of it
+        for precision in precisions:
+            check_profile_fits(profile, precision, f"--model {model} @ {res or 'its own size'}, {precision}",
+                               backend=backend)
     limit = time_limit_s if time_limit_s is not None else (1.0 if tiny else 6.0)
     if limit <= 0:
         raise UserError(f"time-limit: must be a positive number of seconds; got {limit}")
@@ -158,7 +163,7 @@ def closest_to(loaded, *, exclude, profile: ModelProfile | None = None) -> tuple
     try:
         found = closest_zoo_models(profile or profile_model(loaded, "fp32"), exclude=exclude, limit=1)
     except Exception as exc:  # noqa: BLE001 - e.g. a graph the profiler cannot read
-        return None, f"the closest-model finder failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return None, f"the closest-model finder failed: {one_line(exc)}"
     if not found:
         return None, "no zoo model is left to compare with"
     best = found[0]

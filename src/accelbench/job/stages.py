@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
+from accelbench.errors import one_line
 from accelbench.hardware.catalog import load_catalog
 from accelbench.job.plan import StageConfig
 from accelbench.models.loader import load_model
@@ -105,7 +106,7 @@ def measured_layers(record, limit: int = SLOWEST_LAYERS) -> tuple[tuple[LayerTim
         profile = record_profile(record)
         return (slowest_measured_layers(record, profile, limit), layer_measurement(record, profile), "")
     except Exception as exc:  # noqa: BLE001 - the stage keeps its projected layers
-        return (), None, f"measured layers not shown: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return (), None, f"measured layers not shown: {one_line(exc)}"
 
 
 def stage_summary(stage_no: int, title: str, items: Sequence[Measured], activation_precision: str, *,

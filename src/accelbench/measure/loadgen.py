@@ -109,6 +109,10 @@ _EXPECTED_MARGIN = 1.25
 _WARMUP_MIN_CALLS = 3
 _WARMUP_MAX_CALLS = 20
 _WARMUP_MAX_NS = 1_000_000_000
+# A quick server run asked for more than this many times what one worker sustains (by the warm-up)
+# is refused: its queue would take that many times the run's duration to drain, for a verdict
+# (INVALID) known in advance.
+SERVER_OVERLOAD_LIMIT = 10.0
 
 
 def _check_positive(name: str, value: Any, kind: type) -> None:
@@ -150,6 +154,16 @@ def _validate(scenario: str, mode: str, batch: int, target_qps, latency_bound_ns
             if value is not None:
                 raise UserError(f"{name}: {value!r} is not allowed in mlperf mode (LoadGen's rules "
                                 "fix it); use mode 'quick' to set it")
+
+
+def check_server_rate(target_qps: float, sustained_qps: float) -> None:
+    """UserError when a quick server run's arrival rate is more than SERVER_OVERLOAD_LIMIT times
+    what the model sustains here (``sustained_qps``, from the warm-up)."""
+    if target_qps > SERVER_OVERLOAD_LIMIT * sustained_qps:
+        raise UserError(
+            f"target-qps: {target_qps:,.6g} queries/s is more than {SERVER_OVERLOAD_LIMIT:g}x what this model "
+            f"sustains here (about {sustained_qps:,.4g}/s by the warm-up): its queue would take far longer than "
+            f"the run to drain; use at most {SERVER_OVERLOAD_LIMIT * sustained_qps:,.4g}")
 
 
 def rules_minimums(scenario: str, mlperf_model: str | None = None) -> tuple[float, int] | None:
@@ -352,6 +366,8 @@ def run_scenario(
     if scenario == "server" and target_qps is None:
         # Half of what the workers sustain by the warm-up estimate: loaded, not saturated.
         target_qps = 0.5 * concurrent * batch * 1e9 / expected_ns
+    elif scenario == "server" and mode == "quick":
+        check_server_rate(target_qps, concurrent * batch * 1e9 / expected_ns)
     settings = build_test_settings(
         # n workers complete about n times as many queries per second as the warm-up's one
         lg, scenario=scenario, mode=mode, batch=batch, expected_ns=max(1, expected_ns // concurrent),

@@ -46,7 +46,7 @@ import psutil
 from accelbench.backends.base import (
     BackendConfig, backend_class, concurrent_backends, get_backend, layer_profiling_backends, physical_cores,
 )
-from accelbench.errors import ModelError, UserError
+from accelbench.errors import ModelError, UserError, one_line
 from accelbench.hardware.catalog import match_device_name
 from accelbench.hardware.host import MeasuredPeak, host_device_spec, load_measured_peaks
 from accelbench.measure.concurrency import best_streams, candidate_streams, time_streams, trial_config
@@ -54,11 +54,12 @@ from accelbench.measure.environment import collect_environment
 from accelbench.measure.isolation import run_isolated
 from accelbench.measure.layers import collect_layer_times, name_unnamed_nodes
 from accelbench.measure.loadgen import run_scenario
+from accelbench.measure.memory import check_profile_fits
 from accelbench.measure.power import PowerMeter
 from accelbench.measure.timing import TimingConfig, time_queries
 from accelbench.models.loader import load_model
 from accelbench.models.registry import find_zoo_model, get_zoo_model
-from accelbench.models.torch_export import TORCH_PATH_ENV, parse_torch_spec, torch_search_dirs, torch_spec_of
+from accelbench.models.torch_export import TORCH_PATH_ENV, parse_torch_spec, torch_search_dirs
 from accelbench.precision import peak_precision
 from accelbench.precision.calibration import input_specs
 from accelbench.precision.deviation import deviation_vs_fp32
@@ -106,22 +107,28 @@ def estimated_duration_s(config: BenchConfig, layer_runs: int | None = None) -> 
 
 
 def validate_config(config: BenchConfig) -> None:
-    """Cheap checks in the calling process: model name/file, backend installed, device/precision."""
+    """Cheap checks in the calling process: model name/file, backend installed, device/precision,
+    and that the configuration fits in memory (measure/memory.py), all before anything allocates."""
+    loaded = None
     if config.source == "zoo":
         zoo = find_zoo_model(config.model)
         if zoo is None:
             get_zoo_model(config.model)  # raises the standard "not a zoo model" UserError
         elif zoo.validate is not None:
             zoo.validate(parse_resolution(config.resolution or zoo.default_resolution))
+        loaded = load_model(config.model, resolution=config.resolution, batch=config.batch, with_weights=False)
     elif config.source == "torch":
         pass  # the torch backend resolves package.module:factory when it loads (UserError there)
     elif not os.path.isfile(config.model):
         raise ModelError(f"model: {config.model!r} is not an existing file")
     else:
         # Its shapes fixed or reshaped as asked (a UserError where the graph does not allow it), weightless.
-        load_model(config.model, resolution=config.resolution, batch=config.batch,
-                   input_shapes=dict(config.input_shapes) or None, with_weights=False)
+        loaded = load_model(config.model, resolution=config.resolution, batch=config.batch,
+                            input_shapes=dict(config.input_shapes) or None, with_weights=False)
     get_backend(config.backend).check_runs(config.device, config.precision, config.source)
+    if loaded is not None:  # a torch module is checked in the worker, once exported (measure_config)
+        check_profile_fits(profile_model(loaded, "fp32"), config.precision, _what(config), backend=config.backend,
+                           streams=config.streams)
     if config.mode == "quick" and config.scenario == "single-stream" and config.batch != 1:
         raise UserError(f"batch: single-stream runs one sample per query (batch 1); got --batch {config.batch}"
                         " (use --scenario offline for batched throughput)")
@@ -181,8 +188,7 @@ def run_config(config: BenchConfig, *, run_id: str, isolate: bool = True, timeou
         except UserError:
             raise
         except Exception as exc:  # the caller carries on with a failed record
-            message = str(exc).splitlines()[0] if str(exc) else ""
-            return BenchRecord.failed(config, run_id, f"{type(exc).__name__}: {message}"[:1000], "exception")
+            return BenchRecord.failed(config, run_id, f"{type(exc).__name__}: {one_line(exc, 1000)}"[:1000], "exception")
     timeout = timeout_s if timeout_s is not None else default_timeout_s(config)
     payload = {"config": config.to_dict(), "run_id": run_id, "log_root": str(log_root), "layer_runs": layer_runs,
                "measured_peaks": None if measured_peaks is None else {p: v.to_dict() for p, v in measured_peaks.items()}}
@@ -218,6 +224,11 @@ def bench(config: BenchConfig, *, db: str, save: bool = True, isolate: bool = Tr
         if store is not None:
             store.close()
     return record
+
+
+def _what(config: BenchConfig) -> str:
+    """The configuration in the memory check's words: "resnet50 @ 65536, batch 1, fp32"."""
+    return f"{config.model} @ {config.resolution or 'its own size'}, batch {config.batch}, {config.precision}"
 
 
 def check_layer_runs(config: BenchConfig, layer_runs: int | None) -> None:
@@ -259,6 +270,9 @@ def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathL
     environment = collect_environment(config.device)
     loaded = load_model(config.model, resolution=config.resolution, batch=config.batch,
                         input_shapes=dict(config.input_shapes) or None, seed=config.seed)
+    profile = profile_model(loaded, "fp32")
+    # before the runtime allocates anything
+    check_profile_fits(profile, config.precision, _what(config), backend=config.backend, streams=config.streams)
     if layer_runs is not None:
         # Runtime profilers report node names: every node needs one (names do not change what runs).
         loaded = replace(loaded, proto=name_unnamed_nodes(loaded.proto))
@@ -278,8 +292,8 @@ def measure_config(config: BenchConfig, *, run_id: str, log_root: str | os.PathL
     backend = cls(_backend_config(config, streams))
     try:
         _load(backend, loaded, prepared, calibration)
-        return _measure_loaded(config, loaded, backend, environment, run_id=run_id, log_root=log_root, clock=clock,
-                               layer_runs=layer_runs, measured_peaks=measured_peaks, notes=notes,
+        return _measure_loaded(config, loaded, profile, backend, environment, run_id=run_id, log_root=log_root,
+                               clock=clock, layer_runs=layer_runs, measured_peaks=measured_peaks, notes=notes,
                                user_inputs=user_inputs, trials=trials)
     finally:
         backend.close()  # also when loading or the timed run fails: release the session/device memory
@@ -325,7 +339,7 @@ def _auto_streams(config: BenchConfig, loaded, prepared, calibration: InputSets 
     return best_streams(trial, candidate_streams(physical_cores(), config.threads))
 
 
-def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environment, *, run_id: str,
+def _measure_loaded(config: BenchConfig, loaded, profile, backend, environment: Environment, *, run_id: str,
                     log_root: str | os.PathLike, clock: Callable[[], int], layer_runs: int | None,
                     measured_peaks: Mapping[str, MeasuredPeak] | None, notes: list[str],
                     user_inputs: InputSets | None, trials: tuple) -> BenchRecord:
@@ -397,13 +411,13 @@ def _measure_loaded(config: BenchConfig, loaded, backend, environment: Environme
         device_memory = meter.counter.memory_used_bytes()
         notes.append("device_memory_bytes: GPU memory in use (whole device, NVML) after the run")
 
-    macs, macs_source, unknown_layers = _macs_per_inference(loaded, notes)
+    macs, macs_source, unknown_layers = _macs_per_inference(loaded, profile, notes)
     executed = info.precision_executed or config.precision
     peak, peak_source, measured, device_spec = _peaks(config.device, executed, host_spec, measured_peaks)
     price, price_hour, price_source = _prices(config, device_spec)
 
     # The user's inputs when given (--inputs): then the deviation is on real data
-    deviation = deviation_vs_fp32(backend, loaded.proto, loaded.task, weights_source=weights_source(loaded),
+    deviation = deviation_vs_fp32(backend, loaded, loaded.task, weights_source=weights_source(loaded),
                                   inputs_source=config.inputs_source,
                                   input_sets=user_inputs.sets if user_inputs else None
                                   ) if config.precision != "fp32" else None
@@ -453,8 +467,7 @@ def _layer_times(backend, loaded, inputs, runs: int, notes: list[str]) -> LayerT
     try:
         return collect_layer_times(backend, loaded, inputs, runs=runs)
     except Exception as exc:  # noqa: BLE001 - the record keeps the timed figures and says why
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        notes.append(f"per-layer times not collected: {first[:300]}")
+        notes.append(f"per-layer times not collected: {one_line(exc, 300)}")
         return None
 
 
@@ -464,8 +477,7 @@ def weights_source(loaded) -> str:
     if loaded.source == "zoo":
         return "random"
     if loaded.source == "torch":
-        spec = torch_spec_of(loaded.proto)
-        return "user" if spec and parse_torch_spec(spec).weights else "random"
+        return "user" if loaded.torch_spec and parse_torch_spec(loaded.torch_spec).weights else "random"
     return "random" if loaded.proto.producer_name == "accelbench" else "user"
 
 
@@ -481,10 +493,10 @@ def _pixels(loaded) -> int | None:
     return None
 
 
-def _macs_per_inference(loaded, notes: list[str]) -> tuple[int | None, str, UnknownLayers]:
-    """(MACs per sample, their source, the profile's unknown layers). No MAC counted: None (no MAC/s,
-    no utilization), and the source says why; MAC layers left unknown: the source says INCOMPLETE."""
-    profile = profile_model(loaded, "fp32")
+def _macs_per_inference(loaded, profile, notes: list[str]) -> tuple[int | None, str, UnknownLayers]:
+    """(MACs per sample, their source, the profile's unknown layers) from ``loaded``'s FP32 profile. No
+    MAC counted: None (no MAC/s, no utilization), and the source says why; MAC layers left unknown: the
+    source says INCOMPLETE."""
     unknown = profile.unknown_layers
     if not unknown.macs_counted:
         notes.append("MACs unknown: the static profile counted 0 MACs, so no MAC/s or MAC utilization is recorded")

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import onnx
 
-from accelbench.errors import ModelError, UserError
+from accelbench.errors import ModelError, UserError, one_line
+from accelbench.files import escapes_folder
 from accelbench.models.onnx_reader import load_weightless
 from accelbench.models.registry import find_zoo_model, zoo_models
-from accelbench.models.torch_export import export_torch_spec, torch_spec_of
+from accelbench.models.torch_export import export_torch_spec
 from accelbench.onnxgraph import Reshaped, fix_input_shapes, fmt_dims, graph_inputs, skeleton_copy, static_dims
 from accelbench.profile.graph import infer_graph_shapes, light_copy, shape_conflicts
 from accelbench.shapes import Resolution, parse_resolution
@@ -32,19 +33,18 @@ class LoadedModel:
     path: str | None = None
     task: str = "unknown"
     notes: list[str] = field(default_factory=list)
+    # The torch: spec the user typed (source "torch" only): the one thing the torch backend runs.
+    torch_spec: str | None = None
 
 
 def model_source(model) -> str:
-    """The MODEL_SOURCES entry of what a backend is handed: a LoadedModel says it; a torch: spec or a
-    graph exported from one is "torch"; any other graph or path counts as "file"."""
+    """The MODEL_SOURCES entry of what a backend is handed: a LoadedModel says it; a torch: spec is
+    "torch"; any graph or path counts as "file", whatever its metadata names (a model file never
+    selects code to run)."""
     source = getattr(model, "source", None)
     if source in MODEL_SOURCES:
         return source
-    if is_torch_spec(model):
-        return "torch"
-    if isinstance(model, onnx.ModelProto) and torch_spec_of(model) is not None:
-        return "torch"
-    return "file"
+    return "torch" if is_torch_spec(model) else "file"
 
 
 def load_model(
@@ -65,7 +65,7 @@ def load_model(
         # A user's torch.nn.Module (torch:package.module:factory[@state_dict.pt]), exported to ONNX.
         exported = export_torch_spec(spec, resolution=resolution, batch=batch, input_shapes=input_shapes)
         return LoadedModel(exported.name, exported.proto, exported.input_shapes, "torch", exported.batch,
-                           task=exported.task, notes=list(exported.notes))
+                           task=exported.task, notes=list(exported.notes), torch_spec=exported.spec)
     zoo = find_zoo_model(spec)
     if zoo is not None and not os.path.exists(spec):
         if input_shapes:
@@ -87,14 +87,17 @@ def _load_file(spec, resolution, batch, input_shapes, with_weights) -> LoadedMod
     if path.stat().st_size == 0:
         raise ModelError(f"model: {spec!r} is an empty file, not an ONNX model")
     try:
-        if with_weights:
-            proto = onnx.load(str(path), load_external_data=True)
-        else:
-            # Profiling needs no weight bytes: skip them in the file instead of parsing 250 MB.
-            proto = load_weightless(path)
-    except Exception as exc:  # protobuf DecodeError, truncated file, missing external data
+        # Profiling needs no weight bytes: skip them in the file instead of parsing 250 MB.
+        proto = onnx.load(str(path), load_external_data=False) if with_weights else load_weightless(path)
+    except Exception as exc:  # protobuf DecodeError, truncated file
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise ModelError(f"model: {spec!r} {_unreadable_kind(path)} ({detail[:160]})") from None
+    check_external_data(proto, path.parent, spec)  # before any external file is opened
+    if with_weights:
+        try:
+            onnx.external_data_helper.load_external_data_for_model(proto, str(path.parent))
+        except Exception as exc:  # a missing or short external data file
+            raise ModelError(f"model: {spec!r}: its external data cannot be read ({one_line(exc, 160)})") from None
     if not proto.graph.node:
         raise ModelError(f"model: {spec!r} is not an ONNX model (no graph nodes found)")
     try:
@@ -122,6 +125,34 @@ def file_task(proto: onnx.ModelProto) -> str:
     if len(dims) == 2 and dims[1].HasField("dim_value") and dims[1].dim_value > 1:
         return "classification"
     return "unknown"
+
+
+def _tensors(graph: onnx.GraphProto):
+    """Every tensor of ``graph``: initializers and attribute tensors, in subgraphs too."""
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _tensors(sub)
+
+
+def check_external_data(proto: onnx.ModelProto, folder: Path, spec: str) -> None:
+    """ModelError when a tensor's external data lies outside the model's folder (absolute, ``..``,
+    a symlink or hard link on the way): a model file never makes accelbench read another file. onnx
+    (>= 1.21) refuses these too; this check names the tensor and comes before any file is opened."""
+    for tensor in _tensors(proto.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        why = escapes_folder(folder, location)
+        if why:
+            raise ModelError(f"model: {spec!r}: external data outside the model folder: tensor {tensor.name[:80]!r} "
+                             f"names {location[:120]!r} ({why}); keep external data files beside the model")
 
 
 # Initializers above this many elements are left out of the checker's copy (see structure_copy).

@@ -7,8 +7,9 @@ reference) and must return the module. Checkpoints are read only with
 ``torch.load(weights_only=True)``: a pickled module or anything that needs arbitrary unpickling is
 refused.
 
-The exported graph records the spec in its metadata (``accelbench.torch_spec``), so a backend that
-runs eager torch can rebuild the module from the graph it is handed.
+The exported graph records the spec in its metadata (``accelbench.torch_spec``) as provenance only:
+nothing reads it back to decide what to import (an ONNX file could name any module there). The spec
+the user typed travels in ``ExportedModule.spec`` / ``LoadedModel.torch_spec``.
 
 Input shape: ``--input-shape NAME=...`` (positional order) > a module attribute
 ``example_input_shape`` (batch dim replaced by --batch) > an image [batch, 3, H, W] at
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 
 import onnx
 
-from accelbench.errors import BackendUnavailable, ModelError
+from accelbench.errors import BackendUnavailable, ModelError, one_line
 from accelbench.shapes import parse_resolution
 from accelbench.sources import TORCH_SPEC_PREFIX
 
@@ -64,6 +65,7 @@ class ExportedModule:
     """A torch module exported to ONNX: what models.loader turns into a LoadedModel."""
 
     name: str  # package.module:factory
+    spec: str  # the torch: spec as typed (normalised), what the torch backend rebuilds
     proto: onnx.ModelProto
     input_shapes: dict[str, tuple[int, ...]]
     batch: int
@@ -79,11 +81,6 @@ def parse_torch_spec(spec: str) -> TorchSpec:
             "or torch:package.module:factory@state_dict.pt"
         )
     return TorchSpec(match["module"], match["factory"], match["weights"])
-
-
-def torch_spec_of(proto: onnx.ModelProto) -> str | None:
-    """The spec an exported graph came from (its ``accelbench.torch_spec`` metadata), or None."""
-    return next((p.value for p in proto.metadata_props if p.key == META_SPEC), None)
 
 
 def import_torch():
@@ -103,10 +100,9 @@ def load_state_dict_safely(path: str) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError and friends: the file needs arbitrary unpickling
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelError(
             f"model: refusing checkpoint {path!r}: it cannot be loaded with torch.load(weights_only=True) "
-            f"(pickled objects are not loaded; save a state_dict instead) ({first[:120]})"
+            f"(pickled objects are not loaded; save a state_dict instead) ({one_line(exc, 120)})"
         ) from None
     if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
         data = data["state_dict"]
@@ -163,8 +159,7 @@ def build_module(spec: TorchSpec | str):
         try:
             module.load_state_dict(state)
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise ModelError(f"model: state_dict {spec.weights!r} does not fit {spec.text!r}: {first[:160]}") from None
+            raise ModelError(f"model: state_dict {spec.weights!r} does not fit {spec.text!r}: {one_line(exc, 160)}") from None
     return module.eval()
 
 
@@ -180,8 +175,8 @@ def export_onnx(module, input_shapes: dict[str, tuple[int, ...]], *, spec_text: 
                 torch.onnx.export(module, args, buf, opset_version=ONNX_OPSET, dynamo=False,
                                   input_names=list(input_shapes), do_constant_folding=True)
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise ModelError(f"model: torch.onnx.export failed for {spec_text or type(module).__name__}: {first[:200]}") from None
+            raise ModelError(f"model: torch.onnx.export failed for {spec_text or type(module).__name__}: "
+                             f"{one_line(exc, 200)}") from None
     proto = onnx.load_from_string(buf.getvalue())
     if spec_text:
         entry = proto.metadata_props.add()
@@ -224,6 +219,7 @@ def export_torch_spec(spec: str, *, resolution=None, batch=None, input_shapes=No
     shapes = default_input_shapes(module, resolution, batch, input_shapes)
     proto = export_onnx(module, shapes, spec_text=parsed.text)
     first = next(iter(shapes.values()))
-    return ExportedModule(f"{parsed.module}:{parsed.factory}", proto, shapes, int(first[0]) if first else 1,
+    return ExportedModule(f"{parsed.module}:{parsed.factory}", parsed.text, proto, shapes,
+                          int(first[0]) if first else 1,
                           str(getattr(module, "accelbench_task", "unknown")),
                           (f"exported to ONNX opset {ONNX_OPSET} from {parsed.text}",))

@@ -83,13 +83,15 @@ def light_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def value_shape(value_info: onnx.ValueInfoProto) -> Shape | None:
-    """Static dims of a value, or None when the rank or any dim is unknown."""
+    """Static dims of a value, or None when the rank or any dim is unknown. A negative dim (shape
+    inference's arithmetic on a kernel or dilation larger than its input) is unknown too, never a
+    negative MAC count."""
     tensor_type = value_info.type.tensor_type
     if not value_info.type.HasField("tensor_type") or not tensor_type.HasField("shape"):
         return None
     dims = []
     for d in tensor_type.shape.dim:
-        if not d.HasField("dim_value"):
+        if not d.HasField("dim_value") or d.dim_value < 0:
             return None
         dims.append(int(d.dim_value))
     return tuple(dims)

@@ -204,6 +204,8 @@ def _anchor_cost(op, attrs, in_shapes, out_shapes, present) -> Cost:
         if w is None or out is None or len(w) < 3 or len(out) != len(w):
             return Cost(shape_unknown=True)
         groups = int(attrs.get("group", 1))
+        if groups < 1:  # an invalid graph (group 0 or negative): no MACs to count
+            return Cost(shape_unknown=True)
         batch, cout = out[0], out[1]
         spatial = math.prod(out[2:])
         k = w[1] * math.prod(w[2:])
@@ -214,6 +216,8 @@ def _anchor_cost(op, attrs, in_shapes, out_shapes, present) -> Cost:
         if w is None or x is None or out is None or len(w) < 3 or len(x) != len(w):
             return Cost(shape_unknown=True)
         groups = int(attrs.get("group", 1))
+        if groups < 1:
+            return Cost(shape_unknown=True)
         batch, cin = x[0], x[1]
         spatial = math.prod(x[2:])
         n = w[1] * math.prod(w[2:])  # output channels per group times kernel taps

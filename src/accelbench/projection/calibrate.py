@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from accelbench.errors import UserError
+from accelbench.files import write_atomically
 from accelbench.hardware.spec import DeviceSpec
 from accelbench.profile.types import ModelProfile
 from accelbench.projection.model import _context, _project_batch
@@ -323,10 +324,7 @@ def save_calibration(fit: CalibrationFit, device: DeviceSpec, *, source: str, fi
         lines.append(f"[{_toml_key(dev)}]")
         for key, value in table.items():
             lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    tmp = file.with_suffix(file.suffix + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, file)  # never leave a half-written file
-    return file
+    return write_atomically(file, "\n".join(lines) + "\n")  # never a half-written file
 
 
 def _toml_key(key: str) -> str:

@@ -11,7 +11,7 @@ Per-layer projected times are single-stream figures at the record's batch (the p
 
 from __future__ import annotations
 
-from accelbench.errors import UserError
+from accelbench.errors import UserError, one_line
 from accelbench.precision import peak_precision
 from accelbench.profile.types import ModelProfile
 from accelbench.projection import project_on_device
@@ -85,7 +85,7 @@ def slowest_layers_of(record, limit: int, *, device: str = "host") -> tuple[tupl
     except Exception as exc:  # noqa: BLE001 - the measured times stand without a projection
         rows = tuple(LayerTime(name=m.name, op=m.op, macs=m.macs, time_s=m.time_ns / 1e9, time_source="measured",
                                family=_kind(m.family)) for m in record.layer_times.slowest(limit))
-        return rows, f"no projection beside them: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        return rows, f"no projection beside them: {one_line(exc)}"
 
 
 def _record_label(record) -> str:

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from accelbench.errors import UserError
+from accelbench.files import write_atomically
 from accelbench.projection.layer_errors import layer_measurement, record_profile, slowest_layers_of
 from accelbench.report.answer import answer_in_words
 from accelbench.report.charts import (
@@ -332,8 +333,12 @@ def _stage_view(data: ReportData, n: int, charts: dict[str, Chart]) -> StageView
     title = STAGE_TITLES[n]
     absent = n in data.absent_stages
     if st is None:
-        why = ("this run has no four-stage summary (records from `accelbench bench`); run `accelbench run` for it"
-               if data.summary is None else "the run did not record this stage")
+        if data.summary is None:
+            why = "this run has no four-stage summary (records from `accelbench bench`); run `accelbench run` for it"
+        elif data.summary.interrupted:
+            why = "the run was interrupted before this stage finished"
+        else:
+            why = "the run did not record this stage"
         return StageView(n, title, None, absent, absent_reason=why)
     if st.skipped:
         return StageView(n, title, st, absent)
@@ -482,5 +487,5 @@ def write_report(db_path: str, run_id: str | None = None, out_path: str | Path =
     if not out.parent.exists():
         raise UserError(f"output: folder {str(out.parent)!r} does not exist; give -o a path in an existing folder")
     data = load_report_data(db_path, run_id)
-    out.write_text(build_report_html(data), encoding="utf-8")
+    write_atomically(out, build_report_html(data))
     return out, data

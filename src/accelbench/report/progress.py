@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 
+from rich.markup import escape
 from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
 from accelbench.report.terminal import make_console
@@ -60,7 +61,8 @@ class Progress:
                 self._progress.update(self._task, completed=self._completed(), eta=self.eta_text())
             elif self._current and time.monotonic() - last >= self.heartbeat_s:
                 last = time.monotonic()
-                self.console.print(f"  ... {self._current} ({self.elapsed_s:.0f} s elapsed, {self.eta_text()})")
+                self.console.print(f"  ... {self._current} ({self.elapsed_s:.0f} s elapsed, {self.eta_text()})",
+                                   markup=False)
 
     @property
     def elapsed_s(self) -> float:
@@ -76,12 +78,13 @@ class Progress:
         return self.elapsed_s if self.total_s is None else min(self.elapsed_s, self.total_s)
 
     def step(self, text: str) -> None:
-        """A configuration starts."""
+        """A configuration starts (``text`` is plain: model names and paths are never read as markup)."""
         self._current = text
         if self._progress is not None:
-            self._progress.update(self._task, description=text, completed=self._completed(), eta=self.eta_text())
+            self._progress.update(self._task, description=escape(text), completed=self._completed(),
+                                  eta=self.eta_text())
         elif not self.quiet:
-            self.console.print(f"  {text} ...")
+            self.console.print(f"  {text} ...", markup=False)
 
     def done(self, text: str) -> None:
         """A configuration finished (one result line)."""
@@ -89,8 +92,9 @@ class Progress:
         if self._progress is not None:
             self._progress.update(self._task, completed=self._completed())
         if not self.quiet:
-            self.console.print(f"    {text}")
+            self.console.print(f"    {text}", markup=False)
 
-    def say(self, text: str = "", *, always: bool = False) -> None:
+    def say(self, text: str = "", *, always: bool = False, markup: bool = True) -> None:
+        """A line; ``markup=False`` for text that holds user strings (model names, paths, lessons)."""
         if always or not self.quiet:
-            self.console.print(text)
+            self.console.print(text, markup=markup)

@@ -17,7 +17,6 @@ duplicates, so two merges racing still store each record once.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Sequence
 
 from accelbench import __version__
 from accelbench.errors import UserError
+from accelbench.files import write_atomically
 from accelbench.results.records import SCHEMA_VERSION, BenchRecord, utc_now
 from accelbench.results.summary import SUMMARY_SCHEMA_VERSION, RunSummary
 
@@ -71,13 +71,11 @@ def export_runs(store, run_ids: Sequence[str]) -> dict:
 
 
 def write_export(document: dict, out_path: str) -> None:
-    """Write atomically: a reader (or a merge) never sees half a file."""
+    """Write atomically (files.write_atomically): a reader (or a merge) never sees half a file."""
     path = Path(out_path)
     if not path.parent.exists():
         raise UserError(f"output: directory {str(path.parent)!r} does not exist")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=1, default=str, allow_nan=False))
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(document, indent=1, default=str, allow_nan=False))
 
 
 def read_export(path: str) -> ExportFile:

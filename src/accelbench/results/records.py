@@ -383,13 +383,14 @@ class BenchConfig:
             raise choice_error("mode", self.mode, MODES)
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise UserError(f"threads: must be a positive integer; got {self.threads!r}")
-        if not (isinstance(self.time_limit_s, (int, float)) and self.time_limit_s > 0):
+        # Finite everywhere: an inf or nan from an API caller or a config file must not reach a timer.
+        if not (isinstance(self.time_limit_s, (int, float)) and 0 < self.time_limit_s < math.inf):
             raise UserError(f"time-limit: must be a positive number of seconds; got {self.time_limit_s!r}")
         if not 0 < self.target_rel_ci < 1:
             raise UserError(f"target CI: must be a fraction in (0, 1) such as 0.02; got {self.target_rel_ci!r}")
         for name in ("price_usd", "price_per_hour_usd", "target_qps", "tdp_w"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
+            if value is not None and not 0 < value < math.inf:
                 raise UserError(f"{name.replace('_', '-')}: must be a positive number; got {value!r}")
         if self.tdp_cores is not None and (not isinstance(self.tdp_cores, int) or self.tdp_cores < 1):
             raise UserError(f"tdp-cores: must be a positive integer; got {self.tdp_cores!r}")

@@ -24,6 +24,7 @@ Every part is a typed, frozen record with ``to_dict()`` / ``from_dict()``; the J
                         power_w? and price_usd? where known; excluded?: why an entry that fails the
                         run's constraints is not ranked)
   constraints?: Constraints  (run --max-latency-ms / --max-watts / --max-price; absent when none)
+  status?: "interrupted" for a run that did not finish (stages so far, no ranking)
   projections: [ProjectionEntry]  (the projection module's to_dict(with_layers=False) per device,
                                    plus the model's resolution and label; unknown keys are kept;
                                    the interval keys? and provenance?)
@@ -46,6 +47,7 @@ SUMMARY_SCHEMA_VERSION = 1
 
 PEAK_SOURCES = ("catalog", "theoretical", "measured")
 RANK_KINDS = ("measured", "projected")
+RUN_STATUSES = ("complete", "interrupted")
 
 
 def _plain(value: Any) -> Any:
@@ -522,8 +524,13 @@ class RunSummary:
     notes: tuple[str, ...] = ()
     schema_version: int = SUMMARY_SCHEMA_VERSION
     constraints: Constraints | None = None  # what the answer must meet (None: nothing asked)
+    # "interrupted": written as the run goes (after stage 1 and after each configuration) and replaced by
+    # the "complete" one at the end; a run killed on the way keeps it, with the stages that finished.
+    status: str = "complete"
 
     def __post_init__(self) -> None:
+        if self.status not in RUN_STATUSES:
+            raise choice_error("run summary status", self.status, RUN_STATUSES)
         for name, part in (("ranking", RankEntry), ("projections", ProjectionEntry), ("stages", StageSummary)):
             if not all(isinstance(item, part) for item in getattr(self, name)):
                 raise TypeError(f"run summary: every item of {name} must be a {part.__name__}")
@@ -544,7 +551,13 @@ class RunSummary:
                "schema_version": self.schema_version}
         if self.constraints is not None and self.constraints.active:
             out["constraints"] = self.constraints.to_dict()  # written only when asked for
+        if self.status != "complete":  # written only when the run did not finish: complete summaries keep their keys
+            out["status"] = self.status
         return out
+
+    @property
+    def interrupted(self) -> bool:
+        return self.status == "interrupted"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunSummary":
@@ -559,4 +572,5 @@ class RunSummary:
                    projections=_many(ProjectionEntry, data.get("projections")),
                    duration_s=data.get("duration_s"), environment=Environment.from_dict(data.get("environment") or {}),
                    notes=tuple(data.get("notes") or ()), schema_version=data["schema_version"],
-                   constraints=Constraints.from_dict(data["constraints"]) if data.get("constraints") else None)
+                   constraints=Constraints.from_dict(data["constraints"]) if data.get("constraints") else None,
+                   status=data.get("status", "complete"))

@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 from accelbench.backends.base import backend_class
 from accelbench.errors import UserError
 from accelbench.hardware.catalog import load_catalog, match_device_name
-from accelbench.job.execute import RunOutcome, finish_summary, record_line, with_report
+from accelbench.job.execute import RunOutcome, finish_summary, interrupted_summary, record_line, with_report
 from accelbench.job.plan import STAGE_TITLES, RunPlan, StageConfig
 from accelbench.job.stages import Measured, stage_summary
+from accelbench.measure.environment import collect_environment
 from accelbench.projection.measured import record_device_name
 from accelbench.report.progress import Progress
 from accelbench.report.units import fmt_rate
@@ -80,6 +81,9 @@ def run_cluster_job(plan: RunPlan, *, address: str, db_path: str, progress: Prog
                                                                                          probes)], plan.backend)
                   for d in devices}
         measured, where = [], {}
+        environment = collect_environment("cpu")
+        total = sum(len(chain.steps) for chain in chains.values())
+        notes = (f"cluster: {address}", f"devices: {', '.join(map(str, devices))}")
         with open_store(db_path) as store:
             running = {}
             for chain in chains.values():
@@ -97,30 +101,41 @@ def run_cluster_job(plan: RunPlan, *, address: str, db_path: str, progress: Prog
                     if result.record.ok and backend_class(chain.backend).delegates:
                         chain.backend = result.record.runtime  # auto's pick holds for this device
                     chain.done += 1
+                    # what a report shows if the driver is killed before the cluster finishes
+                    store.save_summary(interrupted_summary(
+                        plan, cluster_stages(plan, measured, where), len(measured), total, run_id=run_id,
+                        created=created, started=started, command=command, environment=environment, notes=notes))
                     if chain.done < len(chain.steps):
                         item, cfg, precision = chain.next_item(plan)
                         progress.step(f"{chain.device}: {cfg.label}, {precision}")
                         executor.submit(item, run_id)
                         running[item.config_hash] = (chain, cfg, precision)
-        stages = [cluster_peaks(measured, {rid: device for rid, (_, device) in where.items()})]
-        progress.say(f"  lesson: {stages[0].lesson}", always=True)
-        for stage_no, title in STAGE_TITLES.items():
-            items = [m for m in measured if m.config.stage == stage_no]
-            if items:
-                stage = stage_summary(stage_no, title, items, plan.precisions[-1],
-                                      closest=plan.closest if stage_no == 3 else None)
-                stages.append(stage)
-                progress.say(f"[bold]Stage {stage_no} - {title}[/bold]\n  lesson: {stage.lesson}", always=True)
+        stages = cluster_stages(plan, measured, where)
+        progress.say(f"  lesson: {stages[0].lesson}", always=True, markup=False)
+        for stage in stages[1:]:
+            progress.say(f"[bold]Stage {stage.stage} - {stage.title}[/bold]", always=True)
+            progress.say(f"  lesson: {stage.lesson}", always=True, markup=False)
         summary = finish_summary(
             plan, stages, measured, progress, db_path=db_path, run_id=run_id, created=created, started=started,
-            command=command,
-            notes=(f"cluster: {address}", f"devices: {', '.join(map(str, devices))}",
-                   "backends: " + ", ".join(f"{d}: {c.backend}" for d, c in chains.items())),
+            command=command, environment=environment,
+            notes=(*notes, "backends: " + ", ".join(f"{d}: {c.backend}" for d, c in chains.items())),
             where=lambda m: where[m.record.record_id], owned_devices=owned_catalog_devices(measured))
         with open_store(db_path) as store:
             store.save_summary(summary)
     return with_report(RunOutcome(summary, tuple(m.record for m in measured)), db_path=db_path,
                        report_path=report_path, write_html=write_html)
+
+
+def cluster_stages(plan: RunPlan, measured: list[Measured], where: dict[str, tuple[str, str]]) -> list[StageSummary]:
+    """Stage 1 (the devices' peaks) and every stage with a measured configuration so far
+    (``where``: record id -> (row label, device id))."""
+    stages = [cluster_peaks(measured, {rid: device for rid, (_, device) in where.items()})]
+    for stage_no, title in STAGE_TITLES.items():
+        items = [m for m in measured if m.config.stage == stage_no]
+        if items:
+            stages.append(stage_summary(stage_no, title, items, plan.precisions[-1],
+                                        closest=plan.closest if stage_no == 3 else None))
+    return stages
 
 
 def cluster_peaks(measured: list[Measured], device_of: dict[str, str]) -> StageSummary:

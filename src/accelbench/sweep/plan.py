@@ -41,6 +41,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from accelbench.bounds import NUMBER_OPTIONS
 from accelbench.backends.base import backend_class, backend_names, describe_sources
 from accelbench.errors import UserError
 from accelbench.measure.runner import CONCURRENT_SCENARIOS
@@ -65,11 +66,16 @@ AXIS_DEFAULTS: dict[str, tuple] = {"resolutions": (DEFAULT_RESOLUTION,), "batche
                                    "backends": ("onnxruntime",), "scenarios": ("single-stream",), "devices": ("cpu",)}
 MEASURE_KEYS = ("mode", "time_limit_s", "target_ci", "timeout_s", "threads", "seed", "target_qps", "latency_bound_ms",
                 "streams", "iterations", "min_duration_s", "inputs", "calibration_data")
+# [measure] key -> the CLI option whose bounds it shares (bounds.NUMBER_OPTIONS)
+MEASURE_OPTIONS = {"time_limit_s": "time-limit", "target_ci": "target-ci", "timeout_s": "timeout", "threads": "threads",
+                   "seed": "seed", "target_qps": "target-qps", "latency_bound_ms": "latency-bound-ms"}
 DEFAULT_TIME_LIMIT_S = 10.0
-# The bounds of `bench --streams/--iterations/--min-duration` (cli/common.py NUMBER_OPTIONS; a test
-# keeps the two equal): key -> (int or float, lowest, highest, lowest excluded).
+# The bounds of `bench --streams/--iterations/--min-duration` (bounds.NUMBER_OPTIONS), checked with their
+# own messages (streams may also be "auto"): key -> (int or float, lowest, highest, lowest excluded).
 MEASURE_BOUNDS: dict[str, tuple[type, float, float, bool]] = {
-    "streams": (int, 1, 1024, False), "iterations": (int, 1, 10**9, False), "min_duration_s": (float, 0, 86400, True)}
+    key: (NUMBER_OPTIONS[option].kind, NUMBER_OPTIONS[option].minimum, NUMBER_OPTIONS[option].maximum,
+          NUMBER_OPTIONS[option].above)
+    for key, option in (("streams", "streams"), ("iterations", "iterations"), ("min_duration_s", "min-duration"))}
 DATA_KEYS = ("inputs", "calibration_data")  # the user's data: a .npz/.npy file or a folder, relative to the plan
 
 
@@ -435,7 +441,10 @@ def _measure(table: Mapping, base: Path = Path(".")) -> Measure:
         elif key in DATA_KEYS:
             values[key] = _data_path(key, value, base)
         elif key == "mode":
-            values[key] = _choice("mode", lambda: MODES)(value, Path("."))
+            try:
+                values[key] = _choice("mode", lambda: MODES)(value, Path("."))
+            except UserError as exc:  # every refusal of a plan says where it is
+                raise UserError(f"plan [measure]: {exc}") from None
         elif key in ("threads", "seed"):
             if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "threads" else 0):
                 raise UserError(f"plan [measure]: {key} must be a {'positive' if key == 'threads' else 'non-negative'}"
@@ -452,4 +461,8 @@ def _measure(table: Mapping, base: Path = Path(".")) -> Measure:
                                 f" count and the duration); got {key} = {table[key]!r}")
     if "target_ci" in values and not values["target_ci"] < 1:
         raise UserError(f"plan [measure]: target_ci must be a fraction in (0, 1) such as 0.02; got {values['target_ci']!r}")
+    for key, value in values.items():
+        rule = NUMBER_OPTIONS.get(MEASURE_OPTIONS.get(key, ""))
+        if rule is not None and not rule.admits(value):  # the bounds of the same option on the command line
+            raise UserError(f"plan [measure]: {key} must be {rule.allowed} (as --{MEASURE_OPTIONS[key]}); got {value!r}")
     return Measure(**values)

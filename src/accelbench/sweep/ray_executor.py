@@ -32,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from accelbench.errors import UserError
+from accelbench.files import write_atomically
 from accelbench.hardware.host import measured_peaks_path
 from accelbench.job.plan import best_reduced_precision
 from accelbench.results.records import BenchConfig, BenchRecord
@@ -142,9 +143,7 @@ def measure_on_node(payload: dict, model_bytes: bytes | None, *shipped_data: dic
         models.mkdir(parents=True, exist_ok=True)
         path = models / f"{payload['model_digest']}.onnx"
         if not path.exists():
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(model_bytes)
-            os.replace(tmp, path)  # whole or absent, if two tasks of one node ship the same file
+            write_atomically(path, model_bytes)  # whole or absent, if two tasks of one node ship the same file
         config = replace(config, model=str(path))
     config = replace(config, **{name: unpack_data(data) for name, data in zip(USER_DATA_FIELDS, shipped_data)
                                 if data is not None})

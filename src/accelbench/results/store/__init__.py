@@ -28,6 +28,13 @@ What every engine keeps:
 Every engine implements the same numbered migrations (same versions and names; the SQL dialect
 stays inside the engine), so a store moves between engines through export/merge unchanged.
 
+Bad content in a valid store (invalid record JSON, a missing field, a samples blob that is not
+whole int64s, a negative sample, a record schema this accelbench does not read, an unreadable run
+summary) never fails a whole read: the shared SQL path (sql.py, so every engine) hands its rows
+to ``records_from_rows``, which skips the bad ones and warns once per read
+(``errors.AccelbenchWarning``, printed by the CLI as one ``warning:`` line) with their record ids
+and why; unreadable per-layer times cost only the layer times. The rest is shown.
+
 Samples are stored as little-endian int64 bytes (8 per query) on every engine.
 """
 
@@ -36,6 +43,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +51,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from accelbench.errors import UserError
+from accelbench.errors import AccelbenchWarning, UserError, one_line
 from accelbench.results import default_db_path
 from accelbench.results.records import SCHEMA_VERSION, BenchRecord
 from accelbench.results.summary import RunSummary
@@ -105,6 +113,9 @@ def samples_to_blob(latency_ns) -> bytes:
 
 
 def blob_to_samples(blob: bytes) -> tuple[int, ...]:
+    """The int64 samples of a blob; ValueError for one that is not whole 8-byte values."""
+    if len(blob) % 8:
+        raise ValueError(f"samples blob of {len(blob)} bytes is not a whole number of int64 values")
     return tuple(int(x) for x in np.frombuffer(blob, dtype="<i8"))
 
 
@@ -127,6 +138,49 @@ def record_from_json(record_json: str, record_schema_version: int, samples_blob:
     data["latency_ns"] = blob_to_samples(samples_blob) if samples_blob is not None else ()
     data["layer_times"] = json.loads(layer_times_json) if layer_times_json else None
     return BenchRecord.from_dict(data)
+
+
+def records_from_rows(rows: Iterable[tuple], location: str) -> list[BenchRecord]:
+    """BenchRecords from an engine's rows of (record_id, record_json, record_schema_version,
+    samples_blob, layer_times_json or None), in order. A row that cannot be read is left out and
+    named in one AccelbenchWarning; a row whose per-layer times alone cannot be read keeps the rest."""
+    records: list[BenchRecord] = []
+    skipped: list[str] = []
+    without_layers: list[str] = []
+    for record_id, record_json, version, blob, layers_json in rows:
+        try:
+            records.append(record_from_json(record_json, version, blob, layers_json))
+            continue
+        except KeyError as exc:  # from_dict of a record without a required field
+            reason = f"missing field {exc.args[0]!r}" if exc.args else "a missing field"
+        except Exception as exc:  # noqa: BLE001 - any damage in one row costs that row only
+            reason = one_line(exc, 120)
+        if layers_json is not None:
+            try:
+                records.append(record_from_json(record_json, version, blob, None))
+                without_layers.append(f"{record_id} ({reason})")
+                continue
+            except Exception:  # noqa: BLE001
+                pass
+        skipped.append(f"{record_id} ({reason})")
+    if skipped:
+        warnings.warn(f"db: {location}: skipped {len(skipped)} unreadable record(s), showing the rest: "
+                      + "; ".join(skipped[:10]) + (f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""),
+                      AccelbenchWarning, stacklevel=3)
+    if without_layers:
+        warnings.warn(f"db: {location}: per-layer times of {len(without_layers)} record(s) are unreadable and left "
+                      f"out: " + "; ".join(without_layers[:10]), AccelbenchWarning, stacklevel=3)
+    return records
+
+
+def summary_or_none(summary_json: str, run_id: str, location: str) -> RunSummary | None:
+    """The stored summary of ``run_id``, or None (with an AccelbenchWarning) when it cannot be read."""
+    try:
+        return summary_from_json(summary_json)
+    except Exception as exc:  # noqa: BLE001 - the run's records are still shown
+        warnings.warn(f"db: {location}: the four-stage summary of run {run_id} is unreadable ({one_line(exc, 120)});"
+                      " showing its records only", AccelbenchWarning, stacklevel=3)
+        return None
 
 
 def layer_times_to_json(record: BenchRecord) -> str | None:

@@ -82,6 +82,10 @@ class PostgresStore(SqlStore):
     def _migrations(self) -> tuple[Migration, ...]:
         return MIGRATIONS
 
+    @property
+    def _database_error(self) -> type[Exception]:
+        return self._errors.DatabaseError
+
     def _tables(self) -> set[str]:
         return {name for (name,) in self._conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}

@@ -14,7 +14,7 @@ from abc import abstractmethod
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Sequence, TypeVar
 
-from accelbench.errors import UserError
+from accelbench.errors import UserError, one_line
 from accelbench.results.records import BenchRecord, new_run_id, utc_now
 from accelbench.results.store import (
     STORE_SCHEMA_VERSION,
@@ -24,10 +24,10 @@ from accelbench.results.store import (
     ResultStore,
     SweepEntry,
     layer_times_to_json,
-    record_from_json,
     record_to_json,
+    records_from_rows,
     samples_to_blob,
-    summary_from_json,
+    summary_or_none,
     summary_to_json,
 )
 from accelbench.results.summary import RunSummary
@@ -161,6 +161,12 @@ class SqlStore(ResultStore):
     @abstractmethod
     def _migrations(self) -> tuple[Migration, ...]: ...
 
+    @property
+    @abstractmethod
+    def _database_error(self) -> type[Exception]:
+        """The driver's error for a statement the database cannot run (a damaged store, a missing
+        table or column): reads turn it into one UserError line."""
+
     @abstractmethod
     def _insert_record_row(self, conn, row: tuple) -> None:
         """Insert RECORD_COLUMNS ``row`` (numbering seq); raise DuplicateRecord via ``_duplicate``."""
@@ -178,6 +184,14 @@ class SqlStore(ResultStore):
 
     def _execute(self, conn, text: str, args: Sequence = ()):
         return conn.execute(self._sql(text), tuple(args))
+
+    def _read(self, text: str, args: Sequence = ()) -> list[tuple]:
+        """A read's rows; a damaged store (a missing table or column, malformed pages) is a one-line UserError."""
+        try:
+            return self._execute(self._conn, text, args).fetchall()
+        except self._database_error as exc:
+            raise UserError(f"db: {self._shown} cannot be read ({one_line(exc, 160)}); the store is damaged or"
+                            " was changed by another program") from None
 
     # -- schema --------------------------------------------------------------------------------
     def _open_schema(self) -> None:
@@ -205,8 +219,16 @@ class SqlStore(ResultStore):
             return 0
         if "meta" not in tables:
             return None
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'store_schema_version'").fetchone()
-        return int(row[0]) if row and str(row[0]).isdigit() else None
+        try:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'store_schema_version'").fetchone()
+        except self._database_error as exc:
+            raise self._not_a_store(f"its meta table cannot be read: {one_line(exc, 120)}") from None
+        if row is None:
+            return None
+        if not str(row[0]).strip().isdigit():
+            raise UserError(f"db: {self._shown} holds an unreadable store schema version ({str(row[0])[:40]!r});"
+                            " it is damaged or was not written by accelbench")
+        return int(str(row[0]).strip())
 
     def _known_version(self, version: int | None) -> int:
         if version is None:
@@ -286,49 +308,49 @@ class SqlStore(ResultStore):
                 where.append(f"{column} = ?")
                 args.append(value)
         # Before version 3 there is no layer_times table: its column reads as NULL.
-        sql = ("SELECT r.record_json, r.record_schema_version, s.latency_ns, "
+        sql = ("SELECT r.record_id, r.record_json, r.record_schema_version, s.latency_ns, "
                + ("l.layer_times_json" if self._has_layer_times else "NULL")
                + " FROM records r LEFT JOIN samples s ON s.record_id = r.record_id"
                + (" LEFT JOIN layer_times l ON l.record_id = r.record_id" if self._has_layer_times else ""))
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY r.timestamp, r.{self.order_column}"
-        return [record_from_json(text, version, None if blob is None else bytes(blob), layers_json)
-                for text, version, blob, layers_json in self._execute(self._conn, sql, args)]
+        # Bad rows are skipped and named in a warning (records_from_rows): the rest is shown.
+        return records_from_rows(((record_id, text, version, None if blob is None else bytes(blob), layers_json)
+                                  for record_id, text, version, blob, layers_json in self._read(sql, args)),
+                                 self.location)
 
     def record_ids(self, id_or_prefix: str) -> tuple[str, ...]:
-        exact = self._execute(self._conn, "SELECT record_id FROM records WHERE record_id = ?",
-                              (id_or_prefix,)).fetchone()
+        exact = self._read("SELECT record_id FROM records WHERE record_id = ?", (id_or_prefix,))
         if exact:
-            return (exact[0],)
-        rows = self._execute(self._conn, "SELECT record_id FROM records WHERE substr(record_id, 1, ?) = ?"
-                                         f" ORDER BY timestamp, {self.order_column}", (len(id_or_prefix), id_or_prefix))
+            return (exact[0][0],)
+        rows = self._read("SELECT record_id FROM records WHERE substr(record_id, 1, ?) = ?"
+                          f" ORDER BY timestamp, {self.order_column}", (len(id_or_prefix), id_or_prefix))
         return tuple(r[0] for r in rows)
 
     def run_ids(self) -> list[str]:
-        return [r[0] for r in self._conn.execute(
+        return [r[0] for r in self._read(
             f"SELECT run_id FROM records GROUP BY run_id ORDER BY MIN(timestamp), MIN({self.order_column})")]
 
     def load_summary(self, run_id: str) -> RunSummary | None:
         if not self._has_summaries:
             return None
-        row = self._execute(self._conn, "SELECT summary_json FROM run_summaries WHERE run_id = ?", (run_id,)).fetchone()
-        return summary_from_json(row[0]) if row else None
+        rows = self._read("SELECT summary_json FROM run_summaries WHERE run_id = ?", (run_id,))
+        return summary_or_none(rows[0][0], run_id, self.location) if rows else None
 
     def newest_summary(self) -> tuple[str, str] | None:
         if not self._has_summaries:
             return None
-        row = self._conn.execute("SELECT created, run_id FROM run_summaries"
-                                 " ORDER BY created DESC, run_id DESC LIMIT 1").fetchone()
-        return (row[0], row[1]) if row else None
+        rows = self._read("SELECT created, run_id FROM run_summaries ORDER BY created DESC, run_id DESC LIMIT 1")
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def newest_record_run(self) -> tuple[str, str] | None:
-        row = self._conn.execute(f"SELECT MAX(timestamp) AS newest, run_id FROM records GROUP BY run_id"
-                                 f" ORDER BY newest DESC, MAX({self.order_column}) DESC LIMIT 1").fetchone()
-        return (row[0], row[1]) if row else None
+        rows = self._read(f"SELECT MAX(timestamp) AS newest, run_id FROM records GROUP BY run_id"
+                          f" ORDER BY newest DESC, MAX({self.order_column}) DESC LIMIT 1")
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def count(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+        return self._read("SELECT COUNT(*) FROM records")[0][0]
 
     # -- sweeps --------------------------------------------------------------------------------
     def config_outcomes(self, config_hashes: Iterable[str]) -> list[ConfigOutcome]:
@@ -338,17 +360,16 @@ class SqlStore(ResultStore):
         rows = []
         for start in range(0, len(wanted), IN_BATCH):
             chunk = wanted[start:start + IN_BATCH]
-            rows += self._execute(self._conn, "SELECT config_hash, run_id, record_id, status, timestamp, seq"
-                                              f" FROM records WHERE config_hash IN ({', '.join('?' * len(chunk))})",
-                                  chunk).fetchall()
+            rows += self._read("SELECT config_hash, run_id, record_id, status, timestamp, seq"
+                               f" FROM records WHERE config_hash IN ({', '.join('?' * len(chunk))})", chunk)
         rows.sort(key=lambda r: (r[4], r[5]))
         return [ConfigOutcome(*row[:5]) for row in rows]
 
     def config_hashes(self, run_id: str) -> dict[str, str]:
         if not self._has_sweeps:
             return {}
-        return dict(self._execute(self._conn, "SELECT record_id, config_hash FROM records"
-                                              " WHERE run_id = ? AND config_hash IS NOT NULL", (run_id,)).fetchall())
+        return dict(self._read("SELECT record_id, config_hash FROM records WHERE run_id = ? AND config_hash IS NOT NULL",
+                               (run_id,)))
 
     def open_sweep(self, plan_key: str, name: str, configs: int) -> SweepEntry:
         def open_or_create(conn) -> SweepEntry:
@@ -371,5 +392,5 @@ class SqlStore(ResultStore):
     def sweeps(self) -> list[SweepEntry]:
         if not self._has_sweeps:
             return []
-        return [SweepEntry(*row) for row in self._conn.execute(
+        return [SweepEntry(*row) for row in self._read(
             f"SELECT {', '.join(SWEEP_COLUMNS)} FROM sweeps ORDER BY created, sweep_id")]

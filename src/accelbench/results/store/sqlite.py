@@ -80,6 +80,10 @@ class SQLiteStore(SqlStore):
     def _migrations(self) -> tuple[Migration, ...]:
         return MIGRATIONS
 
+    @property
+    def _database_error(self) -> type[Exception]:
+        return sqlite3.DatabaseError
+
     # -- opening -------------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         path = self.location
