@@ -16,6 +16,10 @@
 3. ``--overhead``: the per-layer overhead each SingleStream row needs, by MLPerf round (docs/projection.md,
    "SingleStream, looked at again").
 
+Every published report ends with ablations: the same fit and validation without each structural term
+(per-layer overhead in clock cycles; RetinaNet's NMS post-processing), and with the Offline
+post-processing term that was tried and not kept.
+
 Usage: python benchmarks/projection_accuracy.py [--write] [--rows] [--overhead] [--host [--db PATH] [--time-limit S] [--skip-bench]]
 Goal (issue 11): leave-one-device-out median |error| <= 20 % and every figure within a factor of 1.6.
 """
@@ -59,6 +63,8 @@ def published_report(write: bool, show_rows: bool) -> int:
               f" dram_efficiency {values['dram_efficiency']:.3g}, layer_overhead_s {values['layer_overhead_s'] * 1e6:.3g} us")
     for (model, scenario), share in sorted(fit.work_share.items()):
         print(f"  work share {model} {scenario}: {share:.3f} of the padded graph (variable sequence length)")
+    for (name, scenario), seconds in sorted(fit.postprocess_s.items()):
+        print(f"  post-processing {name} {scenario}: {seconds * 1e3:.3g} ms per sample at the overhead reference clock")
 
     head = f"{'model':<11} {'scenario':<14} {'rows':>4} {'in-sample med':>13} {'worst':>6} {'LODO med':>9} {'worst':>6} {'80% cover':>9}"
     print("\n" + head + "\n" + "-" * len(head))
@@ -73,6 +79,7 @@ def published_report(write: bool, show_rows: bool) -> int:
     print(f"\nleave-one-device-out: median |error| {median_abs_error(lodo):.1%} (goal <= {GOAL_MEDIAN:.0%}),"
           f" worst factor {worst_factor(lodo):.2f} (goal <= {GOAL_FACTOR}); "
           f"80 % interval coverage {cov.covered}/{cov.total} = {cov.share:.0%}")
+    ablations(table)
     if show_rows:
         print(f"\n{'model':<11} {'device':<16} {'scenario':<14} {'published':>11} {'in-sample':>9} {'LODO':>8}"
               f" {'LODO family':<19} {'80% band (published/projected)':<28}")
@@ -88,6 +95,36 @@ def published_report(write: bool, show_rows: bool) -> int:
         RESIDUALS_FILE.write_text(render_residuals(lodo, fit, chains, str(TABLE.relative_to(ROOT))), encoding="utf-8")
         print(f"\nwrote {PARAMS_FILE.relative_to(ROOT)} and {RESIDUALS_FILE.relative_to(ROOT)}")
     return 0
+
+
+def ablations(table) -> None:
+    """What each structural term buys: the same fit and leave-one-device-out validation without it."""
+    from dataclasses import replace
+
+    from accelbench.projection.family_fit import PublishedFitter, median_abs_error, residuals_from, worst_factor
+    from accelbench.projection.intervals import coverage
+    from accelbench.projection.params import load_params_file
+
+    params = load_params_file()
+    in_seconds = replace(params, families={name: {k: v for k, v in t.items() if k != "overhead_clock_hz"}
+                                           for name, t in params.families.items()})
+    print("\nwithout a term, or with one more (same table, same fit):")
+    for label, fitter in (("per-layer overhead in seconds, not clock cycles", PublishedFitter(table, in_seconds)),
+                          ("post-processing in Offline too (per sample)",
+                           PublishedFitter(table, postprocess_scenarios=("single-stream", "offline"))),
+                          ("no RetinaNet post-processing (network alone)", PublishedFitter(table, model_postprocess=False)),
+                          ("neither", PublishedFitter(table, in_seconds, model_postprocess=False))):
+        _, ins = fitter.in_sample()
+        lodo, _ = fitter.leave_one_device_out()
+        worst = max(lodo, key=lambda r: r.factor)
+        cov = coverage(residuals_from(lodo, {d: p.family_chain for d, p in fitter.base.items()}))
+        print(f"  {label:<50} in-sample {median_abs_error(ins):.1%} / {worst_factor(ins):.2f};"
+              f" LODO {median_abs_error(lodo):.1%} / {worst_factor(lodo):.2f}"
+              f" (worst: {worst.row.model} {worst.row.scenario} on {worst.row.device}); 80 % cover {cov.covered}/{cov.total}")
+        if "Offline too" in label:
+            figures = fitter.fit().values
+            print(f"  {'':<50} (its compute efficiencies: " + ", ".join(
+                f"{name} {v['compute_efficiency']:.2f}" for name, v in figures.items()) + ")")
 
 
 def overhead_report() -> int:
@@ -106,7 +143,8 @@ def overhead_report() -> int:
     fit = fitter.fit()
     ce, de, o = (fit.values["nvidia_tensor_core"][k] for k in FITTED_FIELDS)
     print(f"\nSingleStream rows: per-layer overhead needed to match the published p90, with the root family's"
-          f" compute efficiency {ce:.3g} and DRAM efficiency {de:.3g} (fitted: {o * 1e6:.3g} us)")
+          f" compute efficiency {ce:.3g} and DRAM efficiency {de:.3g} (fitted: {o * 1e6:.3g} us at the reference"
+          f" clock); RetinaNet rows after their fitted post-processing time; 'needed' is at the reference clock")
     print(f"{'device':<16} {'model':<11} {'round':<6} {'published':>10} {'layers w/o overhead':>20} {'layers':>6} {'needed':>9}")
     rows = []  # (device, model, round as a number, published s, body s, layers, needed s)
     for t in fitter.terms:
@@ -114,12 +152,13 @@ def overhead_report() -> int:
             continue
         share = fit.work_share.get((t.row.model, t.row.scenario), 1.0)
         body = float(np.maximum(np.maximum(t.compute / ce, t.sram), t.dram / de).sum())
+        body += fit.postprocess_s.get((t.row.postprocess, t.row.scenario), 0.0) * t.overhead_scale
         needed = (t.row.time_s / share - body) / t.layers
         found = re.search(r"v(\d+\.\d+)", t.row.system)
         rows.append((t.row.device, t.row.model, float(found.group(1)) if found else float("nan"),
                      t.row.time_s / share, body, t.layers, needed))
         print(f"{t.row.device:<16} {t.row.model:<11} {'v' + found.group(1) if found else '?':<6} {t.row.time_s * 1e3:>7.3f} ms"
-              f" {body * 1e3:>17.3f} ms {t.layers:>6} {needed * 1e6:>6.1f} us")
+              f" {body * 1e3:>17.3f} ms {round(t.layers / t.overhead_scale):>6} {needed * 1e6:>6.1f} us")
     # a software trend: log(overhead) linear in the round, fitted without the held-out device
     for label, keep in (("every SingleStream row", lambda r: True),
                         ("without RetinaNet v2.1", lambda r: not (r[1] == "retinanet" and r[2] == 2.1))):

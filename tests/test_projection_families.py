@@ -52,6 +52,32 @@ def test_published_table_rejects_a_row_without_a_source(tmp_path):
     assert "\n" not in str(err.value)
 
 
+def test_published_rows_name_their_post_processing():
+    table = load_published_table(TABLE)
+    assert set(table.workloads["retinanet"].postprocess) == {"efficient_nms", "nms_opt"}
+    post = {(r.device, r.scenario): r.postprocess for r in table.rows if r.model == "retinanet"}
+    assert post[("a100", "single-stream")] == "efficient_nms"  # v2.1
+    assert post[("l4", "single-stream")] == "nms_opt"  # v3.1
+    assert all(r.postprocess == "" for r in table.rows if r.model != "retinanet")
+
+
+@pytest.mark.parametrize("row_post,declared,needle", [
+    ("fast_nms", 'efficient_nms = "somewhere"', "postprocess must be one of efficient_nms; got 'fast_nms'"),
+    ("efficient_nms", "", "postprocess must be one of none"),
+    ("efficient_nms", '"Bad Name" = "x"', "must map names"),
+    ("efficient_nms", 'efficient_nms = ""', "must map names"),
+])
+def test_published_post_processing_names_are_checked(tmp_path, row_post, declared, needle):
+    path = tmp_path / "t.toml"
+    path.write_text('[workload.retinanet]\nresolution = "800"\nprecision = "int8"\n'
+                    f'[workload.retinanet.postprocess]\n{declared}\n'
+                    '[[result]]\nmodel = "retinanet"\ndevice = "l4"\nscenario = "single-stream"\n'
+                    f'latency_p90_s = 0.005\npostprocess = "{row_post}"\nsource = "here"\n')
+    with pytest.raises(UserError, match="postprocess") as err:
+        load_published_table(path)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
 # -- catalog: the new devices and engines ---------------------------------------------------------
 @pytest.mark.parametrize("device_id,int8_tops", [
     ("a10", 250), ("a2", 36), ("a100_pcie_80gb", 624), ("h100_pcie_80gb", 1513),
@@ -164,6 +190,38 @@ def test_overhead_paid_by_mac_layers_only_when_the_runtime_fuses():
     assert every.latency_s - fused.latency_s == pytest.approx(1e-6)
     with pytest.raises(UserError, match="overhead_layers"):
         toy_params(overhead_layers="some")
+
+
+def test_gpu_overhead_is_paid_in_clock_cycles():
+    """With overhead_clock_hz the fixed cost per layer is clock cycles: half the clock, twice the time;
+    without it (CPUs) the clock does not matter."""
+    model = toy_model()
+    cycles = toy_params(overhead_clock_hz=2e9)
+    fast = project(model, toy_device(clock_hz=2e9), cycles, with_interval=False)
+    slow = project(model, toy_device(clock_hz=1e9), cycles, with_interval=False)
+    assert [layer.overhead_s for layer in fast.layers] == pytest.approx([1e-6, 1e-6])
+    assert [layer.overhead_s for layer in slow.layers] == pytest.approx([2e-6, 2e-6])
+    assert slow.latency_s - fast.latency_s == pytest.approx(2e-6)
+    assert any("paid in clock cycles" in a and "2 us" in a for a in slow.assumptions)
+    seconds = [project(model, toy_device(clock_hz=c), toy_params(), with_interval=False) for c in (1e9, 2e9)]
+    assert [layer.overhead_s for p in seconds for layer in p.layers] == [1e-6] * 4
+    assert toy_params(overhead_clock_hz=2e9).overhead_s(None) == 1e-6  # no clock known: seconds as given
+    # the fit's per-point terms weigh the overhead the same way
+    from accelbench.projection.calibrate import split_terms
+    assert split_terms(CalibrationPoint(model, 1, 1e-3), toy_device(clock_hz=1e9), cycles)[3] == pytest.approx(4.0)
+    # shipped: every NVIDIA GPU pays cycles at its own clock, the host CPU pays seconds
+    params_file = load_params_file()
+    l4 = params_file.params_for("l4", "GPU")
+    assert l4.overhead_clock_hz == 1.41e9
+    assert l4.overhead_s(get_device("l4").clock_hz) == pytest.approx(l4.layer_overhead_s * 1.41 / 2.04)
+    assert params_file.params_for("xeon_8480plus", "CPU").overhead_clock_hz is None
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), 1e12, True, "1.41e9"])
+def test_bad_overhead_clock_is_a_one_line_error(value):
+    with pytest.raises(UserError, match="overhead_clock_hz must be a clock in Hz") as err:
+        toy_params(overhead_clock_hz=value)
+    assert "\n" not in str(err.value)
 
 
 # -- several engines --------------------------------------------------------------------------------
@@ -440,6 +498,47 @@ def test_a_family_without_rows_falls_back_to_its_parent(small_fitter):
     assert fit.values_for(("npu",)) == ("", None)
 
 
+@pytest.fixture(scope="module")
+def retinanet_fitter():
+    """RetinaNet SingleStream on the two A100s (EfficientNMS, v2.1) and L4 (NMS_OPT, v3.1), with the
+    ResNet-50 rows of those devices so that the family figures have something else to stand on."""
+    from accelbench.projection.family_fit import PublishedFitter
+
+    table = load_published_table(TABLE)
+    keep = {"a100", "a100_pcie_80gb", "l4"}
+    rows = tuple(r for r in table.rows if r.device in keep and (
+        r.model == "resnet50" or (r.model == "retinanet" and r.scenario == "single-stream")))
+    workloads = {m: table.workloads[m] for m in ("resnet50", "retinanet")}
+    return PublishedFitter(replace(table, rows=rows, workloads=workloads))
+
+
+@pytest.mark.slow
+def test_post_processing_is_fitted_per_implementation_from_its_own_rows(retinanet_fitter):
+    from accelbench.projection.family_fit import PublishedFitter
+
+    fit = retinanet_fitter.fit()
+    ss = "single-stream"
+    assert set(fit.postprocess_s) == {("efficient_nms", ss), ("nms_opt", ss)}  # Offline rows carry none
+    assert fit.postprocess_s[("efficient_nms", ss)] > 1e-3  # the A100s' p90 is ~3x their network's time
+    # leave L4 out: no nms_opt row is left, so no nms_opt time is made up for it
+    without_l4 = retinanet_fitter.fit(exclude_device="l4")
+    assert set(without_l4.postprocess_s) == {("efficient_nms", ss)}
+    lodo_l4 = retinanet_fitter.project_rows(without_l4, "l4")
+    bare = PublishedFitter(retinanet_fitter.table, model_postprocess=False)
+    # the same figures without the term project the same L4 times: nothing was added for nms_opt
+    assert [r.projected_time_s for r in lodo_l4] == pytest.approx(
+        [r.projected_time_s for r in bare.project_rows(without_l4, "l4")], rel=1e-12)
+    # ...whereas an A100's RetinaNet SingleStream row carries the EfficientNMS time at the A100's clock
+    a100 = {r.row.key: r for r in retinanet_fitter.project_rows(fit, "a100")}
+    a100_bare = {r.row.key: r for r in bare.project_rows(fit, "a100")}
+    key = ("retinanet", "a100", "single-stream")
+    assert a100[key].projected_time_s - a100_bare[key].projected_time_s == pytest.approx(
+        fit.postprocess_s[("efficient_nms", ss)] * 1.41e9 / get_device("a100").clock_hz)
+    assert abs(a100[key].residual) < abs(a100_bare[key].residual)
+    # a fitter told not to model it fits none
+    assert bare.fit().postprocess_s == {}
+
+
 @pytest.mark.slow
 def test_shipped_family_figures_and_residuals_are_a_fresh_fit():
     """device_params.toml's fitted figures and lodo_residuals.toml are what the fit gives today
@@ -459,8 +558,16 @@ def test_shipped_family_figures_and_residuals_are_a_fresh_fit():
     stored = {(r.model, r.device, r.scenario): r.residual for r in load_residuals()}
     assert stored.keys() == fresh.keys()
     assert all(abs(stored[k] - fresh[k]) < 0.02 for k in fresh)
+    import tomllib
+
+    from accelbench.projection.intervals import RESIDUALS_FILE
+    stored_post = tomllib.loads(RESIDUALS_FILE.read_text(encoding="utf-8"))["postprocess_s"]
+    assert stored_post == pytest.approx({f"{name}/{scenario}": v for (name, scenario), v in fit.postprocess_s.items()},
+                                        rel=0.02, abs=2e-5)
     chains = {d: p.family_chain for d, p in fitter.base.items()}
-    assert median_abs_error(lodo) <= 0.20  # the issue's goal on the median (the factor goal is not met)
+    assert median_abs_error(lodo) <= 0.20  # the issue's goal on the median
+    # the factor goal (every row within 1.6x) holds on every row but T4's ResNet-50 SingleStream (docs/projection.md)
+    assert [r.row.key for r in lodo if r.factor > 1.6] == [("resnet50", "t4", "single-stream")]
     cov = coverage(residuals_from(lodo, chains))
     assert 0.7 <= cov.share <= 0.95
 

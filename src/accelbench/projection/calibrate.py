@@ -102,14 +102,16 @@ class CalibrationFit:
 
 def split_terms(point: CalibrationPoint, device: DeviceSpec, params: DeviceParams):
     """Per-layer compute (at eff 1), sram, dram (at eff 1) seconds for one point, and how many of its
-    layers pay the per-layer overhead."""
+    layers pay the per-layer overhead, weighted by what the device's clock makes of it
+    (params.overhead_scale: the count itself where the overhead is in seconds)."""
     unit = replace(params, compute_efficiency=1.0, dram_efficiency=1.0, layer_overhead_s=0.0)
     ctx = _context(point.profile, device, unit)
     batch = _project_batch(point.profile, ctx, point.batch)
     compute = np.array([layer.compute_s for layer in batch.layers])
     sram = np.array([layer.sram_s for layer in batch.layers])
     dram = np.array([layer.dram_s for layer in batch.layers])
-    return compute, sram, dram, sum(1 for layer in batch.layers if params.pays_overhead(layer.macs))
+    paying = sum(1 for layer in batch.layers if params.pays_overhead(layer.macs))
+    return compute, sram, dram, paying * params.overhead_scale(device.clock_hz)
 
 
 def _grid_search(points, terms, params, ce_grid, de_grid, o_grid) -> tuple[float, float, float]:

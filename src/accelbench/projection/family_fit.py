@@ -12,6 +12,15 @@ get one fitted **work share** per scenario: the published seconds per sample ove
 projected ones, the geometric mean over that model's rows. It belongs to the benchmark's data (the
 real token counts of SQuAD), never to a device, and it is refitted in every leave-one-device-out fold.
 
+Workloads whose benchmark times post-processing that the zoo graph leaves out (MLPerf RetinaNet
+returns detections, so its SUT runs NMS) get one fitted **post-processing time** per implementation
+the rows name (published.py: ``postprocess``; TensorRT's EfficientNMS plugin in v2.1, NVIDIA's
+NMS_OPT_TRT plugin in v3.1), added to the SingleStream latency at batch 1 and paid in clock cycles as
+the per-layer overhead is. Like the work shares it belongs to the benchmark's software, never to a
+device: refitted in every fold, and an implementation without rows in a fold adds nothing. Offline
+rows carry none: a per-sample Offline term was tried and bought nothing out of sample (it is
+confounded with the compute efficiency; docs/projection.md).
+
 Loss: mean squared log error of seconds per sample (Offline: 1 / throughput at the best batch;
 SingleStream: batch-1 latency), as calibrate.py; the per-layer terms come from
 ``calibrate.split_terms`` (compute at efficiency 1, on-chip, DRAM at efficiency 1), so a fit is array
@@ -39,7 +48,8 @@ from accelbench.projection.published import PublishedRow, PublishedTable
 FAMILY_PRIOR_WEIGHT = 0.05  # per fitted figure, on (log ratio to the parent's)^2, next to a mean squared log error
 ROOT_PRIOR_WEIGHT = 1e-6  # a tie-breaker towards the shipped defaults where the rows say nothing
 OVERHEAD_FLOOR_S = 1e-7  # layer overhead is fitted as log(o + floor)
-WORK_SHARE_ROUNDS = 3  # alternations of (family figures, work shares)
+WORK_SHARE_ROUNDS = 3  # alternations of (family figures, work shares and post-processing times)
+POSTPROCESS_GRID_S = np.linspace(0.0, 20e-3, 4001)  # candidate post-processing times, 5 us apart
 BOUNDS = ("compute", "sram", "dram", "overhead")
 
 
@@ -54,7 +64,8 @@ class _RowTerms:
     sram: np.ndarray
     dram: np.ndarray
     starts: np.ndarray  # start index of each batch's layers
-    layers: int
+    layers: float  # layers paying the per-layer overhead, x the device's overhead_scale (clock cycles)
+    overhead_scale: float  # DeviceParams.overhead_scale at the device's clock: what a cycle-paid term costs it
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,8 @@ class FamilyFit:
     values: dict[str, dict[str, float]]  # family -> {compute_efficiency, dram_efficiency, layer_overhead_s}
     rows_per_family: dict[str, int]
     work_share: dict[tuple[str, str], float] = field(default_factory=dict)  # (model, scenario) -> share
+    # (post-processing implementation, scenario) -> seconds per sample at the overhead reference clock
+    postprocess_s: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def values_for(self, chain: tuple[str, ...]) -> tuple[str, dict[str, float]] | tuple[str, None]:
         """(family, figures) of the deepest family on ``chain`` that was fitted; ("", None) if none was."""
@@ -101,8 +114,12 @@ class RowResult:
 class PublishedFitter:
     """Everything needed to fit and validate on one table: devices, base params, profiles, terms."""
 
-    def __init__(self, table: PublishedTable, params_file: ParamsFile | None = None, catalog: dict | None = None):
+    def __init__(self, table: PublishedTable, params_file: ParamsFile | None = None, catalog: dict | None = None,
+                 *, model_postprocess: bool = True, postprocess_scenarios: tuple[str, ...] = ("single-stream",)):
         self.table = table
+        # False: fit and project the network alone (benchmarks/projection_accuracy.py shows what the term buys)
+        self.model_postprocess = model_postprocess
+        self.postprocess_scenarios = postprocess_scenarios  # ("single-stream", "offline"): the variant not kept
         self.params_file = params_file or load_params_file()
         catalog = catalog if catalog is not None else load_catalog()
         unknown = sorted({r.device for r in table.rows} - set(catalog))
@@ -123,21 +140,28 @@ class PublishedFitter:
         starts = np.cumsum([0] + [len(p[0]) for p in parts[:-1]])
         return _RowTerms(row, params.family_chain, tuple(batches), np.concatenate([p[0] for p in parts]),
                          np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]),
-                         starts, parts[0][3])
+                         starts, parts[0][3], params.overhead_scale(device.clock_hz))
+
+    def _postprocess_key(self, row: PublishedRow) -> tuple[str, str] | None:
+        """(implementation, scenario) of the post-processing time this row's projection carries (None: none)."""
+        if not self.model_postprocess or not row.postprocess or row.scenario not in self.postprocess_scenarios:
+            return None
+        return row.postprocess, row.scenario
 
     # -- the fit -------------------------------------------------------------------------------------
     def _times(self, terms: list[_RowTerms], thetas: list[tuple[float, float, float]],
-               shares: list[float]) -> np.ndarray:
-        """Seconds per sample of each row (best batch) with figures (ce, de, o) per row."""
+               shares: list[float], post: dict[tuple[str, str], float] | None = None) -> np.ndarray:
+        """Seconds per sample of each row (best batch) with figures (ce, de, o) per row, plus the
+        post-processing time of its implementation and scenario (``post``)."""
         out = np.empty(len(terms))
         for i, (t, (ce, de, o), share) in enumerate(zip(terms, thetas, shares)):
             body = np.maximum(np.maximum(t.compute / ce, t.sram), t.dram / de)
             per_batch = (np.add.reduceat(body, t.starts) + t.layers * o) / np.array(t.batches)
-            out[i] = per_batch.min() * share
+            out[i] = per_batch.min() * share + (post or {}).get(self._postprocess_key(t.row), 0.0) * t.overhead_scale
         return out
 
     def _fit_one(self, terms: list[_RowTerms], shares: list[float], prior: tuple[float, float, float],
-                 weight: float) -> tuple[float, float, float]:
+                 weight: float, post: dict[tuple[str, str], float]) -> tuple[float, float, float]:
         targets = np.log([t.row.time_s for t in terms])
         log_prior = np.array([math.log(prior[0]), math.log(prior[1]), math.log(prior[2] + OVERHEAD_FLOOR_S)])
 
@@ -146,7 +170,7 @@ class PublishedFitter:
 
         def loss(x):
             theta = unpack(x)
-            times = self._times(terms, [theta] * len(terms), shares)
+            times = self._times(terms, [theta] * len(terms), shares, post)
             misfit = float(np.mean((np.log(times) - targets) ** 2))
             return misfit + weight * float(np.sum((np.asarray(x) - log_prior) ** 2))
 
@@ -165,6 +189,8 @@ class PublishedFitter:
         share_keys = {(t.row.model, t.row.scenario) for t in terms
                       if self.table.workloads[t.row.model].variable_length}
         work_share = {key: 1.0 for key in share_keys}
+        post_keys = sorted({self._postprocess_key(t.row) for t in terms} - {None})
+        post: dict[tuple[str, str], float] = {}
         values: dict[str, dict[str, float]] = {}
         for _ in range(WORK_SHARE_ROUNDS):
             values = {}
@@ -177,16 +203,26 @@ class PublishedFitter:
                     base = self.base[members[0].row.device]
                     prior, weight = (base.compute_efficiency, base.dram_efficiency, base.layer_overhead_s), ROOT_PRIOR_WEIGHT
                 shares = [work_share.get((t.row.model, t.row.scenario), 1.0) for t in members]
-                values[family] = dict(zip(FITTED_FIELDS, self._fit_one(members, shares, prior, weight)))
+                values[family] = dict(zip(FITTED_FIELDS, self._fit_one(members, shares, prior, weight, post)))
             fit = FamilyFit(values, {f: sum(1 for t in terms if f in t.chain) for f in families}, work_share)
-            if not share_keys:
+            if not share_keys and not post_keys:
                 break
+            # each post-processing time: the one that best closes the gap of its rows (log error)
+            for key in post_keys:
+                rows = [t for t in terms if self._postprocess_key(t.row) == key]
+                body = self._times(rows, [self._theta(fit, t.chain, t.row.device) for t in rows],
+                                   [work_share.get((t.row.model, t.row.scenario), 1.0) for t in rows])
+                scale = np.array([t.overhead_scale for t in rows])
+                target = np.log([t.row.time_s for t in rows])
+                loss = ((np.log(body[None, :] + POSTPROCESS_GRID_S[:, None] * scale[None, :]) - target) ** 2).sum(axis=1)
+                post[key] = float(POSTPROCESS_GRID_S[int(np.argmin(loss))])
             # each work share: geometric mean of published / projected-at-full-work seconds per sample
             for key in share_keys:
                 rows = [t for t in terms if (t.row.model, t.row.scenario) == key]
-                times = self._times(rows, [self._theta(fit, t.chain, t.row.device) for t in rows], [1.0] * len(rows))
+                times = self._times(rows, [self._theta(fit, t.chain, t.row.device) for t in rows], [1.0] * len(rows), post)
                 work_share[key] = float(np.exp(np.mean(np.log([t.row.time_s for t in rows]) - np.log(times))))
-        return FamilyFit(values, {f: sum(1 for t in terms if f in t.chain) for f in families}, dict(work_share))
+        return FamilyFit(values, {f: sum(1 for t in terms if f in t.chain) for f in families}, dict(work_share),
+                         dict(post))
 
     def _depth(self, family: str) -> int:
         return len(self.params_file.family_chain(family))
@@ -218,7 +254,8 @@ class PublishedFitter:
             proj = cache[key]
             seconds = proj.latency_s if row.scenario == "single-stream" else 1.0 / proj.throughput_per_s
             share = fit.work_share.get((row.model, row.scenario), 1.0)
-            results.append(RowResult(row, seconds * share, family, {b: proj.bound.get(b, 0.0) for b in BOUNDS}))
+            post = fit.postprocess_s.get(self._postprocess_key(row), 0.0) * params.overhead_scale(self.devices[row.device].clock_hz)
+            results.append(RowResult(row, seconds * share + post, family, {b: proj.bound.get(b, 0.0) for b in BOUNDS}))
         return results
 
     def in_sample(self) -> tuple[FamilyFit, list[RowResult]]:
@@ -287,6 +324,11 @@ def render_residuals(results: list[RowResult], fit: FamilyFit, chains: dict[str,
              "# published / projected seconds per sample of the padded graph (in-sample; refitted in every fold)"]
     for (model, scenario), share in sorted(fit.work_share.items()):
         lines.append(f'"{model}/{scenario}" = {share:.4f}')
+    lines += ["", "[postprocess_s]",
+              "# post-processing seconds per sample at the overhead reference clock, per implementation and scenario"
+              " (in-sample; refitted in every fold)"]
+    for (name, scenario), seconds in sorted(fit.postprocess_s.items()):
+        lines.append(f'"{name}/{scenario}" = {seconds:.6g}')
     for r in results:
         chain = ", ".join(f'"{c}"' for c in chains[r.row.device])
         bound = ", ".join(f"{b} = {r.bound.get(b, 0.0):.4f}" for b in BOUNDS)

@@ -16,7 +16,9 @@ For each fused layer of a ModelProfile at batch ``b``:
   input read back, once per block of the layer's weights that fits on chip (re-read by tile).
   The graph input is read and the graph output written once.
 * time_s = max(compute_s, sram_s, dram_s) + layer_overhead_s, and the layer's bound is the term
-  that set it ("compute", "sram", "dram", or "overhead" when the fixed cost is larger).
+  that set it ("compute", "sram", "dram", or "overhead" when the fixed cost is larger). Where the
+  params give ``overhead_clock_hz`` (GPUs), the overhead is paid in clock cycles: layer_overhead_s x
+  overhead_clock_hz / the device's clock.
 
 A device with several engines (Jetson: GPU + two DLAs; ``DeviceSpec.engines``) is projected engine by
 engine: Offline throughput adds every engine's (all run at once, as MLPerf's Jetson submissions do),
@@ -226,6 +228,7 @@ class _Context:
     dram_bw: float
     weights_resident: bool
     model_weight_bytes: int
+    overhead_s: float  # fixed cost per paying layer on this device (params.overhead_s at its clock)
     notes: list[str] = field(default_factory=list)
 
 
@@ -250,7 +253,8 @@ def _context(profile: ModelProfile, device: DeviceSpec, params: DeviceParams) ->
             f"device: {device.id} has no DRAM bandwidth in the catalog or device params; cannot project")
     resident = profile.weight_bytes <= sram * params.weight_sram_share
     return _Context(peak, params, bpe, params.k_granularity(precision, bpe), sram, sram_bw,
-                    dram_bw * params.dram_efficiency, resident, profile.weight_bytes, notes)
+                    dram_bw * params.dram_efficiency, resident, profile.weight_bytes,
+                    params.overhead_s(device.clock_hz), notes)
 
 
 def _ceil_to(value: int, multiple: int) -> int:
@@ -329,7 +333,7 @@ def _project_layer(layer: LayerProfile, index: int, count: int, scale: float, ct
     _, compute_s, sram_s, sram_bytes, mapped, label = best
     busy = {"compute": compute_s, "sram": sram_s, "dram": dram_s}
     bound = max(busy, key=busy.get)
-    overhead_s = p.layer_overhead_s if p.pays_overhead(layer.macs) else 0.0
+    overhead_s = ctx.overhead_s if p.pays_overhead(layer.macs) else 0.0
     if overhead_s > busy[bound]:
         bound = "overhead"
     time_s = max(busy.values()) + overhead_s
@@ -416,7 +420,7 @@ def _project_single(profile: ModelProfile, device: DeviceSpec, params: DevicePar
         f"device params: {p.origin}" + (f" ({p.note})" if p.note else ""),
         f"compute efficiency {p.compute_efficiency:.3g} ({_why(p, 'compute_efficiency')})",
         f"DRAM efficiency {p.dram_efficiency:.3g} ({_why(p, 'dram_efficiency')})",
-        f"per-layer overhead {p.layer_overhead_s * 1e6:.3g} us ({_why(p, 'layer_overhead_s')})",
+        _overhead_assumption(p, device),
         f"{p.units} units, tiles {', '.join(f'{m}x{n}' for m, n in p.tile_shapes)} ({_why(p, 'tile_shapes')})",
         ("weights resident on chip" if ctx.weights_resident else "weights streamed from DRAM once per batch")
         + f": {profile.weight_bytes / 2**20:.1f} MiB vs {p.weight_sram_share:.0%} of"
@@ -437,6 +441,14 @@ def _project_single(profile: ModelProfile, device: DeviceSpec, params: DevicePar
         batches=tuple((b, pt.throughput_per_s) for b, pt in sorted(points.items())),
         assumptions=tuple(assumptions), params_origin=p.origin, calibrated=calibrated, family=p.family,
     )
+
+
+def _overhead_assumption(p: DeviceParams, device: DeviceSpec) -> str:
+    text = f"per-layer overhead {p.overhead_s(device.clock_hz) * 1e6:.3g} us ({_why(p, 'layer_overhead_s')})"
+    if p.overhead_scale(device.clock_hz) != 1.0:
+        text += (f"; paid in clock cycles: {p.layer_overhead_s * 1e6:.3g} us at {p.overhead_clock_hz / 1e9:.3g} GHz"
+                 f" x {p.overhead_clock_hz / 1e9:.3g} / {device.clock_hz / 1e9:.3g} GHz")
+    return text
 
 
 def _band(params: DeviceParams, bound: dict[str, float], scenario: str):

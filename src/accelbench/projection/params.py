@@ -42,7 +42,7 @@ KNOWN_FIELDS = (
     "units", "tile_shapes", "m_granularity", "n_granularity", "k_granularity_bytes", "max_split_k",
     "compute_efficiency", "dram_efficiency", "layer_overhead_s", "sram_bw_bytes_per_s",
     "dram_bw_bytes_per_s", "onchip_sram_bytes", "weight_sram_share", "max_batch", "note", "family",
-    "overhead_layers", "supported_ops",
+    "overhead_layers", "supported_ops", "overhead_clock_hz",
 )
 OVERHEAD_LAYERS = ("all", "macs")
 # What a [family.<name>] table may hold besides sources/assumptions: any figure a family shares.
@@ -66,6 +66,11 @@ class DeviceParams:
         sustained load, kernel efficiency).
     dram_efficiency: achievable fraction of the datasheet DRAM bandwidth.
     layer_overhead_s: fixed time per layer per invocation (kernel launch, layer switch, sync).
+    overhead_clock_hz: when set, layer_overhead_s is stated at this clock and a device pays it in
+        clock cycles: layer_overhead_s x overhead_clock_hz / the device's (engine's) clock. A GPU's
+        fixed cost per kernel (launch from a CUDA graph, prologue, epilogue, the wait for the
+        previous kernel to drain) is work of the GPU's front end and SMs, so a slower clock takes
+        longer. None: seconds on every device (CPUs, whose runtimes pay it on the host).
     sram_bw_bytes_per_s / dram_bw_bytes_per_s / onchip_sram_bytes: used when the catalog lacks the figure.
     weight_sram_share: share of on-chip SRAM the model's weights may occupy and still count as
         resident (the rest holds activation tiles).
@@ -93,6 +98,7 @@ class DeviceParams:
     max_batch: int = 256
     overhead_layers: str = "all"
     supported_ops: tuple[str, ...] = ()
+    overhead_clock_hz: float | None = None
     note: str = ""
     family: str = ROOT_FAMILY  # the family chain's leaf, e.g. "nvidia_ampere" ("" = none)
     family_chain: tuple[str, ...] = ()  # root first: ("nvidia_tensor_core", "nvidia_ampere")
@@ -140,6 +146,10 @@ class DeviceParams:
                             f" got {self.overhead_layers!r}")
         if not _is_number(self.layer_overhead_s) or self.layer_overhead_s < 0 or self.layer_overhead_s > 1.0:
             raise UserError(f"{where}: layer_overhead_s must be seconds in [0, 1]; got {self.layer_overhead_s!r}")
+        if self.overhead_clock_hz is not None and (not _is_number(self.overhead_clock_hz)
+                                                   or not 1e6 <= self.overhead_clock_hz <= 1e11):
+            raise UserError(f"{where}: overhead_clock_hz must be a clock in Hz between 1e6 and 1e11 (or left out);"
+                            f" got {self.overhead_clock_hz!r}")
         for name in ("sram_bw_bytes_per_s", "dram_bw_bytes_per_s", "onchip_sram_bytes"):
             value = getattr(self, name)
             if value is not None and (not _is_number(value) or value <= 0):
@@ -147,6 +157,17 @@ class DeviceParams:
 
     def pays_overhead(self, macs: int) -> bool:
         return self.overhead_layers == "all" or macs > 0
+
+    def overhead_scale(self, clock_hz: float | None) -> float:
+        """What layer_overhead_s is multiplied by on a device clocked at ``clock_hz``: the ratio
+        overhead_clock_hz / clock_hz when both are known, else 1 (seconds everywhere)."""
+        if self.overhead_clock_hz is None or not clock_hz or clock_hz <= 0:
+            return 1.0
+        return self.overhead_clock_hz / clock_hz
+
+    def overhead_s(self, clock_hz: float | None) -> float:
+        """The fixed cost per layer in seconds on a device clocked at ``clock_hz``."""
+        return self.layer_overhead_s * self.overhead_scale(clock_hz)
 
     def unsupported_ops(self, profile) -> tuple[str, ...]:
         """The profile's ops this device cannot run (none when ``supported_ops`` is empty)."""

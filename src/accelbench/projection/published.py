@@ -4,12 +4,18 @@ A table file (tests/data/published/mlperf_inference.toml) has one ``[workload.<z
 model (the MLPerf benchmark name, the resolution and precision it ran at, and whether its harness
 removes padding) and ``[[result]]`` rows: model, catalog device id, system, scenario and either
 ``throughput_per_s`` (Offline, samples/s) or ``latency_p90_s`` (SingleStream, the summary's p90).
+
+A workload whose benchmark times post-processing the zoo graph leaves out (MLPerf RetinaNet: NMS)
+names each implementation in ``[workload.<model>.postprocess]`` (name = where it is documented), and
+its rows say which one ran (``postprocess = "<name>"``). The family fit carries one SingleStream time
+per implementation (projection/family_fit.py).
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from accelbench.errors import UserError
@@ -19,6 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+NAME = re.compile(r"[a-z0-9_]+")
 SCENARIO_METRICS = {"offline": "throughput_per_s", "single-stream": "latency_p90_s"}
 DEFAULT_TABLE = Path(__file__).resolve().parents[3] / "tests" / "data" / "published" / "mlperf_inference.toml"
 
@@ -33,6 +40,8 @@ class Workload:
     precision: str
     variable_length: bool = False  # padding removed by the harness (BERT): work per sample is fitted
     precision_note: str = ""
+    # post-processing implementations the benchmark's harnesses ran, outside the zoo graph: name -> source
+    postprocess: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class PublishedRow:
     scenario: str  # "offline" or "single-stream"
     value: float  # samples/s (offline) or seconds (single-stream p90)
     source: str
+    postprocess: str = ""  # the workload's post-processing implementation this row's harness ran ("" = none)
 
     @property
     def time_s(self) -> float:
@@ -80,9 +90,14 @@ def load_published_table(path: str | Path | None = None) -> PublishedTable:
         if not isinstance(table, dict) or not table.get("resolution") or not table.get("precision"):
             raise UserError(f"published results: {str(file)!r} [workload.{model}] needs resolution and precision;"
                             f" got {table!r}")
+        post = table.get("postprocess", {})
+        if not isinstance(post, dict) or not all(isinstance(k, str) and NAME.fullmatch(k) and isinstance(v, str) and v
+                                                 for k, v in post.items()):
+            raise UserError(f"published results: {str(file)!r} [workload.{model}.postprocess] must map names"
+                            f" (lower-case letters, digits, _) to where each is documented; got {post!r}")
         workloads[model] = Workload(model, str(table.get("benchmark", model)), str(table["resolution"]),
                                     str(table["precision"]), bool(table.get("variable_length", False)),
-                                    str(table.get("precision_note", "")))
+                                    str(table.get("precision_note", "")), dict(post))
     rows = []
     for i, row in enumerate(data.get("result", [])):
         metric = SCENARIO_METRICS.get(row.get("scenario"))
@@ -92,6 +107,12 @@ def load_published_table(path: str | Path | None = None) -> PublishedTable:
             raise UserError(f"published results: {str(file)!r} result {i} needs a model with a [workload], a device,"
                             f" scenario offline|single-stream, a positive throughput_per_s/latency_p90_s and a"
                             f" source; got {row!r}")
+        post = row.get("postprocess", "")
+        known = workloads[row["model"]].postprocess
+        if post != "" and post not in known:
+            raise UserError(f"published results: {str(file)!r} result {i}: postprocess must be one of"
+                            f" {', '.join(sorted(known)) or 'none ([workload.' + row['model'] + '.postprocess] is empty)'};"
+                            f" got {post!r}")
         rows.append(PublishedRow(row["model"], row["device"], row.get("system", row["device"]), row["scenario"],
-                                 float(value), row["source"]))
+                                 float(value), row["source"], post))
     return PublishedTable(str(file), workloads, tuple(rows))
